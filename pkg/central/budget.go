@@ -1,0 +1,376 @@
+package central
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Scope says who shares a budget's bucket.
+type Scope int
+
+const (
+	// ScopeAccount: one bucket per MSP account, shared by the MSP and all its
+	// tenants (Options.Account).
+	ScopeAccount Scope = iota
+	// ScopeWorkspace: one bucket per workspace, i.e. per tenant
+	// (Options.Workspace).
+	ScopeWorkspace
+)
+
+// String returns "account" or "workspace".
+func (s Scope) String() string {
+	if s == ScopeWorkspace {
+		return "workspace"
+	}
+	return "account"
+}
+
+// BudgetSpec describes one client-side API budget. A request belongs to the
+// spec of its App whose PathPrefix (segment-wise) is the longest match and
+// whose Method is empty or equal to the request's.
+type BudgetSpec struct {
+	Name       string
+	App        App
+	PathPrefix string     // "" matches every path of App
+	Rate       rate.Limit // requests per second; rate.Inf = unlimited
+	Burst      int
+	Scope      Scope
+	Method     string // "" matches every method
+}
+
+// Default budget names.
+const (
+	BudgetCentral          = "central"
+	BudgetGLP              = "glp"
+	BudgetGLPDevices       = "glp-devices"
+	BudgetGLPSubscriptions = "glp-subscriptions"
+)
+
+// Budgets is a registry of token-bucket limiters shared by every Client given
+// the same *Budgets. It is safe for concurrent use.
+type Budgets struct {
+	mu      sync.Mutex
+	specs   []BudgetSpec
+	buckets map[bucketKey]*bucket
+}
+
+type bucketKey struct{ name, key string }
+
+// DefaultBudgets returns the defaults of apis.md: New Central 8 requests/s per
+// account (B5); GLP devices 160/min and subscriptions 60/min per workspace
+// (A6, A7); other GLP calls unlimited per account (429 hints still apply).
+func DefaultBudgets() *Budgets {
+	return NewBudgets(
+		BudgetSpec{Name: BudgetCentral, App: AppCentral, Rate: 8, Burst: 8, Scope: ScopeAccount},
+		BudgetSpec{Name: BudgetGLPDevices, App: AppGLP, Method: http.MethodGet, PathPrefix: "/devices/v1/devices", Rate: rate.Limit(160.0 / 60), Burst: 4, Scope: ScopeWorkspace},
+		BudgetSpec{Name: BudgetGLPSubscriptions, App: AppGLP, Method: http.MethodGet, PathPrefix: "/subscriptions/v1/subscriptions", Rate: rate.Limit(60.0 / 60), Burst: 2, Scope: ScopeWorkspace},
+		BudgetSpec{Name: BudgetGLP, App: AppGLP, Rate: rate.Inf, Burst: 1, Scope: ScopeAccount},
+	)
+}
+
+// NewBudgets returns a registry holding specs. Requests matching no spec use an
+// unlimited bucket named after their app.
+func NewBudgets(specs ...BudgetSpec) *Budgets {
+	b := &Budgets{buckets: map[bucketKey]*bucket{}}
+	for _, s := range specs {
+		s.PathPrefix = cleanPrefix(s.PathPrefix)
+		if s.Burst < 1 {
+			s.Burst = 1
+		}
+		b.specs = append(b.specs, s)
+	}
+	return b
+}
+
+// Spec returns the spec named name.
+func (b *Budgets) Spec(name string) (BudgetSpec, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.specs {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return BudgetSpec{}, false
+}
+
+// SetScope changes a budget's scope. Buckets created under the old scope are
+// dropped.
+func (b *Budgets) SetScope(name string, s Scope) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.specs {
+		if b.specs[i].Name == name {
+			b.specs[i].Scope = s
+		}
+	}
+	for k := range b.buckets {
+		if k.name == name {
+			delete(b.buckets, k)
+		}
+	}
+}
+
+// SetRate changes a budget's rate and burst, including existing buckets.
+func (b *Budgets) SetRate(name string, r rate.Limit, burst int) {
+	if burst < 1 {
+		burst = 1
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.specs {
+		if b.specs[i].Name == name {
+			b.specs[i].Rate, b.specs[i].Burst = r, burst
+		}
+	}
+	for k, bk := range b.buckets {
+		if k.name == name {
+			bk.setRate(r, burst)
+		}
+	}
+}
+
+func cleanPrefix(p string) string {
+	p = strings.TrimRight(p, "/")
+	if p != "" && !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return p
+}
+
+// bucketFor returns the bucket of a request.
+func (b *Budgets) bucketFor(app App, method, path, account, workspace string) *bucket {
+	path = "/" + strings.TrimLeft(path, "/")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	best := -1
+	for i, s := range b.specs {
+		if s.App != app || (s.Method != "" && !strings.EqualFold(s.Method, method)) {
+			continue
+		}
+		if s.PathPrefix != "" && path != s.PathPrefix && !strings.HasPrefix(path, s.PathPrefix+"/") {
+			continue
+		}
+		if best < 0 || len(s.PathPrefix) > len(b.specs[best].PathPrefix) {
+			best = i
+		}
+	}
+	spec := BudgetSpec{Name: string(app), App: app, Rate: rate.Inf, Burst: 1, Scope: ScopeAccount}
+	if best >= 0 {
+		spec = b.specs[best]
+	}
+	key := account
+	if spec.Scope == ScopeWorkspace {
+		key = workspace
+	}
+	k := bucketKey{spec.Name, key}
+	bk := b.buckets[k]
+	if bk == nil {
+		bk = &bucket{name: spec.Name, key: key, base: spec.Rate, lim: rate.NewLimiter(spec.Rate, spec.Burst)}
+		b.buckets[k] = bk
+	}
+	return bk
+}
+
+// bucket is one token bucket plus the server's hints.
+type bucket struct {
+	name, key string
+
+	mu          sync.Mutex
+	lim         *rate.Limiter
+	base        rate.Limit
+	pausedUntil time.Time // nobody sends before this (429 or remaining=0)
+	slowUntil   time.Time // lim runs below base until this
+}
+
+func (bk *bucket) setRate(r rate.Limit, burst int) {
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	bk.base = r
+	bk.lim.SetLimit(r)
+	bk.lim.SetBurst(burst)
+	bk.slowUntil = time.Time{}
+}
+
+// sleepFunc waits d or until ctx ends.
+type sleepFunc func(ctx context.Context, d time.Duration) error
+
+func realSleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// wait blocks until the bucket admits one request. It returns the time
+// waited. When the context deadline would pass first it returns a
+// *RateLimitError at once instead of waiting in vain.
+func (bk *bucket) wait(ctx context.Context, now func() time.Time, sleep sleepFunc) (time.Duration, error) {
+	var waited time.Duration
+	for {
+		if err := ctx.Err(); err != nil {
+			return waited, err
+		}
+		bk.mu.Lock()
+		t := now()
+		if !bk.slowUntil.IsZero() && !t.Before(bk.slowUntil) {
+			bk.lim.SetLimitAt(t, bk.base)
+			bk.slowUntil = time.Time{}
+		}
+		if bk.pausedUntil.After(t) {
+			d := bk.pausedUntil.Sub(t)
+			bk.mu.Unlock()
+			if exceedsDeadline(ctx, d) {
+				return waited, &RateLimitError{Budget: bk.name, RetryAfter: d}
+			}
+			if err := sleep(ctx, d); err != nil {
+				return waited, err
+			}
+			waited += d
+			continue
+		}
+		r := bk.lim.ReserveN(t, 1)
+		if !r.OK() {
+			bk.mu.Unlock()
+			return waited, &RateLimitError{Budget: bk.name}
+		}
+		d := r.DelayFrom(t)
+		bk.mu.Unlock()
+		if d <= 0 {
+			return waited, nil
+		}
+		if exceedsDeadline(ctx, d) {
+			r.CancelAt(now())
+			return waited, &RateLimitError{Budget: bk.name, RetryAfter: d}
+		}
+		if err := sleep(ctx, d); err != nil {
+			r.CancelAt(now())
+			return waited, err
+		}
+		return waited + d, nil
+	}
+}
+
+func exceedsDeadline(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < d
+}
+
+// pause stops the whole bucket until t (a 429 seen by one request slows
+// every request sharing the budget).
+func (bk *bucket) pause(t time.Time) {
+	bk.mu.Lock()
+	if t.After(bk.pausedUntil) {
+		bk.pausedUntil = t
+	}
+	bk.mu.Unlock()
+}
+
+// observe reads the remaining-budget headers of a response and slows the
+// limiter before the server has to answer 429: at remaining=0 the bucket pauses
+// until the reset; otherwise it runs no faster than remaining/window.
+func (bk *bucket) observe(h http.Header, now time.Time) {
+	remaining, reset, ok := rateHints(h, now)
+	if !ok || !reset.After(now) {
+		return
+	}
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	if remaining <= 0 {
+		if reset.After(bk.pausedUntil) {
+			bk.pausedUntil = reset
+		}
+		return
+	}
+	r := rate.Limit(float64(remaining) / reset.Sub(now).Seconds())
+	if r < bk.base {
+		bk.lim.SetLimitAt(now, r)
+		bk.slowUntil = reset
+	} else if !bk.slowUntil.IsZero() {
+		bk.lim.SetLimitAt(now, bk.base)
+		bk.slowUntil = time.Time{}
+	}
+}
+
+// rateHints returns the remaining count and the reset time of a response's
+// rate-limit headers: GLP ratelimit-remaining/ratelimit-reset (seconds) or
+// Central X-RateLimit-Remaining/X-RateLimit-Reset (RFC 3339).
+func rateHints(h http.Header, now time.Time) (remaining int64, reset time.Time, ok bool) {
+	for _, pair := range [...][2]string{
+		{"Ratelimit-Remaining", "Ratelimit-Reset"},
+		{"X-Ratelimit-Remaining", "X-Ratelimit-Reset"},
+		{"X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"},
+	} {
+		rv := h.Get(pair[0])
+		if rv == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(rv), 10, 64)
+		if err != nil {
+			continue
+		}
+		t, ok := parseReset(h.Get(pair[1]), now)
+		if !ok {
+			continue
+		}
+		return n, t, true
+	}
+	return 0, time.Time{}, false
+}
+
+// parseReset reads a reset header: RFC 3339 time, Unix epoch seconds, or
+// seconds from now.
+func parseReset(v string, now time.Time) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, false
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if f < 0 || f != f {
+			return time.Time{}, false
+		}
+		if f > 1e9 { // epoch seconds
+			return time.Unix(int64(f), 0), true
+		}
+		if f > 366*24*3600 {
+			return time.Time{}, false
+		}
+		return now.Add(time.Duration(f * float64(time.Second))), true
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+// retryAfterHint returns the wait a 429/503 answer asks for: GLP
+// ratelimit-reset (seconds), Central X-RateLimit-Reset (RFC 3339), or
+// Retry-After (seconds or HTTP date). ok is false when none is usable.
+func retryAfterHint(h http.Header, now time.Time) (time.Duration, bool) {
+	for _, k := range [...]string{"Ratelimit-Reset", "X-Ratelimit-Reset", "X-Rate-Limit-Reset", "Retry-After"} {
+		if t, ok := parseReset(h.Get(k), now); ok {
+			d := t.Sub(now)
+			if d < 0 {
+				d = 0
+			}
+			return d, true
+		}
+	}
+	return 0, false
+}

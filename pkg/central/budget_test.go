@@ -1,0 +1,206 @@
+package central
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+func TestDefaultBudgetMapping(t *testing.T) {
+	t.Parallel()
+	b := DefaultBudgets()
+	for _, tc := range []struct {
+		app          App
+		method, path string
+		want         string
+		scope        Scope
+	}{
+		{AppCentral, "GET", "/network-monitoring/v1/aps", BudgetCentral, ScopeAccount},
+		{AppCentral, "POST", "anything", BudgetCentral, ScopeAccount},
+		{AppGLP, "GET", "devices/v1/devices", BudgetGLPDevices, ScopeWorkspace},
+		{AppGLP, "GET", "/devices/v1/devices/abc", BudgetGLPDevices, ScopeWorkspace},
+		{AppGLP, "PATCH", "/devices/v1/devices", BudgetGLP, ScopeAccount},
+		{AppGLP, "GET", "/devices/v1/devicesX", BudgetGLP, ScopeAccount},
+		{AppGLP, "GET", "/subscriptions/v1/subscriptions", BudgetGLPSubscriptions, ScopeWorkspace},
+		{AppGLP, "GET", "/workspaces/v1/msp-tenants", BudgetGLP, ScopeAccount},
+	} {
+		bk := b.bucketFor(tc.app, tc.method, tc.path, "acct", "ws")
+		wantKey := "acct"
+		if tc.scope == ScopeWorkspace {
+			wantKey = "ws"
+		}
+		if bk.name != tc.want || bk.key != wantKey {
+			t.Errorf("%s %s %s -> %s/%s, want %s/%s", tc.app, tc.method, tc.path, bk.name, bk.key, tc.want, wantKey)
+		}
+	}
+	if s, ok := b.Spec(BudgetCentral); !ok || s.Rate != 8 {
+		t.Errorf("central spec %+v", s)
+	}
+	if s, _ := b.Spec(BudgetGLPDevices); s.Rate != rate.Limit(160.0/60) {
+		t.Errorf("devices rate %v", s.Rate)
+	}
+	if s, _ := b.Spec(BudgetGLPSubscriptions); s.Rate != 1 {
+		t.Errorf("subscriptions rate %v", s.Rate)
+	}
+}
+
+func TestBudgetScopes(t *testing.T) {
+	t.Parallel()
+	b := DefaultBudgets()
+	a1 := b.bucketFor(AppCentral, "GET", "/x", "msp", "tenant1")
+	a2 := b.bucketFor(AppCentral, "GET", "/x", "msp", "tenant2")
+	if a1 != a2 {
+		t.Error("account scope: tenants must share one bucket")
+	}
+	b.SetScope(BudgetCentral, ScopeWorkspace)
+	w1 := b.bucketFor(AppCentral, "GET", "/x", "msp", "tenant1")
+	w2 := b.bucketFor(AppCentral, "GET", "/x", "msp", "tenant2")
+	if w1 == w2 || w1 == a1 {
+		t.Error("workspace scope: tenants must have their own buckets")
+	}
+	b.SetRate(BudgetCentral, 2, 1)
+	if w1.lim.Limit() != 2 || w1.lim.Burst() != 1 {
+		t.Errorf("SetRate not applied to existing bucket: %v %d", w1.lim.Limit(), w1.lim.Burst())
+	}
+}
+
+// TestBudgetRate shows the token bucket spacing requests out (fake clock).
+func TestBudgetRate(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	clk := newClock()
+	c := testClient(t, api, clk, func(o *Options) {
+		o.Budgets = NewBudgets(BudgetSpec{Name: "central", App: AppCentral, Rate: 2, Burst: 1})
+	})
+	stats := &CallStats{}
+	ctx := WithCallStats(t.Context(), stats)
+	for range 3 {
+		if _, err := c.Command(ctx, Request{Path: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Burst 1 at 2/s: the 2nd and 3rd wait 500ms each (the clock only moves
+	// when the client sleeps).
+	if s := clk.Sleeps(); len(s) != 2 || s[0] != 500*time.Millisecond || s[1] != 500*time.Millisecond {
+		t.Errorf("sleeps = %v", s)
+	}
+	if time.Duration(stats.Wait.Load()) != time.Second {
+		t.Errorf("wait = %v", time.Duration(stats.Wait.Load()))
+	}
+}
+
+// TestBudget429SlowsEveryRequestSharingTheBudget: a 429 seen by one request
+// (client c1, tenant t1) pauses the account bucket, so a request of another
+// client (tenant t2) sharing the *Budgets waits out the same reset.
+func TestBudget429SlowsEveryRequestSharingTheBudget(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	clk := newClock()
+	shared := NewBudgets(BudgetSpec{Name: "central", App: AppCentral, Rate: rate.Inf, Burst: 1, Scope: ScopeAccount})
+	c1 := testClient(t, api, clk, func(o *Options) { o.Budgets = shared; o.Account = "msp"; o.Workspace = "t1" })
+	c2 := testClient(t, api, clk, func(o *Options) { o.Budgets = shared; o.Account = "msp"; o.Workspace = "t2" })
+	api.setAPI(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/central/first" && bearer(r) != "" && api.apiCalls.Load() == 1 {
+			status(429, "X-RateLimit-Reset", clk.Now().Add(20*time.Second).Format(time.RFC3339))(w, r)
+			return
+		}
+		ok(w, r)
+	})
+	stats2 := &CallStats{}
+	// c1's first budget wait after the 429 runs c2's call before sleeping:
+	// c2 must find the bucket paused and wait the full 20 s itself.
+	ran := false
+	c1.retry.Sleep = func(ctx context.Context, d time.Duration) error {
+		if !ran {
+			ran = true
+			if _, err := c2.Command(WithCallStats(ctx, stats2), Request{Path: "second"}); err != nil {
+				return err
+			}
+		}
+		return clk.Sleep(ctx, d)
+	}
+	resp, err := c1.Command(t.Context(), Request{Path: "first"})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	if w := time.Duration(stats2.Wait.Load()); w != 20*time.Second {
+		t.Errorf("other tenant's request waited %v, want 20s", w)
+	}
+}
+
+func TestBudgetRemainingHeadersSlowDown(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	clk := newClock()
+	c := testClient(t, api, clk, func(o *Options) {
+		o.Budgets = NewBudgets(BudgetSpec{Name: "glp", App: AppGLP, Rate: rate.Inf, Burst: 1})
+	})
+	// remaining 0, reset in 12 s: the next request waits 12 s, no 429 needed.
+	api.setAPI(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ratelimit-remaining", "0")
+		w.Header().Set("ratelimit-reset", "12")
+		ok(w, r)
+	})
+	for range 2 {
+		if _, err := c.Command(t.Context(), Request{App: AppGLP, Path: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := clk.Sleeps(); len(s) != 1 || s[0] != 12*time.Second {
+		t.Errorf("sleeps = %v", s)
+	}
+	// remaining 5 over 10 s: limiter drops to 0.5/s until the reset.
+	bk := c.budgets.bucketFor(AppGLP, "GET", "/x", c.account, c.workspace)
+	h := http.Header{}
+	h.Set("X-RateLimit-Remaining", "5")
+	h.Set("X-RateLimit-Reset", clk.Now().Add(10*time.Second).Format(time.RFC3339))
+	bk.observe(h, clk.Now())
+	if got := bk.lim.Limit(); got != 0.5 {
+		t.Errorf("limit = %v, want 0.5", got)
+	}
+	clk.Advance(11 * time.Second)
+	if _, err := bk.wait(t.Context(), clk.Now, clk.Sleep); err != nil {
+		t.Fatal(err)
+	}
+	if got := bk.lim.Limit(); got != rate.Inf {
+		t.Errorf("limit not restored after reset: %v", got)
+	}
+}
+
+func TestBudgetDeadlineGivesUpEarly(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	b := NewBudgets(BudgetSpec{Name: "central", App: AppCentral, Rate: rate.Inf, Burst: 1})
+	bk := b.bucketFor(AppCentral, "GET", "/x", "a", "w")
+	bk.pause(clk.Now().Add(time.Hour))
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, err := bk.wait(ctx, clk.Now, clk.Sleep)
+	var rle *RateLimitError
+	if !errors.As(err, &rle) || rle.RetryAfter != time.Hour || rle.Budget != "central" {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestParseReset(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"48": 48 * time.Second, "2026-01-01T00:01:00Z": time.Minute, "1767225660": time.Minute,
+		"Thu, 01 Jan 2026 00:00:30 GMT": 30 * time.Second,
+	} {
+		got, ok := parseReset(v, now)
+		if !ok || got.Sub(now) != want {
+			t.Errorf("parseReset(%q) = %v %v, want +%v", v, got, ok, want)
+		}
+	}
+	for _, v := range []string{"", "-1", "soon", "NaN"} {
+		if _, ok := parseReset(v, now); ok {
+			t.Errorf("parseReset(%q) ok", v)
+		}
+	}
+}

@@ -1,0 +1,285 @@
+package central
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"math"
+	"net/http"
+	"strconv"
+)
+
+// PageStyle selects a pagination scheme.
+type PageStyle int
+
+const (
+	// CursorPaging is New Central's cursor: the request carries next (1 on the
+	// first page), the answer {items, count, total, next} where next is a
+	// string, null on the last page.
+	CursorPaging PageStyle = iota
+	// OffsetPaging is offset/limit (GLP, New Central sites-health): the answer
+	// is {items, count, total, offset}; offset advances by the item count.
+	OffsetPaging
+)
+
+// PageSpec describes a paginated list call.
+type PageSpec struct {
+	App    App
+	Path   string
+	Params map[string]any // extra query parameters (filter, sort, ...); not modified
+	Style  PageStyle
+	// Limit is the page size sent as limit (0 = the server default).
+	Limit int
+	// MaxPages overrides the client's MaxPages guard.
+	MaxPages int
+}
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Items    []T
+	Number   int // 1-based
+	Count    int // count field, or len(Items) when absent
+	Total    int // total field, -1 when absent
+	Next     string
+	Offset   int // offset of the first item of this page
+	Response *Response
+}
+
+// PaginationError reports a list that cannot be read completely: a cursor
+// that repeats, more pages than allowed, a total that shrank, or an empty
+// page before the total was reached. Paging never loops forever and never
+// truncates silently.
+type PaginationError struct {
+	Path   string
+	Page   int
+	Reason string
+}
+
+// Error implements error.
+func (e *PaginationError) Error() string {
+	return fmt.Sprintf("central: pagination of %s stopped at page %d: %s", e.Path, e.Page, e.Reason)
+}
+
+// Pages iterates over the pages of a list. It yields (nil, err) once on
+// error and stops. Stop rules (apis.md F.4): null/empty next (cursor), a short
+// page when no total is given (offset), the total reached.
+func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page[T], error] {
+	return func(yield func(*Page[T], error) bool) {
+		maxPages := spec.MaxPages
+		if maxPages <= 0 {
+			maxPages = c.maxPages
+		}
+		path := cleanPath(spec.Path)
+		base := maps.Clone(spec.Params)
+		if base == nil {
+			base = map[string]any{}
+		}
+		next := "1"
+		if v, ok := base["next"]; ok && v != nil {
+			next = fmt.Sprint(v)
+		}
+		offset := 0
+		if v, ok := base["offset"]; ok && v != nil {
+			if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n >= 0 {
+				offset = n
+			}
+		}
+		delete(base, "next")
+		delete(base, "offset")
+		if spec.Limit > 0 {
+			base["limit"] = spec.Limit
+		}
+		pageSize := spec.Limit
+		if v, ok := base["limit"]; ok && pageSize <= 0 && v != nil {
+			if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n > 0 {
+				pageSize = n
+			}
+		}
+		seenCursors := map[string]bool{}
+		seen, prevTotal := 0, -1
+		fail := func(n int, format string, args ...any) {
+			yield(nil, &PaginationError{Path: path, Page: n, Reason: fmt.Sprintf(format, args...)})
+		}
+		for n := 1; ; n++ {
+			if n > maxPages {
+				fail(n, "more than %d pages (MaxPages)", maxPages)
+				return
+			}
+			q := maps.Clone(base)
+			if spec.Style == CursorPaging {
+				q["next"] = next
+				seenCursors[next] = true
+			} else {
+				q["offset"] = offset
+			}
+			var env pageEnvelope[T]
+			resp, err := c.Do(ctx, Request{Method: http.MethodGet, Path: spec.Path, App: spec.App, Params: q}, &env)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if env.Items == nil {
+				fail(n, "answer has no items array")
+				return
+			}
+			pg := &Page[T]{Items: env.Items, Number: n, Count: len(env.Items), Total: -1, Next: env.Next.s, Offset: offset, Response: resp}
+			if env.Count.ok {
+				pg.Count = env.Count.v
+			}
+			if env.Total.ok {
+				pg.Total = env.Total.v
+			}
+			if pg.Total >= 0 && prevTotal >= 0 && pg.Total < prevTotal {
+				fail(n, "total shrank from %d to %d while paging; the list may be incomplete", prevTotal, pg.Total)
+				return
+			}
+			if !yield(pg, nil) {
+				return
+			}
+			seen += len(env.Items)
+			prevTotal = pg.Total
+			if pageSize <= 0 {
+				pageSize = len(env.Items)
+			}
+			totalReached := pg.Total >= 0 && seen >= pg.Total
+			if spec.Style == CursorPaging {
+				if !env.Next.ok || env.Next.s == "" || totalReached {
+					if pg.Total >= 0 && seen < pg.Total {
+						c.log.Warn("list ended before its total", "path", path, "items", seen, "total", pg.Total)
+					}
+					return
+				}
+				if len(env.Items) == 0 {
+					if pg.Total >= 0 {
+						fail(n, "empty page with next=%q before total %d was reached (%d items)", env.Next.s, pg.Total, seen)
+					}
+					return
+				}
+				if seenCursors[env.Next.s] {
+					fail(n, "cursor %q repeated", env.Next.s)
+					return
+				}
+				next = env.Next.s
+				continue
+			}
+			// Offset paging.
+			if len(env.Items) == 0 {
+				if pg.Total >= 0 && offset < pg.Total {
+					fail(n, "empty page at offset %d before total %d was reached", offset, pg.Total)
+				}
+				return
+			}
+			offset += len(env.Items)
+			if pg.Total >= 0 {
+				if offset >= pg.Total {
+					return
+				}
+				continue // a short page with more to come: the server capped limit
+			}
+			if len(env.Items) < pageSize {
+				return
+			}
+		}
+	}
+}
+
+// Items iterates over every item of a list, page by page. It yields
+// (zero, err) once on error and stops.
+func Items[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for pg, err := range Pages[T](ctx, c, spec) {
+			if err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+			for _, it := range pg.Items {
+				if !yield(it, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// pageEnvelope is the common list envelope of GLP and New Central.
+type pageEnvelope[T any] struct {
+	Items  []T       `json:"items"`
+	Count  flexInt   `json:"count"`
+	Total  flexInt   `json:"total"`
+	Offset flexInt   `json:"offset"`
+	Next   flexToken `json:"next"`
+}
+
+// decodePage decodes one list page.
+func decodePage[T any](raw []byte) (*pageEnvelope[T], error) {
+	var env pageEnvelope[T]
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return nil, err
+	}
+	if env.Items == nil {
+		return nil, errors.New("no items array")
+	}
+	return &env, nil
+}
+
+// flexInt accepts a JSON number, a numeric string or null.
+type flexInt struct {
+	v  int
+	ok bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*f = flexInt{}
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		b = []byte(s)
+	}
+	x, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || x < 0 || x > math.MaxInt32 || x != math.Trunc(x) {
+		return fmt.Errorf("not a count: %.40q", b)
+	}
+	*f = flexInt{v: int(x), ok: true}
+	return nil
+}
+
+// flexToken accepts a JSON string, a number or null (the next cursor).
+type flexToken struct {
+	s  string
+	ok bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *flexToken) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*f = flexToken{}
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexToken{s: s, ok: s != ""}
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("next is neither string, number nor null")
+	}
+	*f = flexToken{s: n.String(), ok: true}
+	return nil
+}

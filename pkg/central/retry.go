@@ -1,0 +1,86 @@
+package central
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// RetryPolicy bounds and shapes retries. The zero value means the defaults.
+//
+// Retried: 429 (every method; the server did not act on the request), and for
+// idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) also 5xx except 501,
+// transport errors and 2xx bodies that are cut short or are not valid JSON.
+// A 401 is handled apart: one token renewal and one retry.
+type RetryPolicy struct {
+	// MaxAttempts is the total number of HTTP attempts of one call, the 401
+	// renewal retry not counted (default 5; 1 disables retries).
+	MaxAttempts int
+	// BaseDelay and MaxDelay shape the exponential backoff with full jitter:
+	// wait = Rand() * min(BaseDelay * 2^retry, MaxDelay). Defaults 250ms, 20s.
+	BaseDelay, MaxDelay time.Duration
+	// MaxWait bounds the total time one call spends waiting for retries and
+	// rate-limit pauses (default 2m). A server hint beyond it ends the call.
+	MaxWait time.Duration
+	// Rand returns a number in [0,1) for the jitter (default math/rand/v2).
+	// A func returning 0 makes backoff instantaneous in tests.
+	Rand func() float64
+	// Sleep waits d or until ctx ends (default: a timer). Tests inject it to
+	// observe waits without sleeping. It is also used for budget waits.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// DefaultRetryPolicy returns the defaults spelt out.
+func DefaultRetryPolicy() RetryPolicy { return RetryPolicy{}.withDefaults() }
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 5
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = 250 * time.Millisecond
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = 20 * time.Second
+	}
+	if p.MaxWait <= 0 {
+		p.MaxWait = 2 * time.Minute
+	}
+	if p.Rand == nil {
+		p.Rand = rand.Float64
+	}
+	if p.Sleep == nil {
+		p.Sleep = realSleep
+	}
+	return p
+}
+
+// Backoff returns the full-jitter wait before retry number retry (0-based).
+func (p RetryPolicy) Backoff(retry int) time.Duration {
+	p = p.withDefaults()
+	ceil := p.MaxDelay
+	if retry < 32 {
+		if d := p.BaseDelay << uint(retry); d > 0 && d < ceil {
+			ceil = d
+		}
+	}
+	f := p.Rand()
+	if f < 0 {
+		f = 0
+	} else if f >= 1 {
+		f = 0.999999
+	}
+	return time.Duration(f * float64(ceil))
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+func retryableStatus(code int) bool {
+	return code >= 500 && code != 501 && code != 505
+}
