@@ -1,0 +1,679 @@
+// Package collector is the multi-tenant inventory engine: for every selected
+// MSP tenant it reads every selected dataset (datasets.go) page by page and
+// streams it as gzip NDJSON into a sink, one object per tenant and dataset,
+// then writes a run manifest. The Lambda handler and the CLI both call Run.
+//
+// # Output layout (keys relative to the sink, which holds any prefix)
+//
+//	inventory/dataset=<dataset>/dt=<YYYY-MM-DD>/run=<run-id>/tenant=<tenant-id>.ndjson.gz
+//	runs/<run-id>/manifest.json           (the run's Manifest)
+//	runs/<run-id>/shards/<shard>.json     (a shard's partial Manifest; see Join)
+//
+// dt is the UTC date the run started; tenant-id is the 32-hex workspace id.
+//
+// # Records
+//
+// Each NDJSON line is one API item with its fields kept verbatim (compacted
+// to one line) and four fields added in front:
+//
+//	_tenant_id     the tenant's workspace id (32 hex)
+//	_tenant_name   the tenant's workspace name
+//	_run_id        the run id
+//	_collected_at  when the item's page was received (RFC 3339, UTC, ms)
+//
+// An item that is not a JSON object is kept under "_value".
+//
+// # Guarantees
+//
+// An object is committed only when its dataset was read completely; any
+// error aborts it, so no partial object is ever visible. Memory is bounded by
+// Concurrency x (page size + gzip state + sink buffers), never by a tenant's
+// size. A tenant's failure is recorded in the manifest and never stops the
+// others; a panic is recovered at the tenant boundary.
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/centralmsp/centralmsp/internal/sink"
+	"github.com/centralmsp/centralmsp/pkg/central"
+	"github.com/centralmsp/centralmsp/pkg/msp"
+)
+
+// Defaults of Config.
+const (
+	DefaultConcurrency = 8
+	DefaultReserve     = 30 * time.Second
+	DefaultFinishTime  = 10 * time.Second
+)
+
+// ContentType is the content type of the dataset objects.
+const ContentType = "application/gzip"
+
+// Config configures one run.
+type Config struct {
+	// MSP lists tenants and gives tenant clients (required); see FromMSP.
+	MSP MSP
+	// Sink receives the objects and the manifest (required).
+	Sink sink.Sink
+	// Datasets are the names of the datasets to collect; empty means all
+	// but the opt-in ones (audit-logs).
+	Datasets []string
+	// Params adds query parameters per dataset name, over the dataset's own
+	// (e.g. the audit-logs createdAt filter of an audit request).
+	Params map[string]map[string]any
+	// Tenants selects tenants by workspace id (with or without dashes) or
+	// by exact name; empty means every tenant. A selector that matches no
+	// tenant (or a name that matches several) is a failed tenant with class
+	// not_found.
+	Tenants []string
+	// Concurrency is the number of tenants collected in parallel
+	// (default DefaultConcurrency). A tenant's datasets run one after another.
+	Concurrency int
+	// RunID names the run (letters, digits, '.', '_', '-'); default NewRunID.
+	RunID string
+	// Shard, when set, makes this run one shard of RunID: its manifest is
+	// written to ShardKey(RunID, Shard) for Join, instead of ManifestKey.
+	Shard string
+	// Now is the clock (default time.Now). The deadline check, durations,
+	// the dt partition and _collected_at use it.
+	Now func() time.Time
+	// Reserve: when ctx has a deadline and less than Reserve is left (by
+	// Now), no new tenant is started and the rest are deferred. Default
+	// DefaultReserve; negative disables the check.
+	Reserve time.Duration
+	// FinishTime is kept at the end of ctx's deadline for aborting uploads
+	// and writing the manifest: in-flight work is cancelled FinishTime
+	// before the deadline, and the manifest is written on a context detached
+	// from ctx with this timeout. Default DefaultFinishTime.
+	FinishTime time.Duration
+	// Logger receives progress and errors (default: discard).
+	Logger *slog.Logger
+	// Progress, if set, is called for each event. Calls are serialised, so
+	// it needs no locking, but it should return quickly.
+	Progress func(Event)
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+const (
+	// TenantsListed: the tenant list is known; TenantsTotal is set.
+	TenantsListed EventKind = iota
+	// TenantStarted: a tenant's collection began.
+	TenantStarted
+	// DatasetDone: one dataset of a tenant ended (Status, Records).
+	DatasetDone
+	// TenantDone: a tenant ended, was deferred or could not be found.
+	TenantDone
+)
+
+// Event is a progress report.
+type Event struct {
+	Kind       EventKind
+	TenantID   string
+	TenantName string
+	Dataset    string // DatasetDone only
+	Status     Status // DatasetDone and TenantDone
+	Records    int64  // the dataset's, or the tenant's total
+	Error      *ErrorInfo
+	// TenantsDone and TenantsTotal count tenants for a progress bar.
+	TenantsDone, TenantsTotal int
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// NewRunID returns a sortable run id such as "20261123T141500Z-3fa9c2d1".
+func NewRunID(now time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// ObjectKey returns the key of a tenant's dataset object.
+func ObjectKey(dataset, date, runID, tenantID string) string {
+	return "inventory/dataset=" + dataset + "/dt=" + date + "/run=" + runID + "/tenant=" + tenantID + ".ndjson.gz"
+}
+
+// ManifestKey returns the key of a run's manifest.
+func ManifestKey(runID string) string { return "runs/" + runID + "/manifest.json" }
+
+// ShardKey returns the key of a shard's partial manifest.
+func ShardKey(runID, shard string) string { return "runs/" + runID + "/shards/" + shard + ".json" }
+
+// WriteManifest stores m at its key (ShardKey when m.Shard is set).
+func WriteManifest(ctx context.Context, s sink.Sink, m *Manifest) error {
+	b, err := m.Marshal()
+	if err != nil {
+		return fmt.Errorf("collector: encoding manifest: %w", err)
+	}
+	key := ManifestKey(m.RunID)
+	if m.Shard != "" {
+		key = ShardKey(m.RunID, m.Shard)
+	}
+	if err := s.Put(ctx, key, b, "application/json"); err != nil {
+		return &SinkError{Key: key, Err: err}
+	}
+	return nil
+}
+
+// run is the state of one Run.
+type run struct {
+	cfg      Config
+	datasets []Dataset
+	date     string
+	log      *slog.Logger
+	now      func() time.Time
+	deadline time.Time // zero: none
+
+	gzPool    sync.Pool
+	deferring atomic.Bool
+
+	progMu      sync.Mutex
+	done, total int
+
+	sinkMu  sync.Mutex
+	sinkErr error
+}
+
+// Run collects the selected datasets of the selected tenants into cfg.Sink
+// and writes the manifest, which it returns.
+//
+// Tenant and dataset failures are data in the manifest. Run returns an error
+// only for an invalid Config (with a nil manifest), when tenants were
+// selected but nothing was collected (ErrNothingCollected, e.g. the tenant
+// list could not be read), or when the sink failed (*SinkError, including
+// the manifest write). The manifest is returned whenever the run started.
+func Run(ctx context.Context, cfg Config) (*Manifest, error) {
+	r, err := newRun(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return r.execute(ctx)
+}
+
+func newRun(ctx context.Context, cfg Config) (*run, error) {
+	if cfg.MSP == nil {
+		return nil, errors.New("collector: Config.MSP is required")
+	}
+	if cfg.Sink == nil {
+		return nil, errors.New("collector: Config.Sink is required")
+	}
+	ds, err := SelectDatasets(cfg.Datasets...)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.Reserve == 0 {
+		cfg.Reserve = DefaultReserve
+	}
+	if cfg.FinishTime <= 0 {
+		cfg.FinishTime = DefaultFinishTime
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RunID == "" {
+		cfg.RunID = NewRunID(cfg.Now())
+	}
+	if !nameRE.MatchString(cfg.RunID) {
+		return nil, fmt.Errorf("collector: invalid run id %q (letters, digits, '.', '_', '-'; at most 128)", cfg.RunID)
+	}
+	if cfg.Shard != "" && !nameRE.MatchString(cfg.Shard) {
+		return nil, fmt.Errorf("collector: invalid shard %q", cfg.Shard)
+	}
+	r := &run{cfg: cfg, datasets: ds, log: cfg.Logger.With(slog.String("run_id", cfg.RunID)), now: cfg.Now}
+	if dl, ok := ctx.Deadline(); ok {
+		r.deadline = dl
+	}
+	return r, nil
+}
+
+func (r *run) execute(ctx context.Context) (*Manifest, error) {
+	start := r.now()
+	r.date = start.UTC().Format("2006-01-02")
+	var tok0 TokenStats
+	ts, hasTS := r.cfg.MSP.(TokenStatser)
+	if hasTS {
+		tok0 = ts.TokenStats()
+	}
+	m := &Manifest{
+		Version: ManifestVersion, RunID: r.cfg.RunID, Shard: r.cfg.Shard, Date: r.date,
+		Sink: r.cfg.Sink.String(), StartedAt: start.UTC(), Tenants: []TenantResult{},
+	}
+	for _, d := range r.datasets {
+		m.Datasets = append(m.Datasets, d.Name)
+	}
+
+	// In-flight work stops FinishTime before the deadline, so aborts and the
+	// manifest still fit.
+	work := ctx
+	if !r.deadline.IsZero() {
+		var cancel context.CancelFunc
+		work, cancel = context.WithDeadline(ctx, r.deadline.Add(-r.cfg.FinishTime))
+		defer cancel()
+	}
+
+	tenants, unresolved, listErr := r.selectTenants(work)
+	if listErr != nil {
+		m.Error = errorInfo(listErr)
+		r.log.Error("listing tenants failed", slog.Any("error", listErr))
+	}
+	r.total = len(tenants) + len(unresolved)
+	r.emit(Event{Kind: TenantsListed})
+	for _, u := range unresolved {
+		r.emit(Event{Kind: TenantDone, TenantID: u.ID, Status: u.Status, Error: u.Error})
+	}
+
+	results := make([]TenantResult, len(tenants))
+	var g errgroup.Group
+	g.SetLimit(r.cfg.Concurrency)
+	for i, t := range tenants {
+		if r.deferring.Load() || work.Err() != nil {
+			results[i] = r.deferred(t)
+			continue
+		}
+		g.Go(func() error {
+			results[i] = r.tenant(work, t)
+			return nil
+		})
+	}
+	_ = g.Wait() // workers never return errors: failures are data
+
+	m.Tenants = append(m.Tenants, results...)
+	m.Tenants = append(m.Tenants, unresolved...)
+	end := r.now()
+	m.FinishedAt = end.UTC()
+	m.Totals.DurationMS = end.Sub(start).Milliseconds()
+	if hasTS {
+		t1 := ts.TokenStats()
+		m.Totals.Exchanges = t1.Exchanges - tok0.Exchanges
+		m.Totals.TokenCacheHits = t1.CacheHits - tok0.CacheHits
+		m.Totals.TokenCacheMisses = t1.CacheMisses - tok0.CacheMisses
+	}
+	m.Summarize()
+
+	// Never the work ctx (possibly expired) for the final write.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FinishTime)
+	defer cancel()
+	var errs []error
+	if err := WriteManifest(wctx, r.cfg.Sink, m); err != nil {
+		errs = append(errs, err)
+	}
+	r.sinkMu.Lock()
+	if r.sinkErr != nil {
+		errs = append(errs, r.sinkErr)
+	}
+	r.sinkMu.Unlock()
+	if m.Totals.DatasetsOK == 0 && (m.Totals.Tenants > 0 || listErr != nil) {
+		if listErr != nil {
+			errs = append(errs, fmt.Errorf("%w: %w", ErrNothingCollected, listErr))
+		} else {
+			errs = append(errs, ErrNothingCollected)
+		}
+	}
+	r.log.Info("run finished",
+		slog.Bool("complete", m.Complete), slog.Int("tenants_ok", m.Totals.TenantsOK),
+		slog.Int("tenants_failed", m.Totals.TenantsFailed), slog.Int("tenants_deferred", m.Totals.TenantsDeferred),
+		slog.Int64("records", m.Totals.Records), slog.Int64("api_calls", m.Totals.APICalls),
+		slog.Int64("duration_ms", m.Totals.DurationMS))
+	return m, errors.Join(errs...)
+}
+
+// selectTenants lists the tenants and applies the Tenants filter. It returns
+// the tenants to collect and failed results for selectors that match none.
+func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, error) {
+	var all []msp.Tenant
+	var bad []TenantResult
+	var listErr error
+	for t, err := range r.cfg.MSP.Tenants(ctx) {
+		if err != nil {
+			var inv *msp.InvalidTenantIDError
+			if errors.As(err, &inv) && (t.WorkspaceID != "" || t.Name != "") {
+				if len(r.cfg.Tenants) == 0 {
+					bad = append(bad, r.failedTenant(t.WorkspaceID, t.Name, err))
+				}
+				continue
+			}
+			listErr = fmt.Errorf("collector: listing tenants: %w", err)
+			break
+		}
+		all = append(all, t)
+	}
+	if len(r.cfg.Tenants) == 0 {
+		return all, bad, listErr
+	}
+	var out []msp.Tenant
+	seen := map[string]bool{}
+	for _, sel := range r.cfg.Tenants {
+		sel = strings.TrimSpace(sel)
+		if sel == "" {
+			continue
+		}
+		var match []msp.Tenant
+		if id, err := msp.NormalizeTenantID(sel); err == nil {
+			for _, t := range all {
+				if t.ID == id {
+					match = append(match, t)
+				}
+			}
+		}
+		if len(match) == 0 {
+			for _, t := range all {
+				if t.Name == sel {
+					match = append(match, t)
+				}
+			}
+		}
+		switch {
+		case len(match) == 1:
+			if !seen[match[0].ID] {
+				seen[match[0].ID] = true
+				out = append(out, match[0])
+			}
+		case len(match) > 1:
+			ids := make([]string, len(match))
+			for i, t := range match {
+				ids[i] = t.WorkspaceID
+			}
+			bad = append(bad, r.failedTenant(sel, sel, &msp.AmbiguousTenantError{Name: sel, IDs: ids}))
+		case listErr == nil:
+			bad = append(bad, r.failedTenant(sel, "", &msp.TenantNotFoundError{Name: sel}))
+		default:
+			bad = append(bad, r.failedTenant(sel, "", listErr))
+		}
+	}
+	return out, bad, listErr
+}
+
+// failedTenant is a tenant result where every dataset failed with err.
+func (r *run) failedTenant(id, name string, err error) TenantResult {
+	ei := errorInfo(err)
+	tr := TenantResult{ID: id, Name: name, Status: StatusFailed, Error: ei}
+	for _, d := range r.datasets {
+		tr.Datasets = append(tr.Datasets, DatasetResult{Dataset: d.Name, Status: StatusFailed, Error: ei})
+	}
+	return tr
+}
+
+// deferred is the result of a tenant not started for lack of time.
+func (r *run) deferred(t msp.Tenant) TenantResult {
+	tr := TenantResult{ID: t.ID, Name: t.Name, Status: StatusDeferred}
+	for _, d := range r.datasets {
+		tr.Datasets = append(tr.Datasets, DatasetResult{Dataset: d.Name, Status: StatusDeferred})
+	}
+	r.emit(Event{Kind: TenantDone, TenantID: t.ID, TenantName: t.Name, Status: StatusDeferred})
+	return tr
+}
+
+// tooLate reports whether less than Reserve is left before the deadline.
+func (r *run) tooLate() bool {
+	return r.cfg.Reserve > 0 && !r.deadline.IsZero() && r.deadline.Sub(r.now()) < r.cfg.Reserve
+}
+
+// emit delivers a progress event, serialised, with the tenant counters.
+func (r *run) emit(e Event) {
+	r.progMu.Lock()
+	defer r.progMu.Unlock()
+	if e.Kind == TenantDone {
+		r.done++
+	}
+	e.TenantsDone, e.TenantsTotal = r.done, r.total
+	if r.cfg.Progress != nil {
+		r.cfg.Progress(e)
+	}
+}
+
+// tenant collects one tenant; it never panics and never returns an error.
+func (r *run) tenant(ctx context.Context, t msp.Tenant) (tr TenantResult) {
+	if r.deferring.Load() || r.tooLate() {
+		r.deferring.Store(true)
+		return r.deferred(t)
+	}
+	log := r.log.With(slog.String("tenant", t.ID))
+	start := r.now()
+	tr = TenantResult{ID: t.ID, Name: t.Name}
+	r.emit(Event{Kind: TenantStarted, TenantID: t.ID, TenantName: t.Name})
+	defer func() {
+		if v := recover(); v != nil {
+			perr := &PanicError{Value: v, Stack: debug.Stack()}
+			log.Error("tenant panicked", slog.Any("panic", v), slog.String("stack", string(perr.Stack)))
+			tr.Error = errorInfo(perr)
+			r.fillRemaining(&tr, StatusFailed, tr.Error)
+		}
+		tr.recompute()
+		tr.DurationMS = r.now().Sub(start).Milliseconds()
+		var recs int64
+		for _, d := range tr.Datasets {
+			recs += d.Records
+		}
+		r.emit(Event{Kind: TenantDone, TenantID: t.ID, TenantName: t.Name, Status: tr.Status, Records: recs, Error: tr.Error})
+	}()
+
+	client, err := r.cfg.MSP.TenantClient(ctx, t.ID)
+	if err != nil {
+		log.Warn("tenant connection failed", slog.Any("error", err))
+		tr.Error = errorInfo(err)
+		r.fillRemaining(&tr, StatusFailed, tr.Error)
+		return tr
+	}
+	defer func() {
+		if err := r.cfg.MSP.CloseTenant(t.ID); err != nil {
+			log.Debug("closing tenant failed", slog.Any("error", err))
+		}
+	}()
+
+	for _, d := range r.datasets {
+		if ctx.Err() != nil {
+			// Out of time before this dataset started.
+			r.fillRemaining(&tr, StatusDeferred, nil)
+			break
+		}
+		var res DatasetResult
+		if !client.HasApp(d.App) {
+			res = DatasetResult{Dataset: d.Name, Status: StatusSkipped,
+				Error: &ErrorInfo{Class: ClassNotConfigured, Message: fmt.Sprintf("the credentials do not configure %s", d.App)}}
+		} else {
+			res = r.dataset(ctx, client, t, d)
+		}
+		tr.Datasets = append(tr.Datasets, res)
+		r.emit(Event{Kind: DatasetDone, TenantID: t.ID, TenantName: t.Name, Dataset: d.Name, Status: res.Status, Records: res.Records, Error: res.Error})
+		if res.Error != nil {
+			log.Warn("dataset failed", slog.String("dataset", d.Name), slog.String("class", string(res.Error.Class)), slog.String("error", res.Error.Message))
+			if res.Error.Class == ClassLogin {
+				// The tenant's token cannot be had: do not try again per dataset.
+				tr.Error = res.Error
+				r.fillRemaining(&tr, StatusFailed, res.Error)
+				break
+			}
+		}
+	}
+	return tr
+}
+
+// fillRemaining adds a result with status for every dataset not yet in tr.
+func (r *run) fillRemaining(tr *TenantResult, status Status, ei *ErrorInfo) {
+	for _, d := range r.datasets {
+		if tr.Dataset(d.Name) == nil {
+			tr.Datasets = append(tr.Datasets, DatasetResult{Dataset: d.Name, Status: status, Error: ei})
+		}
+	}
+}
+
+// countingWriter forwards to the object and keeps its first error as a
+// *SinkError, so a sink failure is told apart from an API failure.
+type countingWriter struct {
+	w   io.Writer
+	key string
+	err error
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	if err != nil {
+		c.err = &SinkError{Key: c.key, Err: err}
+		return n, c.err
+	}
+	return n, nil
+}
+
+// dataset streams one tenant's dataset into one object.
+func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant, d Dataset) (res DatasetResult) {
+	start := r.now()
+	res = DatasetResult{Dataset: d.Name}
+	var stats central.CallStats
+	key := ObjectKey(d.Name, r.date, r.cfg.RunID, t.ID)
+	defer func() {
+		res.DurationMS = r.now().Sub(start).Milliseconds()
+		res.APICalls = stats.Requests.Load()
+		res.Retries = stats.Retries.Load()
+		res.RateLimited = stats.RateLimited.Load()
+		res.Unauthorized = stats.Unauthorized.Load()
+	}()
+	fail := func(err error) DatasetResult {
+		var se *SinkError
+		if errors.As(err, &se) {
+			r.sinkMu.Lock()
+			if r.sinkErr == nil {
+				r.sinkErr = err
+			}
+			r.sinkMu.Unlock()
+		}
+		res.Status = StatusFailed
+		res.Error = errorInfo(err)
+		res.Key, res.SHA256, res.Bytes = "", "", 0
+		return res
+	}
+
+	obj, err := r.cfg.Sink.Create(ctx, key, ContentType)
+	if err != nil {
+		return fail(&SinkError{Key: key, Err: err})
+	}
+	// After a successful Commit, Abort is a no-op. Detached so an expired
+	// ctx still aborts (the S3 sink bounds it by its FailTimeout).
+	defer func() { _ = obj.Abort(context.WithoutCancel(ctx)) }()
+	cw := &countingWriter{w: obj, key: key}
+	zw, _ := r.gzPool.Get().(*gzip.Writer)
+	if zw == nil {
+		zw = gzip.NewWriter(cw)
+	} else {
+		zw.Reset(cw)
+	}
+	defer func() {
+		zw.Reset(io.Discard)
+		r.gzPool.Put(zw)
+	}()
+
+	meta := recordMeta(t, r.cfg.RunID)
+	var line, scratch bytes.Buffer
+	spec := central.PageSpec{App: d.App, Path: d.Path, Style: d.Style, Limit: d.Limit, Params: mergeParams(d.Params, r.cfg.Params[d.Name])}
+	for page, err := range central.Pages[json.RawMessage](central.WithCallStats(ctx, &stats), client, spec) {
+		if err != nil {
+			return fail(err)
+		}
+		at := r.now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
+		for _, item := range page.Items {
+			line.Reset()
+			if err := appendRecord(&line, &scratch, meta, at, item); err != nil {
+				return fail(fmt.Errorf("collector: %s item %d of page %d: %w", d.Name, res.Records, page.Number, err))
+			}
+			if _, err := zw.Write(line.Bytes()); err != nil {
+				return fail(err)
+			}
+			res.Records++
+		}
+		res.Pages++
+	}
+	if err := zw.Close(); err != nil {
+		return fail(err)
+	}
+	if cw.err != nil {
+		return fail(cw.err)
+	}
+	info, err := obj.Commit(ctx)
+	if err != nil {
+		return fail(&SinkError{Key: key, Err: err})
+	}
+	res.Status = StatusOK
+	res.Key, res.Bytes, res.SHA256 = info.Key, info.Bytes, info.SHA256
+	return res
+}
+
+// recordMeta renders the added fields up to (not including) _collected_at's
+// value: {"_tenant_id":"…","_tenant_name":"…","_run_id":"…","_collected_at":
+func recordMeta(t msp.Tenant, runID string) []byte {
+	q := func(s string) []byte { b, _ := json.Marshal(s); return b }
+	var b bytes.Buffer
+	b.WriteString(`{"_tenant_id":`)
+	b.Write(q(t.ID))
+	b.WriteString(`,"_tenant_name":`)
+	b.Write(q(t.Name))
+	b.WriteString(`,"_run_id":`)
+	b.Write(q(runID))
+	b.WriteString(`,"_collected_at":`)
+	return b.Bytes()
+}
+
+// appendRecord writes one NDJSON line: meta, the collection time, then the
+// item's own fields verbatim (compacted).
+func appendRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.RawMessage) error {
+	scratch.Reset()
+	if err := json.Compact(scratch, item); err != nil {
+		return err
+	}
+	c := scratch.Bytes()
+	dst.Write(meta)
+	dst.WriteByte('"')
+	dst.WriteString(at)
+	dst.WriteByte('"')
+	switch {
+	case len(c) >= 2 && c[0] == '{' && len(c) == 2:
+		dst.WriteByte('}')
+	case len(c) > 0 && c[0] == '{':
+		dst.WriteByte(',')
+		dst.Write(c[1:])
+	default:
+		dst.WriteString(`,"_value":`)
+		dst.Write(c)
+		dst.WriteByte('}')
+	}
+	dst.WriteByte('\n')
+	return nil
+}
+
+// mergeParams returns base overlaid with extra, or nil when both are empty.
+func mergeParams(base, extra map[string]any) map[string]any {
+	if len(base) == 0 && len(extra) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(base)+len(extra))
+	maps.Copy(out, base)
+	maps.Copy(out, extra)
+	return out
+}

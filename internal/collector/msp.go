@@ -1,0 +1,60 @@
+package collector
+
+import (
+	"context"
+	"iter"
+
+	"github.com/centralmsp/centralmsp/pkg/central"
+	"github.com/centralmsp/centralmsp/pkg/msp"
+)
+
+// MSP is what the engine needs from the MSP: the tenant list and a client
+// per tenant. FromMSP adapts a *msp.MSP; tests may supply their own.
+type MSP interface {
+	// Tenants lists every tenant of the MSP.
+	Tenants(ctx context.Context) iter.Seq2[msp.Tenant, error]
+	// TenantClient returns a client scoped to the tenant (32-hex id),
+	// obtaining its token (from the token cache or by exchange) first.
+	TenantClient(ctx context.Context, tenantID string) (*central.Client, error)
+	// CloseTenant releases the tenant's client once the engine is done.
+	CloseTenant(tenantID string) error
+}
+
+// TokenStats are cumulative token figures; an MSP that also implements
+// TokenStatser has the run's difference recorded in the manifest.
+type TokenStats struct {
+	Exchanges   int64 // token exchange requests
+	CacheHits   int64 // tenant tokens served by the token cache
+	CacheMisses int64 // tenant tokens that needed an exchange
+}
+
+// TokenStatser is implemented by MSPs that count their token work.
+type TokenStatser interface {
+	TokenStats() TokenStats
+}
+
+// FromMSP adapts a *msp.MSP to the engine. Its TokenStats reports msp's
+// Exchanges and StoreHits; as msp does not count store misses, CacheMisses
+// is the number of exchange requests (so retried exchanges count twice).
+func FromMSP(m *msp.MSP) MSP { return mspAdapter{m} }
+
+type mspAdapter struct{ m *msp.MSP }
+
+func (a mspAdapter) Tenants(ctx context.Context) iter.Seq2[msp.Tenant, error] {
+	return a.m.Tenants(ctx)
+}
+
+func (a mspAdapter) TenantClient(ctx context.Context, tenantID string) (*central.Client, error) {
+	conn, err := a.m.Tenant(ctx, msp.ByID(tenantID))
+	if err != nil {
+		return nil, err
+	}
+	return conn.Client(), nil
+}
+
+func (a mspAdapter) CloseTenant(tenantID string) error { return a.m.CloseTenant(tenantID) }
+
+func (a mspAdapter) TokenStats() TokenStats {
+	s := a.m.Stats()
+	return TokenStats{Exchanges: s.Exchanges, CacheHits: s.StoreHits, CacheMisses: s.Exchanges}
+}

@@ -1,0 +1,156 @@
+package sink
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Dir is a Sink that writes files under a local directory, with keys mapped
+// to relative paths. Objects are written to a hidden temporary file in the
+// target directory and renamed into place (after fsync) on Commit.
+type Dir struct {
+	root string
+}
+
+var _ Sink = (*Dir)(nil)
+
+// NewDir returns a sink rooted at the directory root (created on demand).
+func NewDir(root string) Sink { return &Dir{root: root} }
+
+// Root returns the sink's root directory.
+func (d *Dir) Root() string { return d.root }
+
+// String returns the root directory.
+func (d *Dir) String() string { return d.root }
+
+// Path returns the file path that key maps to.
+func (d *Dir) Path(key string) string { return filepath.Join(d.root, filepath.FromSlash(key)) }
+
+// Create starts a file for key. contentType is ignored.
+func (d *Dir) Create(ctx context.Context, key, contentType string) (Object, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	final := d.Path(key)
+	dir := filepath.Dir(final)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sink: creating directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(final)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("sink: creating temporary file: %w", err)
+	}
+	return &dirObject{key: key, final: final, f: f, h: sha256.New()}, nil
+}
+
+// Put writes body to key atomically.
+func (d *Dir) Put(ctx context.Context, key string, body []byte, contentType string) error {
+	obj, err := d.Create(ctx, key, contentType)
+	if err != nil {
+		return err
+	}
+	defer obj.Abort(context.WithoutCancel(ctx))
+	if _, err := obj.Write(body); err != nil {
+		return err
+	}
+	_, err = obj.Commit(ctx)
+	return err
+}
+
+type dirObject struct {
+	key, final string
+
+	mu   sync.Mutex
+	f    *os.File // nil once committed or aborted
+	h    hash.Hash
+	n    int64
+	werr error
+}
+
+func (o *dirObject) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.f == nil {
+		return 0, ErrClosed
+	}
+	if o.werr != nil {
+		return 0, o.werr
+	}
+	n, err := o.f.Write(p)
+	o.h.Write(p[:n])
+	o.n += int64(n)
+	if err != nil {
+		o.werr = fmt.Errorf("sink: writing %s: %w", o.key, err)
+		return n, o.werr
+	}
+	return n, nil
+}
+
+func (o *dirObject) Commit(ctx context.Context) (Info, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.f == nil {
+		return Info{}, ErrClosed
+	}
+	f := o.f
+	o.f = nil
+	tmp := f.Name()
+	fail := func(err error) (Info, error) {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return Info{}, err
+	}
+	if o.werr != nil {
+		return fail(o.werr)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(fmt.Errorf("sink: syncing %s: %w", o.key, err))
+	}
+	if err := f.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return Info{}, fmt.Errorf("sink: closing %s: %w", o.key, err)
+	}
+	if err := os.Rename(tmp, o.final); err != nil {
+		_ = os.Remove(tmp)
+		return Info{}, fmt.Errorf("sink: renaming %s: %w", o.key, err)
+	}
+	syncDir(filepath.Dir(o.final))
+	return Info{Key: o.key, Location: o.final, Bytes: o.n, SHA256: hex.EncodeToString(o.h.Sum(nil))}, nil
+}
+
+func (o *dirObject) Abort(ctx context.Context) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.f == nil {
+		return nil
+	}
+	f := o.f
+	o.f = nil
+	cerr := f.Close()
+	rerr := os.Remove(f.Name())
+	if errors.Is(rerr, os.ErrNotExist) {
+		rerr = nil
+	}
+	return errors.Join(cerr, rerr)
+}
+
+// syncDir makes a rename durable where the platform allows it (best effort).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
