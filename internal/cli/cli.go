@@ -47,7 +47,10 @@ type command struct {
 // commands is the fixed table of subcommands.
 func commands() []command {
 	return []command{
-		// entries are added as subcommands land
+		{"sim", "serve the GLP + New Central simulator and print its URLs and credentials", runSim},
+		{"tenants", "list the MSP's tenants (id, name, ownership)", runTenants},
+		{"call", "make one API call (MSP-level or --tenant) and print the JSON body", runCall},
+		{"plan", "show the token cache's Secrets Manager footprint for 100 to 10,000 tenants", runPlan},
 	}
 }
 

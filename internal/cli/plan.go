@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/centralmsp/centralmsp/internal/tokencache"
+)
+
+const planUsage = `usage: centralmsp plan [--tenants 100,1000,10000] [--interval 1h] [--lead 5m] [--window 8m]
+
+Prints the Secrets Manager footprint of the token cache, computed by laying
+out real-sized entries with the refresher's own code: secrets, largest secret,
+writes per secret per day, peak write calls per second and monthly cost, each
+checked against AWS's limits. Exits 1 when a row exceeds a limit.
+
+flags:
+`
+
+// runPlan implements `centralmsp plan`.
+func runPlan(ctx context.Context, env *Env, args []string) error {
+	def := tokencache.DefaultSchedule()
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	tenants := fs.String("tenants", "100,1000,10000", "comma-separated tenant counts")
+	interval := fs.Duration("interval", def.CollectorInterval, "collector interval")
+	lead := fs.Duration("lead", def.RefreshLead, "refresher runs this long before the collector")
+	window := fs.Duration("window", def.Window, "how long after the collector starts cached tokens must stay valid")
+	reads := fs.Int("collector-reads", def.CollectorReadsPerShard, "reads of every shard per collection run (cost only)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			io.WriteString(env.Stdout, planUsage)
+			fs.SetOutput(env.Stdout)
+			fs.PrintDefaults()
+			return nil
+		}
+		return &UsageError{Msg: err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	sched := def
+	sched.CollectorInterval, sched.RefreshLead, sched.Window, sched.CollectorReadsPerShard = *interval, *lead, *window, *reads
+	var plans []tokencache.Plan
+	for f := range strings.SplitSeq(*tenants, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(strings.ReplaceAll(f, "_", "")))
+		if err != nil || n < 1 || n > 1_000_000 {
+			return &UsageError{Msg: fmt.Sprintf("--tenants: %q is not a tenant count between 1 and 1,000,000", f)}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		plans = append(plans, tokencache.PlanFor(n, sched))
+	}
+	if err := tokencache.WritePlanTable(env.Stdout, plans); err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range plans {
+		if err := p.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("%d tenants: %w", p.Tenants, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	return nil
+}

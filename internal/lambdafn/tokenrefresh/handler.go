@@ -1,0 +1,158 @@
+package tokenrefresh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/centralmsp/centralmsp/internal/tokencache"
+)
+
+// SourceFunc builds the token source from the credentials secret's text.
+// format is "json" or "yaml"; source names the secret in errors. close
+// releases the source.
+type SourceFunc func(ctx context.Context, data []byte, format, source string) (src tokencache.Source, close func() error, err error)
+
+// Handler runs one refresh per scheduled event.
+type Handler struct {
+	Config Config
+	// SecretsManager is used for the credentials secret and the cache.
+	SecretsManager tokencache.SecretsManagerAPI
+	// NewSource defaults to NewMSPSource (pkg/msp).
+	NewSource SourceFunc
+	// Schedule (zero fields: tokencache.DefaultSchedule()).
+	Schedule tokencache.Schedule
+	// Classify names exchange error classes (default ClassifyError).
+	Classify func(error) string
+	// Now is the clock (default time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// NewFromEnv reads the configuration and the AWS SDK's standard
+// configuration (so AWS_ENDPOINT_URL_SECRETS_MANAGER and friends apply).
+func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, error) {
+	cfg, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tokenrefresh: loading the AWS configuration: %w", err)
+	}
+	return &Handler{Config: cfg, SecretsManager: secretsmanager.NewFromConfig(awsCfg)}, nil
+}
+
+// Summary is the function's result. It never holds a token.
+type Summary struct {
+	RequestID string `json:"request_id,omitempty"`
+	*tokencache.Result
+}
+
+// Handle refreshes the cache. The event is only logged: EventBridge rules
+// send an object as detail, EventBridge Scheduler a string, and both work.
+// It returns an error (so the invocation fails and alarms fire) when the
+// configuration, the credentials or the MSP token are unusable, when a
+// cache shard does not parse, or when nothing could be written.
+func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (*Summary, error) {
+	log := h.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	sum := &Summary{}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		sum.RequestID = lc.AwsRequestID
+		log = log.With("request_id", lc.AwsRequestID)
+	}
+	log.InfoContext(ctx, "token refresh started", "event_source", ev.Source, "event_time", ev.Time, "prefix", h.Config.Prefix)
+	if h.SecretsManager == nil {
+		return nil, errors.New("tokenrefresh: no Secrets Manager client")
+	}
+	data, err := h.readCredentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	newSource := h.NewSource
+	if newSource == nil {
+		newSource = NewMSPSource(log)
+	}
+	src, closeSrc, err := newSource(ctx, data, detectFormat(data), "secret "+h.Config.CredentialsSecret)
+	if err != nil {
+		return nil, fmt.Errorf("tokenrefresh: credentials in %s (%s): %w", h.Config.CredentialsSecret, EnvCredentialsSecret, err)
+	}
+	defer func() {
+		if closeSrc != nil {
+			if err := closeSrc(); err != nil {
+				log.WarnContext(ctx, "closing the MSP client", "err", err)
+			}
+		}
+	}()
+	classify := h.Classify
+	if classify == nil {
+		classify = ClassifyError
+	}
+	r, err := tokencache.NewRefresher(tokencache.RefresherOptions{
+		Prefix:      h.Config.Prefix,
+		Backend:     tokencache.NewSecretsManager(h.SecretsManager, h.Config.KMSKeyID),
+		Source:      src,
+		Schedule:    h.Schedule,
+		Concurrency: h.Config.Concurrency,
+		Now:         h.Now,
+		Logger:      log,
+		Classify:    classify,
+	})
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Refresh(ctx)
+	sum.Result = res
+	if err != nil {
+		if res != nil {
+			log.ErrorContext(ctx, "token refresh failed", "err", err, "written", len(res.Written), "failures", len(res.Failures))
+		}
+		return nil, err
+	}
+	for _, f := range res.Failures {
+		log.WarnContext(ctx, "tenant token exchange failed", "tenant", f.TenantID, "name", f.Name, "class", f.Class, "kept_previous", f.KeptPrevious, "err", f.Message)
+	}
+	return sum, nil
+}
+
+// readCredentials fetches the credentials secret's text.
+func (h *Handler) readCredentials(ctx context.Context) ([]byte, error) {
+	name := h.Config.CredentialsSecret
+	out, err := h.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
+	if err != nil {
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return nil, fmt.Errorf("tokenrefresh: the credentials secret %q (%s) does not exist or has no current value", name, EnvCredentialsSecret)
+		}
+		return nil, fmt.Errorf("tokenrefresh: reading the credentials secret %q (%s): %w", name, EnvCredentialsSecret, err)
+	}
+	switch {
+	case out.SecretString != nil && len(bytes.TrimSpace([]byte(*out.SecretString))) > 0:
+		return []byte(*out.SecretString), nil
+	case out.SecretBinary != nil && len(bytes.TrimSpace(out.SecretBinary)) > 0:
+		return out.SecretBinary, nil
+	}
+	return nil, fmt.Errorf("tokenrefresh: the credentials secret %q (%s) is empty; store the unified credentials as JSON or YAML text", name, EnvCredentialsSecret)
+}
+
+// detectFormat tells JSON (an object) from YAML.
+func detectFormat(data []byte) string {
+	data = bytes.TrimPrefix(bytes.TrimSpace(data), []byte("\xef\xbb\xbf"))
+	if len(data) > 0 && data[0] == '{' {
+		return "json"
+	}
+	return "yaml"
+}

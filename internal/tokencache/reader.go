@@ -1,0 +1,220 @@
+package tokencache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// ErrMiss is matched (errors.Is) by every error the Reader returns: the
+// caller should exchange the tenant's token itself.
+var ErrMiss = errors.New("tokencache: miss")
+
+// MissError explains a miss. Err, when set, is the store error behind it.
+type MissError struct {
+	TenantID string
+	Reason   string
+	Err      error
+}
+
+func (e *MissError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("tokencache: no cached token for tenant %s: %s: %v", e.TenantID, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("tokencache: no cached token for tenant %s: %s", e.TenantID, e.Reason)
+}
+
+// Is makes every MissError match ErrMiss.
+func (e *MissError) Is(target error) bool { return target == ErrMiss }
+
+// Unwrap returns the store error, if any.
+func (e *MissError) Unwrap() error { return e.Err }
+
+// ReaderOptions configure a Reader.
+type ReaderOptions struct {
+	Prefix  string  // required
+	Backend Backend // required
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// Stats are a Reader's counters.
+type Stats struct {
+	Hits, Misses int64
+	// Loads is how many objects were read from the store; LoadErrors how
+	// many reads (or parses) failed.
+	Loads, LoadErrors int64
+}
+
+// Reader serves cached tokens to the collector. It reads each shard at most
+// once (shards are loaded lazily, in index order, until the tenant is found)
+// and keeps them for its lifetime, so make one Reader per invocation. It is
+// safe for concurrent use.
+type Reader struct {
+	o ReaderOptions
+
+	mu      sync.Mutex
+	listed  bool
+	names   []string // shards not loaded yet, in index order
+	tenants map[string]Entry
+	msp     *Entry
+	mspDone bool
+	listErr error
+
+	hits, misses, loads, loadErrs atomic.Int64
+}
+
+// NewReader returns a Reader.
+func NewReader(opts ReaderOptions) (*Reader, error) {
+	if err := ValidatePrefix(opts.Prefix); err != nil {
+		return nil, err
+	}
+	if opts.Backend == nil {
+		return nil, errors.New("tokencache: a reader needs a Backend")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Reader{o: opts, tenants: map[string]Entry{}}, nil
+}
+
+// Stats returns the counters.
+func (r *Reader) Stats() Stats {
+	return Stats{Hits: r.hits.Load(), Misses: r.misses.Load(), Loads: r.loads.Load(), LoadErrors: r.loadErrs.Load()}
+}
+
+// TenantToken returns the tenant's cached token when it stays valid for at
+// least minValidity; otherwise an error matching ErrMiss (also when the
+// store fails: the collector then exchanges the token itself). It satisfies
+// msp.TenantTokenStore.
+func (r *Reader) TenantToken(ctx context.Context, tenantID string, minValidity time.Duration) (*oauth2.Token, error) {
+	e, err := r.lookup(ctx, tenantID)
+	if err != nil {
+		r.misses.Add(1)
+		return nil, err
+	}
+	switch {
+	case e.Status != StatusOK:
+		r.misses.Add(1)
+		return nil, &MissError{TenantID: tenantID, Reason: "the last refresh failed (" + e.ErrorClass + ")"}
+	case !e.ValidFor(r.o.Now(), minValidity):
+		r.misses.Add(1)
+		return nil, &MissError{TenantID: tenantID, Reason: fmt.Sprintf("the cached token expires at %s, before the %s requested", e.Expiry.UTC().Format(time.RFC3339), minValidity)}
+	}
+	r.hits.Add(1)
+	return e.OAuth2(), nil
+}
+
+// Token is TenantToken.
+func (r *Reader) Token(ctx context.Context, tenantID string, minValidity time.Duration) (*oauth2.Token, error) {
+	return r.TenantToken(ctx, tenantID, minValidity)
+}
+
+// MSPToken returns the cached MSP token when it stays valid for minValidity
+// (an error matching ErrMiss otherwise).
+func (r *Reader) MSPToken(ctx context.Context, minValidity time.Duration) (*oauth2.Token, error) {
+	r.mu.Lock()
+	if !r.mspDone {
+		name := MSPName(r.o.Prefix)
+		doc, err := r.loadLocked(ctx, name)
+		switch {
+		case err == nil && doc.Kind == KindMSP && len(doc.Entries) > 0:
+			e := doc.Entries[0]
+			r.msp = &e
+			r.mspDone = true
+		case err == nil || errors.Is(err, ErrNotFound):
+			r.mspDone = true
+		case errors.As(err, new(*ParseError)):
+			r.mspDone = true // stays bad for this invocation
+			r.mu.Unlock()
+			r.misses.Add(1)
+			return nil, &MissError{TenantID: MSPEntryID, Reason: "the MSP object does not parse", Err: err}
+		default:
+			r.mu.Unlock()
+			r.misses.Add(1)
+			return nil, &MissError{TenantID: MSPEntryID, Reason: "reading the cache failed", Err: err}
+		}
+	}
+	e := r.msp
+	r.mu.Unlock()
+	if e == nil || !e.ValidFor(r.o.Now(), minValidity) {
+		r.misses.Add(1)
+		return nil, &MissError{TenantID: MSPEntryID, Reason: "no MSP token valid for " + minValidity.String()}
+	}
+	r.hits.Add(1)
+	return e.OAuth2(), nil
+}
+
+// lookup finds the tenant's entry, loading shards as needed.
+func (r *Reader) lookup(ctx context.Context, tenantID string) (Entry, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e, ok := r.tenants[tenantID]; ok {
+		return e, nil
+	}
+	if !r.listed {
+		names, err := r.o.Backend.List(ctx, r.o.Prefix+"/shard-")
+		if err != nil {
+			r.loadErrs.Add(1)
+			return Entry{}, &MissError{TenantID: tenantID, Reason: "listing the cache failed", Err: err}
+		}
+		for _, n := range names {
+			if _, ok := parseShardName(r.o.Prefix, n); ok {
+				r.names = append(r.names, n)
+			}
+		}
+		r.listed = true
+	}
+	for len(r.names) > 0 {
+		name := r.names[0]
+		doc, err := r.loadLocked(ctx, name)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			if errors.As(err, new(*ParseError)) {
+				// A bad shard stays bad for this invocation; move on.
+				r.o.Logger.WarnContext(ctx, "skipping a token cache shard that does not parse", "name", name, "err", err)
+				r.names = r.names[1:]
+				continue
+			}
+			return Entry{}, &MissError{TenantID: tenantID, Reason: "reading the cache failed", Err: err}
+		}
+		r.names = r.names[1:]
+		if doc != nil {
+			for _, e := range doc.Entries {
+				if _, dup := r.tenants[e.TenantID]; !dup {
+					r.tenants[e.TenantID] = e
+				}
+			}
+		}
+		if e, ok := r.tenants[tenantID]; ok {
+			return e, nil
+		}
+	}
+	return Entry{}, &MissError{TenantID: tenantID, Reason: "not in the cache"}
+}
+
+// loadLocked reads and parses one object (r.mu held).
+func (r *Reader) loadLocked(ctx context.Context, name string) (*Shard, error) {
+	r.loads.Add(1)
+	obj, err := r.o.Backend.Get(ctx, name)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			r.loadErrs.Add(1)
+		}
+		return nil, err
+	}
+	doc, err := DecodeShard(name, obj.Data)
+	if err != nil {
+		r.loadErrs.Add(1)
+		return nil, err
+	}
+	return doc, nil
+}

@@ -1,0 +1,703 @@
+package tokencache
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+)
+
+// Tenant is one MSP tenant as the refresher needs it.
+type Tenant struct {
+	ID   string
+	Name string
+}
+
+// Source gives the refresher the MSP token, the tenant list and tenant token
+// exchanges. The Lambda handler adapts *msp.MSP to it; tests use fakes.
+type Source interface {
+	MSPToken(ctx context.Context) (*oauth2.Token, error)
+	Tenants(ctx context.Context) iter.Seq2[Tenant, error]
+	Exchange(ctx context.Context, tenantID string) (*oauth2.Token, error)
+}
+
+// DefaultConcurrency is the default number of concurrent exchanges.
+const DefaultConcurrency = 8
+
+// MSPEntryID is the tenant_id of the MSP's own entry in <prefix>/msp.
+const MSPEntryID = "msp"
+
+// RefresherOptions configure a Refresher.
+type RefresherOptions struct {
+	// Prefix is the name prefix of the cache objects (required).
+	Prefix  string
+	Backend Backend // required
+	Source  Source  // required
+	// Schedule (zero fields take DefaultSchedule's).
+	Schedule Schedule
+	// Layout (zero fields take DefaultLayout's).
+	Layout Layout
+	// Concurrency bounds concurrent exchanges (default DefaultConcurrency).
+	// The Source's own rate budgets still apply on top.
+	Concurrency int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+	// Classify names the class of an exchange error for the entry and the
+	// result (default DefaultClassify). It must not return the message.
+	Classify func(error) string
+}
+
+// Refresher keeps the cache's shards fresh for the next collection window.
+// One Refresher may run Refresh many times; Refresh is not meant to be
+// called concurrently on the same Refresher (separate Refreshers, even in
+// separate processes, may run at once: see Refresh).
+type Refresher struct {
+	o       RefresherOptions
+	limiter *rate.Limiter
+}
+
+// NewRefresher validates opts and returns a Refresher.
+func NewRefresher(opts RefresherOptions) (*Refresher, error) {
+	if err := ValidatePrefix(opts.Prefix); err != nil {
+		return nil, err
+	}
+	if opts.Backend == nil || opts.Source == nil {
+		return nil, errors.New("tokencache: a refresher needs a Backend and a Source")
+	}
+	opts.Schedule = opts.Schedule.withDefaults()
+	if err := opts.Schedule.Validate(); err != nil {
+		return nil, err
+	}
+	opts.Layout = opts.Layout.withDefaults()
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Classify == nil {
+		opts.Classify = DefaultClassify
+	}
+	return &Refresher{o: opts, limiter: rate.NewLimiter(rate.Limit(opts.Schedule.WriteRate), 1)}, nil
+}
+
+// Result summarises one Refresh. It never holds a token.
+type Result struct {
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	Tenants     int       `json:"tenants"`
+	// ListComplete is false when the tenant list failed part way (then no
+	// tenant was dropped from the cache).
+	ListComplete bool   `json:"list_complete"`
+	ListError    string `json:"list_error,omitempty"`
+	Shards       int    `json:"shards"`
+	NewShards    int    `json:"new_shards"`
+	NewTenants   int    `json:"new_tenants"`
+	Dropped      int    `json:"dropped_tenants"`
+	Exchanged    int    `json:"exchanged"`
+	// Written lists the objects written (shards and the MSP object).
+	Written []string `json:"written"`
+	// Skipped lists objects not written and why (fresh, written recently,
+	// written by another refresher).
+	Skipped  []Skip             `json:"skipped,omitempty"`
+	Failures []TenantFailure    `json:"failures,omitempty"`
+	Errors   []ObjectError      `json:"write_errors,omitempty"`
+	Sizes    map[string]int     `json:"sizes,omitempty"`
+	Duration time.Duration      `json:"duration_ns"`
+	Counts   map[SkipReason]int `json:"skip_counts,omitempty"`
+}
+
+// SkipReason says why an object was not written.
+type SkipReason string
+
+// Skip reasons.
+const (
+	SkipFresh    SkipReason = "fresh"    // every entry outlives the window
+	SkipRecent   SkipReason = "recent"   // a version is younger than MinWriteInterval
+	SkipConflict SkipReason = "conflict" // another writer wrote it since it was read
+)
+
+// Skip is an object the refresher did not write.
+type Skip struct {
+	Name   string     `json:"name"`
+	Reason SkipReason `json:"reason"`
+	Detail string     `json:"detail,omitempty"`
+}
+
+// TenantFailure is a tenant whose exchange failed.
+type TenantFailure struct {
+	TenantID string `json:"tenant_id"`
+	Name     string `json:"name,omitempty"`
+	Class    string `json:"class"`
+	Message  string `json:"message"`
+	// KeptPrevious is true when the previous, still valid token was kept.
+	KeptPrevious bool `json:"kept_previous"`
+}
+
+// ObjectError is an object that could not be written.
+type ObjectError struct {
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+// shardState is one shard during a refresh.
+type shardState struct {
+	name    string
+	index   int
+	kind    Kind
+	create  bool
+	version string
+	written time.Time // newest evidence of the last write
+	entries []Entry   // kept and new entries, in order
+	drop    map[string]bool
+	newIDs  map[string]bool
+	budget  int
+
+	pending   []int // indexes into entries to exchange
+	remaining atomic.Int64
+	mu        sync.Mutex
+}
+
+// Refresh loads the cache, lists the tenants, exchanges the tokens of every
+// shard that needs a write for the coming collection window and writes those
+// shards.
+//
+// It writes nothing and returns an error when a cache object does not parse,
+// when the cache cannot be read, or when the MSP token cannot be had. A
+// tenant's failed exchange is recorded in its entry and in the result; the
+// call fails (after writing what it could) only when nothing could be
+// written or every exchange failed.
+//
+// Overlapping refreshers are safe: a shard is written only when its latest
+// version (checked right before the write) is the one this refresher read and
+// is older than MinWriteInterval, and the write's idempotency token is
+// derived from the shard name, the window and the version read, so two
+// refreshers that read the same version cannot both add one.
+func (r *Refresher) Refresh(ctx context.Context) (*Result, error) {
+	o := r.o
+	started := o.Now()
+	ws, we := o.Schedule.WindowAt(started)
+	res := &Result{WindowStart: ws, WindowEnd: we, Sizes: map[string]int{}, Counts: map[SkipReason]int{}}
+	log := o.Logger.With("cache", o.Backend.String(), "prefix", o.Prefix)
+
+	shards, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mspState, err := r.loadOne(ctx, MSPName(o.Prefix), -1, KindMSP)
+	if err != nil {
+		return nil, err
+	}
+
+	mspTok, err := o.Source.MSPToken(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tokencache: cannot get the MSP token: %w", err)
+	}
+	if mspTok == nil || mspTok.AccessToken == "" {
+		return nil, errors.New("tokencache: cannot get the MSP token: the source returned an empty token")
+	}
+
+	tenants, listErr := collectTenants(ctx, o.Source)
+	res.ListComplete = listErr == nil
+	if listErr != nil {
+		res.ListError = redact(listErr.Error(), mspTok.AccessToken)
+		if len(tenants) == 0 {
+			return nil, fmt.Errorf("tokencache: listing tenants: %w", listErr)
+		}
+		log.WarnContext(ctx, "tenant list incomplete; no tenant is dropped", "listed", len(tenants), "err", res.ListError)
+	}
+	res.Tenants = len(tenants)
+
+	// The MSP object first: the collector needs it even if tenants fail.
+	mspEntry := Entry{TenantID: MSPEntryID, Name: "MSP", Token: mspTok.AccessToken, TokenType: mspTok.Type(), Expiry: mspTok.Expiry, Status: StatusOK, Updated: o.Now()}
+	if mspEntry.Expiry.IsZero() {
+		mspEntry.Expiry = o.Now().Add(o.Schedule.TokenLifetime)
+	}
+	if prev := first(mspState.entries); prev == nil || !prev.ValidFor(we, 0) {
+		mspState.entries = []Entry{mspEntry}
+		res.apply(r.write(ctx, mspState, ws, log))
+	} else {
+		res.skip(mspState.name, SkipFresh, "")
+	}
+
+	shards = assign(o.Prefix, o.Layout, shards, tenants, res.ListComplete, res)
+	res.Shards = len(shards)
+
+	// Decide which shards to write and what to exchange.
+	var todo []*shardState
+	for _, st := range shards {
+		for i, e := range st.entries {
+			if st.drop[e.TenantID] {
+				continue
+			}
+			if st.newIDs[e.TenantID] || !e.ValidFor(we, 0) {
+				st.pending = append(st.pending, i)
+			}
+		}
+		switch {
+		case len(st.pending) == 0:
+			res.skip(st.name, SkipFresh, "")
+		case !st.create && !st.written.IsZero() && started.Sub(st.written) < o.Schedule.MinWriteInterval:
+			res.skip(st.name, SkipRecent, fmt.Sprintf("last version %s ago", started.Sub(st.written).Round(time.Second)))
+		default:
+			todo = append(todo, st)
+		}
+	}
+
+	// Keep a reserve of the invocation's time for the writes.
+	exCtx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		reserve := min(20*time.Second, time.Until(dl)/5)
+		var cancel context.CancelFunc
+		exCtx, cancel = context.WithDeadline(ctx, dl.Add(-reserve))
+		defer cancel()
+	}
+
+	var (
+		g        errgroup.Group
+		mu       sync.Mutex
+		attempts atomic.Int64
+		okCount  atomic.Int64
+	)
+	g.SetLimit(o.Concurrency)
+	for _, st := range todo {
+		st.remaining.Store(int64(len(st.pending)))
+		for _, i := range st.pending {
+			g.Go(func() error {
+				attempts.Add(1)
+				fail := r.exchangeOne(exCtx, st, i, mspTok.AccessToken)
+				if fail == nil {
+					okCount.Add(1)
+				} else {
+					mu.Lock()
+					res.Failures = append(res.Failures, *fail)
+					mu.Unlock()
+				}
+				if st.remaining.Add(-1) == 0 {
+					oc := r.write(ctx, st, ws, log)
+					mu.Lock()
+					res.apply(oc)
+					mu.Unlock()
+				}
+				return nil
+			})
+		}
+	}
+	_ = g.Wait() // workers record failures as data and return nil
+
+	res.Exchanged = int(okCount.Load())
+	slices.SortFunc(res.Failures, func(a, b TenantFailure) int { return cmp.Compare(a.TenantID, b.TenantID) })
+	slices.Sort(res.Written)
+	res.Duration = o.Now().Sub(started)
+	log.InfoContext(ctx, "token cache refreshed",
+		"window_start", ws, "tenants", res.Tenants, "shards", res.Shards, "new_shards", res.NewShards,
+		"exchanged", res.Exchanged, "failed", len(res.Failures), "written", len(res.Written),
+		"skipped", len(res.Skipped), "write_errors", len(res.Errors))
+
+	switch {
+	case len(res.Errors) > 0 && len(res.Written) == 0:
+		return res, fmt.Errorf("tokencache: nothing could be written: %d write error(s), first: %s", len(res.Errors), res.Errors[0].Message)
+	case attempts.Load() > 0 && okCount.Load() == 0:
+		return res, fmt.Errorf("tokencache: every tenant token exchange failed (%d), first: %s: %s", attempts.Load(), res.Failures[0].TenantID, res.Failures[0].Message)
+	}
+	return res, nil
+}
+
+func (res *Result) skip(name string, why SkipReason, detail string) {
+	res.Skipped = append(res.Skipped, Skip{Name: name, Reason: why, Detail: detail})
+	res.Counts[why]++
+}
+
+func first(es []Entry) *Entry {
+	if len(es) == 0 {
+		return nil
+	}
+	return &es[0]
+}
+
+// exchangeOne refreshes entry i of st; it returns the failure, if any.
+func (r *Refresher) exchangeOne(ctx context.Context, st *shardState, i int, mspToken string) (fail *TenantFailure) {
+	st.mu.Lock()
+	prev := st.entries[i]
+	st.mu.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			fail = r.failed(st, i, prev, "panic", errors.New("panic during the token exchange"), mspToken)
+		}
+	}()
+	tok, err := r.o.Source.Exchange(ctx, prev.TenantID)
+	if err == nil && (tok == nil || tok.AccessToken == "") {
+		err = errors.New("the exchange returned an empty token")
+	}
+	if err != nil {
+		return r.failed(st, i, prev, r.o.Classify(err), err, mspToken)
+	}
+	now := r.o.Now()
+	e := prev
+	e.Token, e.TokenType, e.Expiry = tok.AccessToken, tok.Type(), tok.Expiry
+	if e.Expiry.IsZero() {
+		e.Expiry = now.Add(r.o.Schedule.TokenLifetime)
+	}
+	e.Status, e.ErrorClass, e.Updated = StatusOK, "", now
+	st.mu.Lock()
+	st.entries[i] = e
+	st.mu.Unlock()
+	return nil
+}
+
+func (r *Refresher) failed(st *shardState, i int, prev Entry, class string, err error, mspToken string) *TenantFailure {
+	now := r.o.Now()
+	e := prev
+	kept := !st.newIDs[prev.TenantID] && prev.ValidFor(now, 0)
+	if !kept {
+		e.Status, e.Token, e.TokenType, e.Expiry = StatusFailed, "", "", time.Time{}
+		e.Updated = now
+	}
+	e.ErrorClass = class
+	st.mu.Lock()
+	st.entries[i] = e
+	st.mu.Unlock()
+	return &TenantFailure{TenantID: prev.TenantID, Name: prev.Name, Class: class, Message: redact(err.Error(), mspToken, prev.Token), KeptPrevious: kept}
+}
+
+// outcome is what became of one object write.
+type outcome struct {
+	name string
+	size int
+	skip *Skip
+	err  error
+}
+
+func (res *Result) apply(oc outcome) {
+	switch {
+	case oc.skip != nil:
+		res.skip(oc.skip.Name, oc.skip.Reason, oc.skip.Detail)
+	case oc.err != nil:
+		res.Errors = append(res.Errors, ObjectError{Name: oc.name, Message: oc.err.Error()})
+	default:
+		res.Written = append(res.Written, oc.name)
+		res.Sizes[oc.name] = oc.size
+	}
+}
+
+// write writes st for the window starting at ws unless another writer got
+// there first.
+func (r *Refresher) write(ctx context.Context, st *shardState, ws time.Time, log *slog.Logger) outcome {
+	o := r.o
+	oc := outcome{name: st.name}
+	skip := func(why SkipReason, detail string) outcome {
+		oc.skip = &Skip{Name: st.name, Reason: why, Detail: detail}
+		log.InfoContext(ctx, "cache object not written", "name", st.name, "reason", why, "detail", detail)
+		return oc
+	}
+	st.mu.Lock()
+	entries := make([]Entry, 0, len(st.entries))
+	for _, e := range st.entries {
+		if !st.drop[e.TenantID] {
+			entries = append(entries, e)
+		}
+	}
+	st.mu.Unlock()
+	doc := &Shard{Format: FormatName, Version: FormatVersion, Kind: st.kind, Index: st.index, WrittenAt: o.Now().UTC(), Window: ws, Entries: entries}
+	data, err := doc.Encode()
+	if err != nil {
+		oc.err = err
+		return oc
+	}
+	if err := r.limiter.Wait(ctx); err != nil {
+		oc.err = fmt.Errorf("tokencache: waiting for the write budget for %q: %w", st.name, err)
+		return oc
+	}
+	if !st.create {
+		l, err := o.Backend.Latest(ctx, st.name)
+		if err != nil {
+			oc.err = err
+			return oc
+		}
+		now := o.Now()
+		// The store's date, or the writer's written_at of the version read
+		// (same version), whichever is newer: either clock may lag.
+		last := l.Written
+		if st.written.After(last) {
+			last = st.written
+		}
+		switch {
+		case l.VersionID != "" && st.version != "" && l.VersionID != st.version:
+			return skip(SkipConflict, "a newer version appeared since it was read")
+		case !last.IsZero() && now.Sub(last) < o.Schedule.MinWriteInterval:
+			if last.Sub(now) > time.Minute {
+				// A version from the future: this clock is behind the store's.
+				// Skipping is the safe side of the version quota.
+				log.WarnContext(ctx, "cache object's last version is dated in the future; check the clock", "name", st.name, "ahead", last.Sub(now).Round(time.Second))
+			}
+			return skip(SkipRecent, fmt.Sprintf("last version %s ago", now.Sub(last).Round(time.Second)))
+		}
+	}
+	err = o.Backend.Put(ctx, st.name, data, PutOptions{Create: st.create, PrevVersionID: st.version, Token: writeToken(st.name, ws, st.version)})
+	switch {
+	case errors.Is(err, ErrConflict):
+		return skip(SkipConflict, "another refresher wrote it first")
+	case err != nil:
+		log.ErrorContext(ctx, "writing cache object failed", "name", st.name, "err", err)
+		oc.err = err
+	default:
+		oc.size = len(data)
+		log.DebugContext(ctx, "cache object written", "name", st.name, "bytes", len(data), "entries", len(entries))
+	}
+	return oc
+}
+
+// writeToken is the idempotency token of a write of name, for the window
+// starting at ws, replacing version prev ("" for a create). Refreshers that
+// read the same version compute the same token, so of two overlapping
+// writes only one creates a version: Secrets Manager rejects a reused token
+// with other data.
+func writeToken(name string, ws time.Time, prev string) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "centralmsp-token-cache|%s|%d|%s", name, ws.Unix(), prev))
+	x := fmt.Sprintf("%x", h[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+// load reads every shard; any unreadable or malformed shard is an error.
+func (r *Refresher) load(ctx context.Context) ([]*shardState, error) {
+	o := r.o
+	names, err := o.Backend.List(ctx, o.Prefix+"/shard-")
+	if err != nil {
+		return nil, err
+	}
+	type named struct {
+		name string
+		idx  int
+	}
+	var want []named
+	for _, n := range names {
+		if idx, ok := parseShardName(o.Prefix, n); ok {
+			want = append(want, named{n, idx})
+		} else {
+			o.Logger.WarnContext(ctx, "ignoring an object under the cache prefix that is not a shard", "name", n)
+		}
+	}
+	out := make([]*shardState, len(want))
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i, w := range want {
+		g.Go(func() error {
+			st, err := r.loadOne(ctx, w.name, w.idx, KindShard)
+			if err != nil {
+				return err
+			}
+			if st.create { // listed but gone: ignore
+				st = nil
+			}
+			out[i] = st
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out = slices.DeleteFunc(out, func(s *shardState) bool { return s == nil })
+	slices.SortFunc(out, func(a, b *shardState) int { return cmp.Compare(a.index, b.index) })
+	return out, nil
+}
+
+// loadOne reads one object; a missing object yields a state to create.
+func (r *Refresher) loadOne(ctx context.Context, name string, idx int, kind Kind) (*shardState, error) {
+	st := &shardState{name: name, index: idx, kind: kind, drop: map[string]bool{}, newIDs: map[string]bool{}}
+	obj, err := r.o.Backend.Get(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		st.create = true
+		return st, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	doc, err := DecodeShard(name, obj.Data)
+	if err != nil {
+		return nil, err
+	}
+	if doc.Kind != kind || (kind == KindShard && doc.Index != idx) {
+		return nil, &ParseError{Name: name, Reason: fmt.Sprintf("holds %s %d, want %s %d", doc.Kind, doc.Index, kind, idx)}
+	}
+	st.version = obj.VersionID
+	st.written = obj.Written
+	if doc.WrittenAt.After(st.written) {
+		st.written = doc.WrittenAt
+	}
+	st.entries = doc.Entries
+	return st, nil
+}
+
+// assign maps listed tenants onto shards: known tenants stay where they are
+// (their names are updated; a tenant found in two shards keeps the copy in
+// the lower one), tenants no longer listed are dropped when the list is
+// complete, and new tenants fill shards first-fit by budgeted size, adding
+// shards as needed.
+func assign(prefix string, l Layout, shards []*shardState, tenants []Tenant, complete bool, res *Result) []*shardState {
+	listed := make(map[string]Tenant, len(tenants))
+	for _, t := range tenants {
+		listed[t.ID] = t
+	}
+	where := map[string]*shardState{}
+	for _, st := range shards {
+		for i := range st.entries {
+			e := &st.entries[i]
+			if _, dup := where[e.TenantID]; dup {
+				st.drop[e.TenantID] = true // keep the first copy
+				continue
+			}
+			where[e.TenantID] = st
+			if t, ok := listed[e.TenantID]; ok {
+				if t.Name != "" {
+					e.Name = t.Name
+				}
+			} else if complete {
+				st.drop[e.TenantID] = true
+				res.Dropped++
+			}
+		}
+		for _, e := range st.entries {
+			if !st.drop[e.TenantID] {
+				st.budget += l.entryBudget(e)
+			}
+		}
+		st.budget += headerBudget()
+	}
+	var fresh []Tenant
+	for _, t := range tenants {
+		if where[t.ID] == nil {
+			fresh = append(fresh, t)
+		}
+	}
+	slices.SortFunc(fresh, func(a, b Tenant) int { return cmp.Compare(a.ID, b.ID) })
+	res.NewTenants = len(fresh)
+	// New shards take the lowest free index: a gap means another refresher
+	// is creating that shard right now (or it was deleted), and creating the
+	// same name again fails instead of scattering tenants over extra shards.
+	used := map[int]bool{}
+	for _, st := range shards {
+		used[st.index] = true
+	}
+	nextFree := func() int {
+		for i := 0; ; i++ {
+			if !used[i] {
+				used[i] = true
+				return i
+			}
+		}
+	}
+	// full counts leading shards that cannot take even the smallest entry,
+	// so first fit does not rescan them for every tenant.
+	full := 0
+	minEntry := l.entryBudget(Entry{TenantID: strings.Repeat("0", 32), Status: StatusFailed})
+	for _, t := range fresh {
+		for full < len(shards) && !l.fits(shards[full].budget, len(shards[full].entries)-len(shards[full].drop), minEntry) {
+			full++
+		}
+		e := Entry{TenantID: t.ID, Name: t.Name, Status: StatusFailed, ErrorClass: "pending"}
+		eb := l.entryBudget(e)
+		var dst *shardState
+		for _, st := range shards[full:] {
+			if l.fits(st.budget, len(st.entries)-len(st.drop), eb) {
+				dst = st
+				break
+			}
+		}
+		if dst == nil {
+			idx := nextFree()
+			dst = &shardState{name: ShardName(prefix, idx), index: idx, kind: KindShard, create: true,
+				drop: map[string]bool{}, newIDs: map[string]bool{}, budget: headerBudget()}
+			shards = append(shards, dst)
+			res.NewShards++
+		}
+		dst.entries = append(dst.entries, e)
+		dst.newIDs[t.ID] = true
+		dst.budget += eb
+		where[t.ID] = dst
+	}
+	return shards
+}
+
+func collectTenants(ctx context.Context, src Source) ([]Tenant, error) {
+	var out []Tenant
+	seen := map[string]bool{}
+	for t, err := range src.Tenants(ctx) {
+		if err != nil {
+			return out, err
+		}
+		if t.ID == "" || seen[t.ID] {
+			continue
+		}
+		seen[t.ID] = true
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// DefaultClassify names an exchange error's class without its message.
+func DefaultClassify(err error) string {
+	var re *oauth2.RetrieveError
+	var ne net.Error
+	var sc interface{ HTTPStatusCode() int }
+	code := 0
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.As(err, &re) && re.Response != nil:
+		code = re.Response.StatusCode
+	case errors.As(err, &sc):
+		code = sc.HTTPStatusCode()
+	case errors.As(err, &ne):
+		return "network"
+	}
+	return ClassifyStatus(code)
+}
+
+// ClassifyStatus maps an HTTP status to an error class.
+func ClassifyStatus(code int) string {
+	switch {
+	case code == 401:
+		return "unauthorized"
+	case code == 403:
+		return "forbidden"
+	case code == 404:
+		return "not_found"
+	case code == 429:
+		return "rate_limited"
+	case code >= 500:
+		return "server"
+	case code >= 400:
+		return "rejected"
+	}
+	return "error"
+}
+
+// redact removes secrets from an error message and bounds its length.
+func redact(msg string, secrets ...string) string {
+	for _, s := range secrets {
+		if len(s) >= 8 {
+			msg = strings.ReplaceAll(msg, s, "[redacted]")
+		}
+	}
+	return truncate(msg, 300)
+}
