@@ -50,6 +50,7 @@ func commands() []command {
 		{"sim", "serve the GLP + New Central simulator and print its URLs and credentials", runSim},
 		{"tenants", "list the MSP's tenants (id, name, ownership)", runTenants},
 		{"call", "make one API call (MSP-level or --tenant) and print the JSON body", runCall},
+		{"cost", "estimate the monthly AWS cost from a run's figures", runCost},
 		{"plan", "show the token cache's Secrets Manager footprint for 100 to 10,000 tenants", runPlan},
 	}
 }
