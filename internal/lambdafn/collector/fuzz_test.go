@@ -1,0 +1,31 @@
+package collector
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzClassify: any event either classifies or is an *EventError; it never
+// panics. Seeds: every events/*.json.
+func FuzzClassify(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "events", "*.json"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"Records":[]}`))
+	f.Add([]byte(`{"source":"centralmsp.audit","detail-type":"AuditRequest","detail":"\"x\""}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		inv, err := Classify(raw)
+		if (inv == nil) == (err == nil) {
+			t.Fatalf("inv %v err %v", inv, err)
+		}
+		if inv != nil && inv.Kind == KindAudit {
+			if _, err := inv.Audit.Filter(); err != nil {
+				t.Fatalf("an audit request with an unusable since: %v", err)
+			}
+		}
+	})
+}

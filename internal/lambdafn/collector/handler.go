@@ -1,0 +1,430 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"golang.org/x/oauth2"
+
+	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/scaleout"
+	"github.com/centralmsp/centralmsp/internal/sink"
+	"github.com/centralmsp/centralmsp/internal/tokencache"
+	"github.com/centralmsp/centralmsp/pkg/central"
+	"github.com/centralmsp/centralmsp/pkg/msp"
+)
+
+// EMF dimensions: template.yaml's CollectorTenantsFailedAlarm watches
+// namespace CentralMSP, metric TenantsFailed, dimension Function=collector.
+// Every engine run (in-process, shard, audit, direct) is published with
+// EMFDimensions; a joined sharded run also with JoinedEMFDimensions (another
+// metric in CloudWatch, so the alarm does not count a run's tenants twice).
+var (
+	EMFDimensions       = map[string]string{"Function": "collector"}
+	JoinedEMFDimensions = map[string]string{"Function": "collector", "Run": "joined"}
+)
+
+// Handler serves every trigger of the collector function.
+type Handler struct {
+	Config Config
+	// Sink receives the dataset objects and manifests; Store reads and
+	// writes the run objects under the same root.
+	Sink  sink.Sink
+	Store scaleout.Store
+	// SecretsManager reads the credentials secret and the token cache.
+	SecretsManager tokencache.SecretsManagerAPI
+	// SQS sends shard messages and reads the queue's backlog; nil when no
+	// queue is configured.
+	SQS scaleout.QueueAPI
+	// Stdout receives the EMF lines (default os.Stdout).
+	Stdout io.Writer
+	// Logger defaults to a JSON handler on stderr.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// MSPOptions are applied to every MSP client (tests: HTTP client).
+	MSPOptions []func(*msp.Options)
+	// Latency is the planner's assumed request latency (default
+	// scaleout.DefaultLatency).
+	Latency time.Duration
+}
+
+// NewFromEnv reads the configuration and builds the AWS clients from the
+// SDK's default configuration (AWS_ENDPOINT_URL_S3, _SECRETS_MANAGER and
+// _SQS apply).
+func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, error) {
+	cfg, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("collector: loading the AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		o.UsePathStyle = cfg.ForcePathStyle
+		// S3-compatible stores send no checksums: no log line per read.
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
+	h := &Handler{
+		Config:         cfg,
+		Sink:           sink.NewS3(s3c, cfg.Bucket, cfg.Prefix),
+		Store:          scaleout.NewS3Store(s3c, cfg.Bucket, cfg.Prefix),
+		SecretsManager: secretsmanager.NewFromConfig(awsCfg),
+		Logger:         slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+	}
+	if cfg.ShardQueueURL != "" {
+		h.SQS = sqs.NewFromConfig(awsCfg)
+	}
+	return h, nil
+}
+
+// Summary is the result of a scheduled, audit or direct invocation. It
+// never holds a token or secret.
+type Summary struct {
+	RequestID string `json:"request_id,omitempty"`
+	Kind      Kind   `json:"kind"`
+	RunID     string `json:"run_id"`
+	// Mode of a scheduled run: "in-process", "sharded", or "skipped" when
+	// shards of an earlier run are still queued.
+	Mode   string `json:"mode,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Shards sent, for a sharded run; Plan is its key.
+	Shards int    `json:"shards,omitempty"`
+	Plan   string `json:"plan,omitempty"`
+	// Manifest is the key of the run's manifest (in-process runs).
+	Manifest        string   `json:"manifest,omitempty"`
+	Complete        bool     `json:"complete"`
+	Tenants         int      `json:"tenants"`
+	TenantsOK       int      `json:"tenants_ok"`
+	TenantsFailed   int      `json:"tenants_failed"`
+	TenantsDeferred int      `json:"tenants_deferred"`
+	Records         int64    `json:"records"`
+	APICalls        int64    `json:"api_calls"`
+	RateLimited     int64    `json:"rate_limited"`
+	TokenCacheHits  int64    `json:"token_cache_hits"`
+	Exchanges       int64    `json:"exchanges"`
+	DurationMS      int64    `json:"duration_ms"`
+	Warnings        []string `json:"warnings,omitempty"`
+	// Estimate is the planner's estimate of a scheduled run in one
+	// invocation; RunEstimateMS its estimated wall time as planned.
+	Estimate      *scaleout.Estimate `json:"estimate,omitempty"`
+	RunEstimateMS int64              `json:"run_estimate_ms,omitempty"`
+}
+
+func (s *Summary) fill(m *collector.Manifest) {
+	t := m.Totals
+	s.Complete = m.Complete
+	s.Tenants, s.TenantsOK, s.TenantsFailed, s.TenantsDeferred = t.Tenants, t.TenantsOK, t.TenantsFailed, t.TenantsDeferred
+	s.Records, s.APICalls, s.RateLimited = t.Records, t.APICalls, t.RateLimited
+	s.TokenCacheHits, s.Exchanges, s.DurationMS = t.TokenCacheHits, t.Exchanges, t.DurationMS
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) stdout() io.Writer {
+	if h.Stdout != nil {
+		return h.Stdout
+	}
+	return os.Stdout
+}
+
+// Handle serves one invocation (see Classify for the event kinds). For an
+// SQS batch it returns events.SQSEventResponse listing the shards that
+// failed as a whole (SQS retries them, then the dead-letter queue); for the
+// others a *Summary. It returns an error for an unusable event or
+// configuration and when nothing could be collected; tenant and dataset
+// failures are in the manifest and the metrics.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	log := h.Logger
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	reqID := ""
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		reqID = lc.AwsRequestID
+		log = log.With(slog.String("request_id", reqID))
+	}
+	inv, err := Classify(raw)
+	if err != nil {
+		log.ErrorContext(ctx, "unusable event", slog.Any("error", err))
+		return nil, err
+	}
+	log = log.With(slog.String("kind", string(inv.Kind)))
+	switch inv.Kind {
+	case KindShards:
+		return h.shards(ctx, inv.SQS, log), nil
+	case KindScheduled:
+		return h.scheduled(ctx, reqID, log)
+	case KindAudit:
+		return h.audit(ctx, reqID, inv.Audit, log)
+	default:
+		return h.direct(ctx, reqID, inv.Direct, log)
+	}
+}
+
+// openMSP reads the credentials secret and opens the MSP client with the
+// token cache reader (if configured) and budgets.
+func (h *Handler) openMSP(ctx context.Context, budgets *central.Budgets, log *slog.Logger) (*msp.MSP, error) {
+	if h.SecretsManager == nil {
+		return nil, errors.New("collector: no Secrets Manager client")
+	}
+	data, err := h.readCredentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	source := "secret " + h.Config.CredentialsSecret
+	creds, err := central.ParseCredentials(data, detectFormat(data), source)
+	if err != nil {
+		return nil, fmt.Errorf("collector: credentials in %s (%s): %w", h.Config.CredentialsSecret, EnvCredentialsSecret, err)
+	}
+	opts := []func(*msp.Options){func(o *msp.Options) {
+		o.Logger = log
+		o.Budgets = budgets
+		o.Now = h.Now
+	}}
+	if h.Config.TokenCachePrefix != "" {
+		rd, err := tokencache.NewReader(tokencache.ReaderOptions{
+			Prefix: h.Config.TokenCachePrefix, Backend: tokencache.NewSecretsManager(h.SecretsManager, ""), Now: h.Now, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("collector: %s: %w", EnvTokenCachePrefix, err)
+		}
+		opts = append(opts, func(o *msp.Options) { o.TenantTokens = cacheStore{rd} })
+	}
+	m, err := msp.New(creds, append(opts, h.MSPOptions...)...)
+	if err != nil {
+		return nil, fmt.Errorf("collector: credentials in %s (%s): %w", h.Config.CredentialsSecret, EnvCredentialsSecret, err)
+	}
+	return m, nil
+}
+
+// cacheStore adapts the token cache reader to msp.TenantTokenStore: a cache
+// miss is an msp.ErrTokenMiss (an exchange follows, without a warning).
+type cacheStore struct{ r *tokencache.Reader }
+
+func (c cacheStore) TenantToken(ctx context.Context, id string, minValidity time.Duration) (*oauth2.Token, error) {
+	tok, err := c.r.TenantToken(ctx, id, minValidity)
+	if errors.Is(err, tokencache.ErrMiss) {
+		return nil, fmt.Errorf("%w: %w", msp.ErrTokenMiss, err)
+	}
+	return tok, err
+}
+
+// readCredentials fetches the credentials secret's text.
+func (h *Handler) readCredentials(ctx context.Context) ([]byte, error) {
+	name := h.Config.CredentialsSecret
+	out, err := h.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
+	if err != nil {
+		var nf *smtypes.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return nil, fmt.Errorf("collector: the credentials secret %q (%s) does not exist or has no current value", name, EnvCredentialsSecret)
+		}
+		return nil, fmt.Errorf("collector: reading the credentials secret %q (%s): %w", name, EnvCredentialsSecret, err)
+	}
+	switch {
+	case out.SecretString != nil && len(bytes.TrimSpace([]byte(*out.SecretString))) > 0:
+		return []byte(*out.SecretString), nil
+	case out.SecretBinary != nil && len(bytes.TrimSpace(out.SecretBinary)) > 0:
+		return out.SecretBinary, nil
+	}
+	return nil, fmt.Errorf("collector: the credentials secret %q (%s) is empty; store the unified credentials as JSON or YAML text", name, EnvCredentialsSecret)
+}
+
+// detectFormat tells JSON (an object) from YAML.
+func detectFormat(data []byte) central.Format {
+	data = bytes.TrimPrefix(bytes.TrimSpace(data), []byte("\xef\xbb\xbf"))
+	if len(data) > 0 && data[0] == '{' {
+		return central.FormatJSON
+	}
+	return central.FormatYAML
+}
+
+// run runs the engine and publishes the run's metrics.
+func (h *Handler) run(ctx context.Context, m collector.MSP, cfg collector.Config, log *slog.Logger) (*collector.Manifest, error) {
+	cfg.MSP = m
+	cfg.Sink = h.Sink
+	cfg.Concurrency = h.Config.Concurrency
+	cfg.Logger = log
+	cfg.Now = h.Now
+	man, err := collector.Run(ctx, cfg)
+	if man != nil {
+		if eerr := collector.WriteEMF(h.stdout(), man, collector.EMFOptions{Dimensions: EMFDimensions}); eerr != nil {
+			log.ErrorContext(ctx, "writing metrics failed", slog.Any("error", eerr))
+		}
+	}
+	return man, err
+}
+
+// fatal reports whether a Run error means the run must be reported as
+// failed: nothing was collected, the configuration was refused (no
+// manifest), or the manifest itself could not be written.
+func fatal(man *collector.Manifest, err error) bool {
+	if err == nil {
+		return false
+	}
+	return man == nil || errors.Is(err, collector.ErrNothingCollected) || manifestFailed(man, err)
+}
+
+// manifestFailed reports whether err says the manifest (or the shard's
+// manifest) could not be written.
+func manifestFailed(man *collector.Manifest, err error) bool {
+	key := collector.ManifestKey(man.RunID)
+	if man.Shard != "" {
+		key = collector.ShardKey(man.RunID, man.Shard)
+	}
+	found := false
+	walk(err, func(e error) {
+		if se, ok := e.(*collector.SinkError); ok && se.Key == key {
+			found = true
+		}
+	})
+	return found
+}
+
+// walk calls fn for err and every error it wraps.
+func walk(err error, fn func(error)) {
+	if err == nil {
+		return
+	}
+	fn(err)
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			walk(e, fn)
+		}
+	case interface{ Unwrap() error }:
+		walk(u.Unwrap(), fn)
+	}
+}
+
+// finish turns an engine result into the invocation's result.
+func finish(ctx context.Context, sum *Summary, man *collector.Manifest, err error, log *slog.Logger) (*Summary, error) {
+	if fatal(man, err) {
+		log.ErrorContext(ctx, "run failed", slog.Any("error", err))
+		return nil, err
+	}
+	if err != nil {
+		log.WarnContext(ctx, "run finished with errors", slog.Any("error", err))
+		sum.Warnings = append(sum.Warnings, err.Error())
+	}
+	sum.RunID = man.RunID
+	sum.Manifest = collector.ManifestKey(man.RunID)
+	sum.fill(man)
+	return sum, nil
+}
+
+// direct runs a direct invocation in-process.
+func (h *Handler) direct(ctx context.Context, reqID string, req *DirectRequest, log *slog.Logger) (*Summary, error) {
+	ds := req.Datasets
+	if len(ds) == 0 {
+		ds = h.Config.Datasets
+	}
+	if _, err := collector.SelectDatasets(ds...); err != nil {
+		return nil, err
+	}
+	m, err := h.openMSP(ctx, h.Config.Budgets(1), log)
+	if err != nil {
+		return nil, err
+	}
+	defer closeMSP(ctx, m, log)
+	man, err := h.run(ctx, collector.FromMSP(m), collector.Config{Datasets: ds, Tenants: req.Tenants, RunID: req.RunID}, log)
+	return finish(ctx, &Summary{RequestID: reqID, Kind: KindDirect}, man, err, log)
+}
+
+// audit collects the opt-in audit-logs dataset since the requested time.
+func (h *Handler) audit(ctx context.Context, reqID string, req *AuditRequest, log *slog.Logger) (*Summary, error) {
+	filter, err := req.Filter()
+	if err != nil {
+		return nil, err
+	}
+	m, err := h.openMSP(ctx, h.Config.Budgets(1), log)
+	if err != nil {
+		return nil, err
+	}
+	defer closeMSP(ctx, m, log)
+	cfg := collector.Config{
+		Datasets: []string{AuditDataset},
+		Params:   map[string]map[string]any{AuditDataset: {auditFilterField: filter}},
+		Tenants:  req.Tenants,
+	}
+	log.InfoContext(ctx, "audit request", slog.Int("tenants", len(req.Tenants)), slog.String("filter", filter))
+	man, err := h.run(ctx, collector.FromMSP(m), cfg, log)
+	return finish(ctx, &Summary{RequestID: reqID, Kind: KindAudit}, man, err, log)
+}
+
+func closeMSP(ctx context.Context, m *msp.MSP, log *slog.Logger) {
+	if err := m.Close(); err != nil {
+		log.WarnContext(ctx, "closing the MSP client", slog.Any("error", err))
+	}
+}
+
+// listed is a collector.MSP whose tenant list was read already.
+type listed struct {
+	collector.MSP
+	tenants []listedTenant
+}
+
+type listedTenant struct {
+	t   msp.Tenant
+	err error
+}
+
+func (l listed) Tenants(ctx context.Context) iter.Seq2[msp.Tenant, error] {
+	return func(yield func(msp.Tenant, error) bool) {
+		for _, lt := range l.tenants {
+			if !yield(lt.t, lt.err) {
+				return
+			}
+		}
+	}
+}
+
+// TokenStats forwards the wrapped MSP's figures.
+func (l listed) TokenStats() collector.TokenStats {
+	if ts, ok := l.MSP.(collector.TokenStatser); ok {
+		return ts.TokenStats()
+	}
+	return collector.TokenStats{}
+}
+
+// listTenants reads the tenant list once. Tenants with an unusable id are
+// kept (with their error) for the engine to record, but not returned in ids.
+func listTenants(ctx context.Context, m *msp.MSP) (all []listedTenant, ids []string, err error) {
+	for t, err := range m.Tenants(ctx) {
+		if err != nil {
+			var inv *msp.InvalidTenantIDError
+			if errors.As(err, &inv) {
+				all = append(all, listedTenant{t, err})
+				continue
+			}
+			return nil, nil, fmt.Errorf("collector: listing tenants: %w", err)
+		}
+		all = append(all, listedTenant{t: t})
+		ids = append(ids, t.ID)
+	}
+	return all, ids, nil
+}

@@ -1,0 +1,293 @@
+package scaleout
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/centralmsp/centralmsp/internal/collector"
+)
+
+// PlanVersion is the version of the plan and pointer formats.
+const PlanVersion = 1
+
+// LatestKey is the key of the pointer to the last finished scheduled run.
+const LatestKey = "runs/latest.json"
+
+// PlanKey returns the key of a run's plan.
+func PlanKey(runID string) string { return "runs/" + runID + "/plan.json" }
+
+// ContinuationKey returns the key where a shard records the continuation it
+// enqueued.
+func ContinuationKey(runID, shard string) string {
+	return "runs/" + runID + "/continuations/" + shard + ".json"
+}
+
+// Plan is a sharded run's plan (PlanKey): which shards the joined manifest
+// must hold.
+type Plan struct {
+	Version   int       `json:"version"`
+	RunID     string    `json:"run_id"`
+	CreatedAt time.Time `json:"created_at"`
+	Datasets  []string  `json:"datasets"`
+	// ShardConcurrency is the shard invocations expected at once; each
+	// used 1/ShardConcurrency of the shared budgets.
+	ShardConcurrency int      `json:"shard_concurrency"`
+	DeadlineUnix     int64    `json:"deadline_unix,omitempty"`
+	Reason           string   `json:"reason"`
+	Estimate         Estimate `json:"estimate"`
+	// RunEstimate is Decision.Run: the sharded run's estimated wall time.
+	RunEstimate time.Duration  `json:"run_estimate_ns"`
+	Shards      []PlannedShard `json:"shards"`
+}
+
+// Messages returns one message per planned shard.
+func (p *Plan) Messages() []ShardMessage {
+	out := make([]ShardMessage, len(p.Shards))
+	for i, s := range p.Shards {
+		n, _, _ := ParseShardID(s.ID)
+		out[i] = ShardMessage{RunID: p.RunID, Shard: n, Shards: len(p.Shards), Tenants: s.Tenants, Datasets: p.Datasets, DeadlineUnix: p.DeadlineUnix}
+	}
+	return out
+}
+
+// Latest points at the last finished scheduled run (LatestKey), whose
+// manifest the next scheduled run reads for its estimate and its deferred
+// tenants.
+type Latest struct {
+	Version    int       `json:"version"`
+	RunID      string    `json:"run_id"`
+	Manifest   string    `json:"manifest"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Complete   bool      `json:"complete"`
+	Tenants    int       `json:"tenants"`
+	Deferred   int       `json:"deferred"`
+	APICalls   int64     `json:"api_calls"`
+	Shards     int       `json:"shards,omitempty"`
+}
+
+func putJSON(ctx context.Context, st Store, key string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("scaleout: encoding %s: %w", key, err)
+	}
+	return st.Put(ctx, key, append(b, '\n'), "application/json")
+}
+
+func getJSON(ctx context.Context, st Store, key string, v any) error {
+	b, err := st.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("scaleout: decoding %s: %w", key, err)
+	}
+	return nil
+}
+
+// getIfExists reads key into v and reports whether it exists, deciding
+// existence by listing (see S3Store.List).
+func getIfExists(ctx context.Context, st Store, key string, v any) (bool, error) {
+	keys, err := st.List(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	for _, k := range keys {
+		if k == key {
+			err := getJSON(ctx, st, key, v)
+			if errors.Is(err, ErrNotFound) {
+				return false, nil
+			}
+			return err == nil, err
+		}
+	}
+	return false, nil
+}
+
+// WritePlan stores the plan.
+func WritePlan(ctx context.Context, st Store, p *Plan) error {
+	return putJSON(ctx, st, PlanKey(p.RunID), p)
+}
+
+// ReadPlan reads a run's plan (an error matching ErrNotFound if none).
+func ReadPlan(ctx context.Context, st Store, runID string) (*Plan, error) {
+	var p Plan
+	if err := getJSON(ctx, st, PlanKey(runID), &p); err != nil {
+		return nil, err
+	}
+	if p.Version != PlanVersion || p.RunID != runID {
+		return nil, fmt.Errorf("scaleout: %s: version %d run %q, want version %d run %q", PlanKey(runID), p.Version, p.RunID, PlanVersion, runID)
+	}
+	return &p, nil
+}
+
+// RecordContinuation stores the continuation shard `from` enqueues, before
+// it is sent, so the joiner waits for it. It is idempotent: a retried shard
+// records the same id.
+func RecordContinuation(ctx context.Context, st Store, from string, next ShardMessage) error {
+	return putJSON(ctx, st, ContinuationKey(next.RunID, from), next)
+}
+
+// ReadManifest reads the manifest at key.
+func ReadManifest(ctx context.Context, st Store, key string) (*collector.Manifest, error) {
+	b, err := st.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	m, err := collector.ReadManifest(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("scaleout: %s: %w", key, err)
+	}
+	return m, nil
+}
+
+// JoinResult is what TryJoin found.
+type JoinResult struct {
+	// Joined is the run manifest, written to collector.ManifestKey; nil
+	// while a shard is missing.
+	Joined *collector.Manifest
+	// Expected are the shard ids known so far (planned plus recorded
+	// continuations); Missing the first one without a manifest.
+	Expected []string
+	Missing  string
+}
+
+// TryJoin joins a sharded run if every expected shard has its manifest:
+// the planned shards and, transitively, the continuations they recorded.
+// It stops at the first missing shard. When complete it writes the joined
+// manifest and updates the Latest pointer. Joining is idempotent: shards
+// racing to be last read the same manifests and write the same result.
+func TryJoin(ctx context.Context, st Store, runID string) (*JoinResult, error) {
+	// One listing tells whether the plan, the shard manifests and the
+	// continuation records exist (a GET of a missing key would need an
+	// unconditional s3:ListBucket to be told apart from a denial).
+	keys, err := st.List(ctx, "runs/"+runID+"/")
+	if err != nil {
+		return nil, err
+	}
+	exists := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		exists[k] = true
+	}
+	if !exists[PlanKey(runID)] {
+		return nil, fmt.Errorf("scaleout: run %s has no plan: %w", runID, ErrNotFound)
+	}
+	plan, err := ReadPlan(ctx, st, runID)
+	if err != nil {
+		return nil, err
+	}
+	res := &JoinResult{}
+	queue := make([]string, 0, len(plan.Shards))
+	for _, s := range plan.Shards {
+		queue = append(queue, s.ID)
+	}
+	seen := map[string]bool{}
+	var shards []*collector.Manifest
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		res.Expected = append(res.Expected, id)
+		if !exists[collector.ShardKey(runID, id)] {
+			res.Missing = id
+			return res, nil
+		}
+		m, err := ReadManifest(ctx, st, collector.ShardKey(runID, id))
+		if err != nil {
+			return res, err
+		}
+		shards = append(shards, m)
+		if exists[ContinuationKey(runID, id)] {
+			var next ShardMessage
+			if err := getJSON(ctx, st, ContinuationKey(runID, id), &next); err != nil {
+				return res, err
+			}
+			queue = append(queue, next.ID())
+		}
+	}
+	joined, err := collector.Join(runID, res.Expected, shards...)
+	if err != nil {
+		return res, err
+	}
+	b, err := joined.Marshal()
+	if err != nil {
+		return res, fmt.Errorf("scaleout: encoding the joined manifest: %w", err)
+	}
+	if err := st.Put(ctx, collector.ManifestKey(runID), b, "application/json"); err != nil {
+		return res, err
+	}
+	res.Joined = joined
+	if err := UpdateLatest(ctx, st, joined); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// UpdateLatest points LatestKey at m's run unless it already points at a
+// run that started later.
+func UpdateLatest(ctx context.Context, st Store, m *collector.Manifest) error {
+	var cur Latest
+	switch ok, err := getIfExists(ctx, st, LatestKey, &cur); {
+	case ok && cur.RunID != m.RunID && cur.StartedAt.After(m.StartedAt):
+		return nil
+	case err != nil:
+		// An unreadable pointer is replaced.
+		var se *json.SyntaxError
+		if !errors.As(err, &se) {
+			return err
+		}
+	}
+	return putJSON(ctx, st, LatestKey, Latest{
+		Version: PlanVersion, RunID: m.RunID, Manifest: collector.ManifestKey(m.RunID), StartedAt: m.StartedAt, FinishedAt: m.FinishedAt,
+		Complete: m.Complete, Tenants: m.Totals.Tenants, Deferred: m.Totals.TenantsDeferred, APICalls: m.Totals.APICalls,
+		Shards: len(m.Shards),
+	})
+}
+
+// Previous returns the manifest Latest points at, or nil when there is no
+// previous run.
+func Previous(ctx context.Context, st Store) (*collector.Manifest, error) {
+	var cur Latest
+	ok, err := getIfExists(ctx, st, LatestKey, &cur)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return ReadManifest(ctx, st, cur.Manifest)
+}
+
+// DeferredManifest is the manifest of a shard that starts none of its
+// tenants (received after its deadline): every tenant and dataset is
+// deferred, so the joined manifest lists them for the next scheduled run.
+func DeferredManifest(msg *ShardMessage, datasets []string, tenantNames map[string]string, now time.Time) *collector.Manifest {
+	m := &collector.Manifest{
+		Version: collector.ManifestVersion, RunID: msg.RunID, Shard: msg.ID(), Date: RunDate(msg.RunID, now),
+		Datasets: datasets, StartedAt: now.UTC(), FinishedAt: now.UTC(), Tenants: []collector.TenantResult{},
+	}
+	for _, id := range msg.Tenants {
+		tr := collector.TenantResult{ID: id, Name: tenantNames[id], Status: collector.StatusDeferred}
+		for _, d := range datasets {
+			tr.Datasets = append(tr.Datasets, collector.DatasetResult{Dataset: d, Status: collector.StatusDeferred})
+		}
+		m.Tenants = append(m.Tenants, tr)
+	}
+	m.Summarize()
+	return m
+}
+
+// RunDate is the dt partition of a run id made by collector.NewRunID, or
+// now's date for other ids.
+func RunDate(runID string, now time.Time) string {
+	if len(runID) >= 16 {
+		if t, err := time.Parse("20060102T150405Z", runID[:16]); err == nil {
+			return t.Format("2006-01-02")
+		}
+	}
+	return now.UTC().Format("2006-01-02")
+}

@@ -1,0 +1,167 @@
+package scaleout
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/pkg/msp"
+)
+
+// MaxContinuations bounds the chain of continuation shards of one shard
+// ("3", "3c1", ..., "3c8"). A continuation always makes progress (the engine
+// starts at least one tenant when the invocation has time), so the bound
+// only guards against a misconfigured timeout; tenants still deferred after
+// it are picked up by the next scheduled run.
+const MaxContinuations = 8
+
+// MaxShardTenants caps the tenants of one shard so that a shard message
+// (about 35 bytes per tenant) stays far below SQS's 256 KiB body limit.
+const MaxShardTenants = 2000
+
+// ShardMessage is the SQS message body of one shard of a scheduled run (the
+// sample is events/shard-message.json):
+//
+//	{"run_id":"20261124T140000Z-3fa9c2d1","shard":1,"shards":4,
+//	 "tenants":["5f0c6e2a9b8d4c7e8a1b2c3d4e5f6a7b", ...],
+//	 "datasets":["devices", ...], "deadline_unix":1795532100}
+//
+// A continuation of shard 3 (its tenants deferred when shard 3 ran out of
+// time) carries "shard":3 and "continuation":1; its id is "3c1".
+type ShardMessage struct {
+	// RunID is the scheduled run the shard belongs to.
+	RunID string `json:"run_id"`
+	// Shard is the 1-based shard number; Shards the run's shard count.
+	Shard  int `json:"shard"`
+	Shards int `json:"shards"`
+	// Continuation is 0 for a planned shard and n for the n-th
+	// continuation of shard Shard.
+	Continuation int `json:"continuation,omitempty"`
+	// Tenants are workspace ids (32 lowercase hex digits).
+	Tenants []string `json:"tenants"`
+	// Datasets are dataset names; empty means the function's default.
+	Datasets []string `json:"datasets,omitempty"`
+	// DeadlineUnix (epoch seconds, optional): a shard received after it
+	// starts no tenant (all are recorded deferred, for the next scheduled
+	// run) and no continuation is sent after it.
+	DeadlineUnix int64 `json:"deadline_unix,omitempty"`
+}
+
+// ID is the shard's name in keys and manifests: "3", or "3c1" for the first
+// continuation of shard 3.
+func (m *ShardMessage) ID() string { return ShardID(m.Shard, m.Continuation) }
+
+// ShardID names shard n's c-th continuation ("n" when c is 0).
+func ShardID(n, c int) string {
+	if c == 0 {
+		return strconv.Itoa(n)
+	}
+	return strconv.Itoa(n) + "c" + strconv.Itoa(c)
+}
+
+var shardIDRE = regexp.MustCompile(`^([1-9][0-9]*)(?:c([1-9][0-9]*))?$`)
+
+// ParseShardID splits a shard id made by ShardID.
+func ParseShardID(id string) (n, c int, ok bool) {
+	sm := shardIDRE.FindStringSubmatch(id)
+	if sm == nil {
+		return 0, 0, false
+	}
+	n, _ = strconv.Atoi(sm[1])
+	if sm[2] != "" {
+		c, _ = strconv.Atoi(sm[2])
+	}
+	return n, c, true
+}
+
+// Deadline returns DeadlineUnix as a time (zero when unset).
+func (m *ShardMessage) Deadline() time.Time {
+	if m.DeadlineUnix <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(m.DeadlineUnix, 0)
+}
+
+// Next returns the continuation of this shard for tenants, or false when
+// the chain has reached MaxContinuations.
+func (m *ShardMessage) Next(tenants []string) (ShardMessage, bool) {
+	if m.Continuation >= MaxContinuations {
+		return ShardMessage{}, false
+	}
+	n := *m
+	n.Continuation = m.Continuation + 1
+	n.Tenants = append([]string(nil), tenants...)
+	return n, true
+}
+
+// MessageError reports a shard message that cannot be processed.
+type MessageError struct {
+	Reason string
+	Err    error
+}
+
+func (e *MessageError) Error() string {
+	if e.Err != nil {
+		return "scaleout: invalid shard message: " + e.Reason + ": " + e.Err.Error()
+	}
+	return "scaleout: invalid shard message: " + e.Reason
+}
+
+// Unwrap returns the decoding error, if any.
+func (e *MessageError) Unwrap() error { return e.Err }
+
+// DecodeShardMessage decodes and validates a shard message body; unknown
+// fields are refused.
+func DecodeShardMessage(body []byte) (*ShardMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var m ShardMessage
+	if err := dec.Decode(&m); err != nil {
+		return nil, &MessageError{Reason: "decoding the body", Err: err}
+	}
+	if dec.More() {
+		return nil, &MessageError{Reason: "data after the JSON object"}
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Validate checks the message's fields.
+func (m *ShardMessage) Validate() error {
+	var errs []error
+	if m.RunID == "" {
+		errs = append(errs, errors.New("run_id is required"))
+	}
+	if m.Shard < 1 || (m.Shards > 0 && m.Shard > m.Shards) {
+		errs = append(errs, fmt.Errorf("shard %d: want 1 <= shard <= shards (%d)", m.Shard, m.Shards))
+	}
+	if m.Continuation < 0 || m.Continuation > MaxContinuations {
+		errs = append(errs, fmt.Errorf("continuation %d: want 0 to %d", m.Continuation, MaxContinuations))
+	}
+	if len(m.Tenants) == 0 {
+		errs = append(errs, errors.New("tenants is empty"))
+	}
+	if len(m.Tenants) > MaxShardTenants {
+		errs = append(errs, fmt.Errorf("%d tenants: at most %d per shard", len(m.Tenants), MaxShardTenants))
+	}
+	for _, t := range m.Tenants {
+		if _, err := msp.NormalizeTenantID(t); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %q: not a workspace id", t))
+			break
+		}
+	}
+	if _, err := collector.SelectDatasets(m.Datasets...); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return &MessageError{Reason: "fields", Err: err}
+	}
+	return nil
+}

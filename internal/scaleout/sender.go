@@ -1,0 +1,135 @@
+package scaleout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// BatchSize is the most messages one SendMessageBatch call takes.
+const BatchSize = 10
+
+// SQSAPI is the part of the SQS client Sender uses.
+type SQSAPI interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// QueueAPI is the part of the SQS client the collector uses: sending
+// shards and reading the queue's backlog.
+type QueueAPI interface {
+	SQSAPI
+	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+}
+
+// Backlog returns the shard messages waiting in the queue
+// (ApproximateNumberOfMessages) and those being processed or waiting for a
+// retry (ApproximateNumberOfMessagesNotVisible). A scheduled run that finds
+// messages waiting skips: an earlier run is still being collected, and
+// starting another would only lengthen the queue. Messages in flight do not
+// stop it: a failed shard stays invisible for the queue's whole visibility
+// timeout before its retry.
+func Backlog(ctx context.Context, client QueueAPI, queueURL string) (waiting, inFlight int, err error) {
+	visible, hidden := types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible
+	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
+		AttributeNames: []types.QueueAttributeName{visible, hidden}})
+	if err != nil {
+		return 0, 0, fmt.Errorf("scaleout: reading the backlog of %s: %w", queueURL, err)
+	}
+	get := func(k types.QueueAttributeName) (int, error) {
+		v, ok := out.Attributes[string(k)]
+		if !ok {
+			return 0, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, fmt.Errorf("scaleout: %s of %s is %q", k, queueURL, v)
+		}
+		return n, nil
+	}
+	if waiting, err = get(visible); err != nil {
+		return 0, 0, err
+	}
+	if inFlight, err = get(hidden); err != nil {
+		return 0, 0, err
+	}
+	return waiting, inFlight, nil
+}
+
+// Sender sends shard messages to the shard queue.
+type Sender struct {
+	Client   SQSAPI
+	QueueURL string
+}
+
+// SendError lists the shards SQS did not accept.
+type SendError struct {
+	QueueURL string
+	Failed   []string // shard ids with SQS's reason
+	Err      error    // a call that failed as a whole
+}
+
+func (e *SendError) Error() string {
+	msg := fmt.Sprintf("scaleout: sending shards to %s failed", e.QueueURL)
+	if len(e.Failed) > 0 {
+		msg += ": " + strings.Join(e.Failed, "; ")
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the call's error.
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Send sends one message per shard, BatchSize per SendMessageBatch call.
+// Entries SQS reports as failed without a sender fault are sent once more;
+// anything still failed is a *SendError. The SDK retries whole calls.
+func (s *Sender) Send(ctx context.Context, msgs ...ShardMessage) error {
+	var failed []string
+	for start := 0; start < len(msgs); start += BatchSize {
+		batch := msgs[start:min(start+BatchSize, len(msgs))]
+		pending := make(map[string]ShardMessage, len(batch))
+		var entries []types.SendMessageBatchRequestEntry
+		for i, m := range batch {
+			body, err := json.Marshal(m)
+			if err != nil {
+				return fmt.Errorf("scaleout: encoding shard %s: %w", m.ID(), err)
+			}
+			id := strconv.Itoa(i)
+			pending[id] = m
+			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(string(body))})
+		}
+		for attempt := 0; len(entries) > 0; attempt++ {
+			out, err := s.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.QueueURL), Entries: entries})
+			if err != nil {
+				return &SendError{QueueURL: s.QueueURL, Failed: failed, Err: err}
+			}
+			var retry []types.SendMessageBatchRequestEntry
+			for _, f := range out.Failed {
+				id := aws.ToString(f.Id)
+				m := pending[id]
+				if attempt == 0 && !f.SenderFault {
+					for _, e := range entries {
+						if aws.ToString(e.Id) == id {
+							retry = append(retry, e)
+						}
+					}
+					continue
+				}
+				failed = append(failed, fmt.Sprintf("shard %s: %s %s", m.ID(), aws.ToString(f.Code), aws.ToString(f.Message)))
+			}
+			entries = retry
+		}
+	}
+	if len(failed) > 0 {
+		return &SendError{QueueURL: s.QueueURL, Failed: failed}
+	}
+	return nil
+}
