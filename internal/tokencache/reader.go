@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
 // ErrMiss is matched (errors.Is) by every error the Reader returns: the
@@ -30,8 +32,10 @@ func (e *MissError) Error() string {
 	return fmt.Sprintf("tokencache: no cached token for tenant %s: %s", e.TenantID, e.Reason)
 }
 
-// Is makes every MissError match ErrMiss.
-func (e *MissError) Is(target error) bool { return target == ErrMiss }
+// Is makes every MissError match ErrMiss and msp.ErrTokenMiss, so a Reader
+// plugs into msp.Options.TenantTokens as it is: a miss is an exchange, not a
+// store failure.
+func (e *MissError) Is(target error) bool { return target == ErrMiss || target == msp.ErrTokenMiss }
 
 // Unwrap returns the store error, if any.
 func (e *MissError) Unwrap() error { return e.Err }

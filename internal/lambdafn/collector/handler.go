@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,15 +12,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"golang.org/x/oauth2"
 
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/lambdafn/credsecret"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/internal/sink"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
@@ -192,12 +189,12 @@ func (h *Handler) openMSP(ctx context.Context, budgets *central.Budgets, log *sl
 	if h.SecretsManager == nil {
 		return nil, errors.New("collector: no Secrets Manager client")
 	}
-	data, err := h.readCredentials(ctx)
+	data, format, err := credsecret.Read(ctx, h.SecretsManager, h.Config.CredentialsSecret, EnvCredentialsSecret)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("collector: %w", err)
 	}
 	source := "secret " + h.Config.CredentialsSecret
-	creds, err := central.ParseCredentials(data, detectFormat(data), source)
+	creds, err := central.ParseCredentials(data, format, source)
 	if err != nil {
 		return nil, fmt.Errorf("collector: credentials in %s (%s): %w", h.Config.CredentialsSecret, EnvCredentialsSecret, err)
 	}
@@ -213,54 +210,14 @@ func (h *Handler) openMSP(ctx context.Context, budgets *central.Budgets, log *sl
 		if err != nil {
 			return nil, fmt.Errorf("collector: %s: %w", EnvTokenCachePrefix, err)
 		}
-		opts = append(opts, func(o *msp.Options) { o.TenantTokens = cacheStore{rd} })
+		// A Reader miss matches msp.ErrTokenMiss: the tenant's token is exchanged.
+		opts = append(opts, func(o *msp.Options) { o.TenantTokens = rd })
 	}
 	m, err := msp.New(creds, append(opts, h.MSPOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("collector: credentials in %s (%s): %w", h.Config.CredentialsSecret, EnvCredentialsSecret, err)
 	}
 	return m, nil
-}
-
-// cacheStore adapts the token cache reader to msp.TenantTokenStore: a cache
-// miss is an msp.ErrTokenMiss (an exchange follows, without a warning).
-type cacheStore struct{ r *tokencache.Reader }
-
-func (c cacheStore) TenantToken(ctx context.Context, id string, minValidity time.Duration) (*oauth2.Token, error) {
-	tok, err := c.r.TenantToken(ctx, id, minValidity)
-	if errors.Is(err, tokencache.ErrMiss) {
-		return nil, fmt.Errorf("%w: %w", msp.ErrTokenMiss, err)
-	}
-	return tok, err
-}
-
-// readCredentials fetches the credentials secret's text.
-func (h *Handler) readCredentials(ctx context.Context) ([]byte, error) {
-	name := h.Config.CredentialsSecret
-	out, err := h.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
-	if err != nil {
-		var nf *smtypes.ResourceNotFoundException
-		if errors.As(err, &nf) {
-			return nil, fmt.Errorf("collector: the credentials secret %q (%s) does not exist or has no current value", name, EnvCredentialsSecret)
-		}
-		return nil, fmt.Errorf("collector: reading the credentials secret %q (%s): %w", name, EnvCredentialsSecret, err)
-	}
-	switch {
-	case out.SecretString != nil && len(bytes.TrimSpace([]byte(*out.SecretString))) > 0:
-		return []byte(*out.SecretString), nil
-	case out.SecretBinary != nil && len(bytes.TrimSpace(out.SecretBinary)) > 0:
-		return out.SecretBinary, nil
-	}
-	return nil, fmt.Errorf("collector: the credentials secret %q (%s) is empty; store the unified credentials as JSON or YAML text", name, EnvCredentialsSecret)
-}
-
-// detectFormat tells JSON (an object) from YAML.
-func detectFormat(data []byte) central.Format {
-	data = bytes.TrimPrefix(bytes.TrimSpace(data), []byte("\xef\xbb\xbf"))
-	if len(data) > 0 && data[0] == '{' {
-		return central.FormatJSON
-	}
-	return central.FormatYAML
 }
 
 // run runs the engine and publishes the run's metrics.

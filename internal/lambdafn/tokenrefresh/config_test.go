@@ -43,11 +43,3 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 	}
 }
-
-func TestDetectFormat(t *testing.T) {
-	for in, want := range map[string]string{`{"unified":{}}`: "json", "  \n{": "json", "\xef\xbb\xbf{}": "json", "unified:\n  a: b": "yaml", "": "yaml"} {
-		if got := detectFormat([]byte(in)); got != want {
-			t.Errorf("%q: %s", in, got)
-		}
-	}
-}

@@ -1,7 +1,6 @@
 package tokenrefresh
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,11 +9,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/centralmsp/centralmsp/internal/lambdafn/credsecret"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
 )
 
@@ -78,15 +76,15 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (*Summ
 	if h.SecretsManager == nil {
 		return nil, errors.New("tokenrefresh: no Secrets Manager client")
 	}
-	data, err := h.readCredentials(ctx)
+	data, format, err := credsecret.Read(ctx, h.SecretsManager, h.Config.CredentialsSecret, EnvCredentialsSecret)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tokenrefresh: %w", err)
 	}
 	newSource := h.NewSource
 	if newSource == nil {
 		newSource = NewMSPSource(log)
 	}
-	src, closeSrc, err := newSource(ctx, data, detectFormat(data), "secret "+h.Config.CredentialsSecret)
+	src, closeSrc, err := newSource(ctx, data, string(format), "secret "+h.Config.CredentialsSecret)
 	if err != nil {
 		return nil, fmt.Errorf("tokenrefresh: credentials in %s (%s): %w", h.Config.CredentialsSecret, EnvCredentialsSecret, err)
 	}
@@ -126,33 +124,4 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (*Summ
 		log.WarnContext(ctx, "tenant token exchange failed", "tenant", f.TenantID, "name", f.Name, "class", f.Class, "kept_previous", f.KeptPrevious, "err", f.Message)
 	}
 	return sum, nil
-}
-
-// readCredentials fetches the credentials secret's text.
-func (h *Handler) readCredentials(ctx context.Context) ([]byte, error) {
-	name := h.Config.CredentialsSecret
-	out, err := h.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
-	if err != nil {
-		var nf *types.ResourceNotFoundException
-		if errors.As(err, &nf) {
-			return nil, fmt.Errorf("tokenrefresh: the credentials secret %q (%s) does not exist or has no current value", name, EnvCredentialsSecret)
-		}
-		return nil, fmt.Errorf("tokenrefresh: reading the credentials secret %q (%s): %w", name, EnvCredentialsSecret, err)
-	}
-	switch {
-	case out.SecretString != nil && len(bytes.TrimSpace([]byte(*out.SecretString))) > 0:
-		return []byte(*out.SecretString), nil
-	case out.SecretBinary != nil && len(bytes.TrimSpace(out.SecretBinary)) > 0:
-		return out.SecretBinary, nil
-	}
-	return nil, fmt.Errorf("tokenrefresh: the credentials secret %q (%s) is empty; store the unified credentials as JSON or YAML text", name, EnvCredentialsSecret)
-}
-
-// detectFormat tells JSON (an object) from YAML.
-func detectFormat(data []byte) string {
-	data = bytes.TrimPrefix(bytes.TrimSpace(data), []byte("\xef\xbb\xbf"))
-	if len(data) > 0 && data[0] == '{' {
-		return "json"
-	}
-	return "yaml"
 }
