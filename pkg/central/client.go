@@ -515,10 +515,17 @@ func encodeParams(rawQuery string, params map[string]any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("central: bad query in path: %w", err)
 	}
+	AddParams(vals, params)
+	return vals.Encode(), nil
+}
+
+// AddParams adds params to vals the way [Request.Params] are sent: nil values
+// (and nil pointers, slices and maps) are dropped, like PyCentral drops None,
+// and slices and arrays repeat the key (id=a&id=b).
+func AddParams(vals url.Values, params map[string]any) {
 	for k, v := range params {
 		addParam(vals, k, v)
 	}
-	return vals.Encode(), nil
 }
 
 func addParam(vals url.Values, k string, v any) {

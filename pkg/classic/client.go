@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -327,9 +326,7 @@ func (c *Client) prepare(req central.Request) (*prepared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("classic: bad query in path: %w", err)
 	}
-	for k, v := range req.Params {
-		addParam(q, k, v)
-	}
+	central.AddParams(q, req.Params)
 	p.url = c.core.base + (&url.URL{Path: "/" + path}).EscapedPath()
 	if enc := q.Encode(); enc != "" {
 		p.url += "?" + enc
@@ -363,41 +360,6 @@ func (c *Client) prepare(req central.Request) (*prepared, error) {
 		p.header[HeaderTenantID] = []string{c.tenant} // as spelt by the gateway docs
 	}
 	return p, nil
-}
-
-// addParam adds v under k: nil dropped, slices repeat the key.
-func addParam(q url.Values, k string, v any) {
-	switch x := v.(type) {
-	case nil:
-		return
-	case string:
-		q.Add(k, x)
-		return
-	case []string:
-		for _, s := range x {
-			q.Add(k, s)
-		}
-		return
-	case int:
-		q.Add(k, strconv.Itoa(x))
-		return
-	case bool:
-		q.Add(k, strconv.FormatBool(x))
-		return
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if !rv.IsNil() {
-			addParam(q, k, rv.Elem().Interface())
-		}
-	case reflect.Slice, reflect.Array:
-		for i := 0; i < rv.Len(); i++ {
-			addParam(q, k, rv.Index(i).Interface())
-		}
-	default:
-		q.Add(k, fmt.Sprint(v))
-	}
 }
 
 // Command sends a request PyCentral-style: any HTTP status comes back as a
