@@ -52,8 +52,8 @@ func TestDirBackend(t *testing.T) {
 
 func TestRefresherAndReaderOnDir(t *testing.T) {
 	ctx := context.Background()
-	// File times come from the real clock, so the injected one starts there.
-	clk := newClock(time.Now())
+	// File times come from the real clock, so the injected one starts after it.
+	clk := newClock(refreshMoment())
 	d := NewDir(t.TempDir())
 	src := newFakeSource(clk.Now, 50)
 	r := newTestRefresher(t, d, src, clk.Now)

@@ -238,3 +238,15 @@ func loadAll(t *testing.T, b Backend, prefix string) map[string]struct {
 	}
 	return out
 }
+
+// refreshMoment is the next refresh time of the default schedule (minute 55)
+// after the real clock. Tests that start their clock there see the same
+// collection windows whatever the time of day they run at, and stay ahead of
+// the real clock that moto and the file system use to date versions.
+func refreshMoment() time.Time {
+	start := time.Now().UTC().Truncate(time.Hour).Add(55 * time.Minute)
+	if start.Before(time.Now()) {
+		start = start.Add(time.Hour)
+	}
+	return start
+}

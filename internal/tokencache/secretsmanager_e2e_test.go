@@ -115,7 +115,7 @@ func TestRefresherAgainstMoto(t *testing.T) {
 	ctx := context.Background()
 	api := startSM(t)
 	b := NewSecretsManager(api, "")
-	clk := newClock(time.Now())
+	clk := newClock(refreshMoment())
 	src := newFakeSource(clk.Now, 70)
 	src.lifetime = 66 * time.Minute // outlives the next run, not the next window
 	r := newTestRefresher(t, b, src, clk.Now)
@@ -235,7 +235,7 @@ func TestRefresherAgainstMoto(t *testing.T) {
 func TestOverlappingRefreshersAgainstMoto(t *testing.T) {
 	ctx := context.Background()
 	api := startSM(t)
-	clk := newClock(time.Now())
+	clk := newClock(refreshMoment())
 	// Two refreshers with their own sources (so their tokens differ) and
 	// their own clients, released together.
 	var rs []*Refresher
