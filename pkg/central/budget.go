@@ -65,9 +65,11 @@ type bucketKey struct{ name, key string }
 // DefaultBudgets returns the defaults of apis.md: New Central 8 requests/s per
 // account (B5); GLP devices 160/min and subscriptions 60/min per workspace
 // (A6, A7); other GLP calls unlimited per account (429 hints still apply).
+// New Central's burst is 1: its quota is counted in fixed windows, and a burst
+// on top of the rate lets one window receive more than the quota.
 func DefaultBudgets() *Budgets {
 	return NewBudgets(
-		BudgetSpec{Name: BudgetCentral, App: AppCentral, Rate: 8, Burst: 8, Scope: ScopeAccount},
+		BudgetSpec{Name: BudgetCentral, App: AppCentral, Rate: 8, Burst: 1, Scope: ScopeAccount},
 		BudgetSpec{Name: BudgetGLPDevices, App: AppGLP, Method: http.MethodGet, PathPrefix: "/devices/v1/devices", Rate: rate.Limit(160.0 / 60), Burst: 4, Scope: ScopeWorkspace},
 		BudgetSpec{Name: BudgetGLPSubscriptions, App: AppGLP, Method: http.MethodGet, PathPrefix: "/subscriptions/v1/subscriptions", Rate: rate.Limit(60.0 / 60), Burst: 2, Scope: ScopeWorkspace},
 		BudgetSpec{Name: BudgetGLP, App: AppGLP, Rate: rate.Inf, Burst: 1, Scope: ScopeAccount},
@@ -260,7 +262,16 @@ func (bk *bucket) wait(ctx context.Context, now func() time.Time, sleep sleepFun
 			r.CancelAt(now())
 			return waited, err
 		}
-		return waited + d, nil
+		waited += d
+		// A response that arrived while this request slept may have paused
+		// the budget (429 or remaining=0): honour it before sending, or the
+		// request lands in a window the server already closed.
+		bk.mu.Lock()
+		paused := bk.pausedUntil.After(now())
+		bk.mu.Unlock()
+		if !paused {
+			return waited, nil
+		}
 	}
 }
 
@@ -295,8 +306,13 @@ func (bk *bucket) observe(h http.Header, now time.Time) {
 		}
 		return
 	}
-	r := rate.Limit(float64(remaining) / reset.Sub(now).Seconds())
-	if r < bk.base {
+	// Slow down only when the window holds less than this bucket would use
+	// on its own before the reset (someone else spends the same budget):
+	// at our own pace a window's first response shows one less than the
+	// rate, and slowing to remaining/left then would waste a slot a window.
+	left := reset.Sub(now).Seconds()
+	r := rate.Limit(float64(remaining) / left)
+	if float64(remaining) < float64(bk.base)*left-1 {
 		bk.lim.SetLimitAt(now, r)
 		bk.slowUntil = reset
 	} else if !bk.slowUntil.IsZero() {

@@ -204,3 +204,56 @@ func TestParseReset(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetPauseSetWhileSleepingIsHonoured: a request that reserved a slot
+// and sleeps towards it must not send when a response that arrived meanwhile
+// paused the budget (remaining=0 or a 429): the server's window is closed.
+func TestBudgetPauseSetWhileSleepingIsHonoured(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	b := NewBudgets(BudgetSpec{Name: "central", App: AppCentral, Rate: 8, Burst: 1})
+	bk := b.bucketFor(AppCentral, "GET", "/x", "acct", "ws")
+	if _, err := bk.wait(t.Context(), clk.Now, clk.Sleep); err != nil { // takes the burst token
+		t.Fatal(err)
+	}
+	paused := false
+	sleep := func(ctx context.Context, d time.Duration) error {
+		if !paused { // another request's response arrives during this sleep
+			paused = true
+			bk.pause(clk.Now().Add(time.Second))
+		}
+		return clk.Sleep(ctx, d)
+	}
+	waited, err := bk.wait(t.Context(), clk.Now, sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 125 ms for the reserved slot, then the rest of the 1 s pause, then a
+	// fresh slot: it must not have gone out after the first 125 ms.
+	if waited < time.Second {
+		t.Fatalf("request sent after %v, inside the pause that ends at 1s", waited)
+	}
+}
+
+// TestBudgetOwnPaceDoesNotSlowDown: at our own pace a window's first response
+// shows remaining = rate-1 with about a second left; that is no reason to slow
+// down (doing so loses one slot per window). Less remaining than our own pace
+// would use means someone else spends the budget, and then it slows.
+func TestBudgetOwnPaceDoesNotSlowDown(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	b := NewBudgets(BudgetSpec{Name: "central", App: AppCentral, Rate: 8, Burst: 1})
+	bk := b.bucketFor(AppCentral, "GET", "/x", "acct", "ws")
+	h := http.Header{}
+	h.Set("X-RateLimit-Remaining", "7")
+	h.Set("X-RateLimit-Reset", clk.Now().Add(time.Second).Format(time.RFC3339))
+	bk.observe(h, clk.Now())
+	if got := bk.lim.Limit(); got != 8 {
+		t.Errorf("own pace: limit = %v, want 8 (unchanged)", got)
+	}
+	h.Set("X-RateLimit-Remaining", "2")
+	bk.observe(h, clk.Now())
+	if got := bk.lim.Limit(); got != 2 {
+		t.Errorf("shared budget: limit = %v, want 2 (remaining over the time left)", got)
+	}
+}
