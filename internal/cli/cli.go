@@ -47,6 +47,10 @@ type command struct {
 // commands is the fixed table of subcommands.
 func commands() []command {
 	return []command{
+		{"demo", "run the main job locally: simulator, token refresh, collection", runDemo},
+		{"collect", "collect every tenant's inventory into a directory or S3", runCollect},
+		{"refresh", "refresh the token cache (directory or Secrets Manager)", runRefresh},
+		{"bench", "benchmark the collector at MSP scale", runBench},
 		{"sim", "serve the GLP + New Central simulator and print its URLs and credentials", runSim},
 		{"tenants", "list the MSP's tenants (id, name, ownership)", runTenants},
 		{"call", "make one API call (MSP-level or --tenant) and print the JSON body", runCall},

@@ -1,0 +1,101 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/centralmsp/centralmsp/pkg/central"
+)
+
+// TestMain lets this test binary serve as the simulator and collector
+// children of the benchmarks.
+func TestMain(m *testing.M) {
+	if ok, err := Child(context.Background(), os.Getenv, os.Stdout); ok {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// self is the command that starts this test binary as a child.
+func self(tb testing.TB) Command {
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return Command{Path: exe, Args: []string{"-test.run=^$"}}
+}
+
+// benchScenarios are the bench command's scenarios (see internal/cli/bench.go)
+// for the given number of tenants.
+func benchScenarios(tenants int) []Config {
+	return []Config{
+		{Name: "account-200rps-cold", Tenants: tenants, Latency: DefaultLatency, CentralScope: central.ScopeAccount, CentralRate: 200, Concurrency: 32},
+		{Name: "account-200rps-warm", Tenants: tenants, Latency: DefaultLatency, CentralScope: central.ScopeAccount, CentralRate: 200, Concurrency: 32, Warm: true},
+		{Name: "workspace-8rps-cold", Tenants: tenants, Latency: DefaultLatency, CentralScope: central.ScopeWorkspace, Concurrency: 32},
+		{Name: "workspace-8rps-warm", Tenants: tenants, Latency: DefaultLatency, CentralScope: central.ScopeWorkspace, Concurrency: 32, Warm: true},
+	}
+}
+
+// BenchmarkCollect runs the scenarios with 100 tenants of about 300 devices
+// (a tenth of the bench command's) and reports its figures as metrics:
+//
+//	go test -run '^$' -bench Collect -benchtime 1x ./internal/bench
+func BenchmarkCollect(b *testing.B) {
+	for _, cfg := range benchScenarios(100) {
+		b.Run(cfg.Name, func(b *testing.B) {
+			var last *Result
+			for b.Loop() {
+				res, err := Run(b.Context(), cfg, self(b))
+				if err != nil {
+					b.Fatal(err)
+				}
+				last = res
+			}
+			b.ReportMetric(last.Ratio, "wall/bound")
+			b.ReportMetric(float64(last.PeakRSS)/1e6, "peak-RSS-MB")
+			b.ReportMetric(last.ExchangesPerTenant, "exchanges/tenant")
+			b.ReportMetric(float64(last.RateLimited), "429s")
+			b.ReportMetric(float64(last.Records), "records")
+		})
+	}
+}
+
+// TestRunSmall runs a tiny scenario through the child processes and checks
+// the accounting: every tenant collected, one exchange per tenant cold and
+// none warm, no 429, a positive bound.
+func TestRunSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	for _, warm := range []bool{false, true} {
+		cfg := Config{Name: fmt.Sprintf("small-warm-%v", warm), Tenants: 12, DevicesPerTenant: 30,
+			Latency: 2 * time.Millisecond, CentralRate: 100, Warm: warm}
+		res, err := Run(t.Context(), cfg, self(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 1.0
+		if warm {
+			want = 0
+		}
+		if !res.Complete || res.TenantsOK != 12 || res.ExchangesPerTenant != want || res.RateLimited != 0 {
+			t.Errorf("%s: %+v", cfg.Name, res)
+		}
+		if res.LowerBound <= 0 || res.Ratio <= 0 || res.PeakRSS <= 0 || res.Records == 0 {
+			t.Errorf("%s: bound %s ratio %.2f rss %d records %d", cfg.Name, res.LowerBound, res.Ratio, res.PeakRSS, res.Records)
+		}
+		var sb strings.Builder
+		if err := WriteTable(&sb, []*Result{res}); err != nil {
+			t.Fatal(err)
+		}
+		t.Log("\n" + sb.String())
+	}
+}

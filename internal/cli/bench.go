@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/centralmsp/centralmsp/internal/bench"
+	"github.com/centralmsp/centralmsp/pkg/central"
+)
+
+const benchUsage = `usage: centralmsp bench [--tenants N] [--devices N] [--latency D] [--scenarios LIST]
+                        [--account-rate R] [--concurrency N] [--json]
+
+Measures the collector at MSP scale against the simulator, each in its own
+process (the collector's peak RSS is its own): for every scenario the wall
+time of the collection over its lower bound (the largest of the critical
+path and each budget's requests over its rate, counted by the simulator),
+peak RSS, token exchanges per tenant and requests answered 429, with the
+targets (ratio <= 1.15, RSS <= 150 MB, 1 exchange per tenant cold and 0 warm,
+no 429).
+
+Scenarios (comma-separated):
+  account-cold, account-warm      New Central shared per MSP account, at
+                                  --account-rate for simulator and client
+  workspace-cold, workspace-warm  New Central 8 req/s per tenant workspace
+                                  (the SDK's default budget, scope workspace)
+GLP budgets are always the SDK's defaults. "warm" refreshes a file token
+cache first, so the collection exchanges no token.
+
+flags:
+`
+
+// runBench implements `centralmsp bench`. The same binary also serves as
+// the benchmark's simulator and collector child processes (bench.Child).
+func runBench(ctx context.Context, env *Env, args []string) error {
+	if ok, err := bench.Child(ctx, env.Getenv, env.Stdout); ok {
+		return err
+	}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	tenants := fs.Int("tenants", bench.DefaultTenants, "simulated tenants")
+	devices := fs.Int("devices", bench.DefaultDevicesPerTenant, "devices per tenant (±10%)")
+	latency := fs.Duration("latency", bench.DefaultLatency, "simulated latency per request")
+	scenarios := fs.String("scenarios", "account-cold,account-warm,workspace-cold,workspace-warm", "scenarios to run")
+	accountRate := fs.Float64("account-rate", 200, "New Central requests/s of the account-scope scenarios (simulator and client)")
+	concurrency := fs.Int("concurrency", 32, "collector tenant concurrency")
+	seed := fs.Int64("seed", 1, "simulator seed")
+	asJSON := fs.Bool("json", false, "print the results as JSON instead of a table")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			tenantsPrintUsage(env.Stdout, benchUsage, fs)
+			return nil
+		}
+		return &UsageError{Msg: err.Error()}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	case *tenants < 1 || *devices < 1 || *concurrency < 1:
+		return &UsageError{Msg: "--tenants, --devices and --concurrency must be at least 1"}
+	case *latency < 0 || *accountRate < 1:
+		return &UsageError{Msg: "--latency must not be negative and --account-rate must be at least 1"}
+	}
+	var cfgs []bench.Config
+	for _, name := range collectSplit(*scenarios) {
+		cfg := bench.Config{Name: name, Tenants: *tenants, DevicesPerTenant: *devices, Seed: *seed,
+			Latency: *latency, Concurrency: *concurrency}
+		scope, temp, ok := strings.Cut(name, "-")
+		if !ok || (temp != "cold" && temp != "warm") {
+			return &UsageError{Msg: fmt.Sprintf("unknown scenario %q", name)}
+		}
+		cfg.Warm = temp == "warm"
+		switch scope {
+		case "account":
+			cfg.CentralScope, cfg.CentralRate = central.ScopeAccount, *accountRate
+		case "workspace":
+			cfg.CentralScope, cfg.CentralRate = central.ScopeWorkspace, bench.DefaultCentralRate
+		default:
+			return &UsageError{Msg: fmt.Sprintf("unknown scenario %q", name)}
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	if len(cfgs) == 0 {
+		return &UsageError{Msg: "--scenarios is empty"}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: locating this executable: %w", err)
+	}
+	cmd := bench.Command{Path: exe, Args: []string{"bench"}}
+
+	fmt.Fprintf(env.Stderr, "centralmsp bench: %d tenants x ~%d devices, %s latency, concurrency %d, %d CPU(s)\n",
+		*tenants, *devices, *latency, *concurrency, runtime.NumCPU())
+	var results []*bench.Result
+	for _, cfg := range cfgs {
+		fmt.Fprintf(env.Stderr, "running %s ...\n", cfg.Name)
+		started := time.Now()
+		res, err := bench.Run(ctx, cfg, cmd)
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", cfg.Name, err)
+		}
+		fmt.Fprintf(env.Stderr, "  %s: wall %s, ratio %.2f (%s with start-up)\n", cfg.Name,
+			res.Wall.Round(10*time.Millisecond), res.Ratio, time.Since(started).Round(100*time.Millisecond))
+		results = append(results, res)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(results)
+	}
+	fmt.Fprintf(env.Stdout, "command: centralmsp bench --tenants %d --devices %d --latency %s --scenarios %s --account-rate %g --concurrency %d --seed %d\n",
+		*tenants, *devices, *latency, *scenarios, *accountRate, *concurrency, *seed)
+	fmt.Fprintf(env.Stdout, "machine: %d CPU(s), %s/%s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	return bench.WriteTable(env.Stdout, results)
+}
