@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +78,8 @@ func invoke(t *testing.T, fixture string, mod func(*Handler)) (*Summary, error, 
 	if mod != nil {
 		mod(h)
 	}
-	ev, err := os.ReadFile("testdata/" + fixture)
+	// The shared samples in events/ are what `sam local invoke -e` feeds.
+	ev, err := os.ReadFile(filepath.Join("..", "..", "..", "events", fixture))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +108,7 @@ func TestHandlerEndToEnd(t *testing.T) {
 	fail := s.sim.Tenants()[7].HexID
 	s.sim.SetFaults(centralsim.Faults{Rules: []centralsim.FaultRule{{Endpoint: centralsim.EndpointToken, Tenant: fail, ServerErrorRate: 1, ServerErrorStatus: 403}}})
 
-	sum, err, logs := invoke(t, "scheduled-event.json", nil)
+	sum, err, logs := invoke(t, "tokenrefresh-scheduled.json", nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logs)
 	}
@@ -153,7 +155,7 @@ func TestHandlerEndToEnd(t *testing.T) {
 	}
 
 	// A second invocation in the same window writes nothing.
-	sum2, err, _ := invoke(t, "scheduler-event.json", nil)
+	sum2, err, _ := invoke(t, "scheduler.json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +173,7 @@ func TestHandlerJSONCredentials(t *testing.T) {
 	}
 	js, _ := json.MarshalIndent(doc, "", "  ")
 	s.putCredentials(t, "creds-json", "\n"+string(js))
-	sum, err, logs := invoke(t, "scheduler-event.json", nil)
+	sum, err, logs := invoke(t, "scheduler.json", nil)
 	if err != nil || sum.Exchanged != 3 {
 		t.Fatalf("%+v %v\n%s", sum, err, logs)
 	}
@@ -201,7 +203,7 @@ func TestHandlerBadInputWritesNothing(t *testing.T) {
 			}
 			setConfigEnv(t, secretName)
 			before := len(s.secretNames(t))
-			_, err, logs := invoke(t, "scheduled-event.json", nil)
+			_, err, logs := invoke(t, "tokenrefresh-scheduled.json", nil)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -233,7 +235,7 @@ func TestHandlerMSPTokenFailure(t *testing.T) {
 	setConfigEnv(t, "creds")
 	creds := strings.Replace(string(s.sim.CredentialsYAML()), s.sim.MSP().ClientSecret, "wrong-secret", 1)
 	s.putCredentials(t, "creds", creds)
-	_, err, _ := invoke(t, "scheduled-event.json", nil)
+	_, err, _ := invoke(t, "tokenrefresh-scheduled.json", nil)
 	if err == nil || !strings.Contains(err.Error(), "MSP token") {
 		t.Fatalf("err = %v", err)
 	}
