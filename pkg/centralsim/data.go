@@ -129,6 +129,9 @@ func (s *Server) init() {
 		if i == 1 {
 			name = "Ærø Straße Café " + nameSecond[tr.IntN(len(nameSecond))]
 		}
+		if i < len(s.opts.TenantNames) && s.opts.TenantNames[i] != "" {
+			name = s.opts.TenantNames[i]
+		}
 		for n := 2; used[name]; n++ {
 			name = strings.TrimSuffix(name, " "+strconv.Itoa(n-1)) + " " + strconv.Itoa(n)
 		}

@@ -130,6 +130,10 @@ type Options struct {
 	MSPDevices int
 	// MSPName is the MSP workspace name (default "Simulated MSP").
 	MSPName string
+	// TenantNames names the first len(TenantNames) tenants (an empty string
+	// keeps the generated name), e.g. to mirror documentation examples.
+	// Everything else about those tenants is generated as usual.
+	TenantNames []string
 	// Logger receives debug logs; nil discards. Tokens are never logged.
 	Logger *slog.Logger
 	// Listener, when set, is used instead of a local 127.0.0.1:0 listener.

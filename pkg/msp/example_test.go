@@ -27,6 +27,7 @@ func exampleSim() *centralsim.Server {
 		o.Seed = 7
 		o.Tenants = 3
 		o.DevicesPerTenant = func(i int) int { return 4 + i }
+		o.TenantNames = []string{"", "The Wandwright Academy"} // the guide's tenant
 	})
 }
 
@@ -79,7 +80,7 @@ func ExampleMSP_Command() {
 	// Output:
 	// Total tenants: 3
 	// Central Tenant ID - 1673911887, Tenant Name - L'Atelier Schools
-	// Central Tenant ID - 8112017561, Tenant Name - Ærø Straße Café Pharmacy
+	// Central Tenant ID - 8112017561, Tenant Name - The Wandwright Academy
 	// Central Tenant ID - 3221162703, Tenant Name - Müller Hotels
 }
 
@@ -135,7 +136,7 @@ func ExampleMSP_Tenant_byName() {
 	defer sim.Close()
 	credsFile := exampleCredentials(sim)
 	defer os.RemoveAll(filepath.Dir(credsFile))
-	tenantName := sim.Tenants()[1].Name // the guide uses "The Wandwright Academy"
+	tenantName := "The Wandwright Academy"
 	ctx := context.Background()
 
 	m, err := msp.NewFromFile(credsFile)
@@ -170,7 +171,7 @@ func ExampleMSP_Tenant_byName() {
 		fmt.Printf("Error %d: %s\n", resp.StatusCode, resp.Raw)
 	}
 	// Output:
-	// Tenant Ærø Straße Café Pharmacy audit logs: 5
+	// Tenant The Wandwright Academy audit logs: 5
 	// 2026-09-30T23:59:57.000Z user_management admin0@example.com
 	// 2026-09-30T23:22:50.000Z device_management admin1@example.com
 	// 2026-09-30T22:45:36.000Z subscription_management admin2@example.com
@@ -266,6 +267,6 @@ func ExampleMSP_Tenants() {
 	}
 	// Output:
 	// 59faf3f744b5424c8df2f75a5547888c L'Atelier Schools CUSTOMER_OWNED_INVENTORY
-	// 7a5f9540c474bda67e0b24124822e1b5 Ærø Straße Café Pharmacy CUSTOMER_OWNED_INVENTORY
+	// 7a5f9540c474bda67e0b24124822e1b5 The Wandwright Academy CUSTOMER_OWNED_INVENTORY
 	// 91f0cb218d50de54c11e1b4fbb4f0d36 Müller Hotels MSP_OWNED_INVENTORY
 }
