@@ -29,12 +29,15 @@ import (
 // EMF dimensions: template.yaml's CollectorTenantsFailedAlarm watches
 // namespace CentralMSP, metric TenantsFailed, dimension Function=collector.
 // Every engine run (in-process, shard, audit, direct) is published with
-// EMFDimensions; a joined sharded run also with JoinedEMFDimensions (another
-// metric in CloudWatch, so the alarm does not count a run's tenants twice).
-var (
-	EMFDimensions       = map[string]string{"Function": "collector"}
-	JoinedEMFDimensions = map[string]string{"Function": "collector", "Run": "joined"}
-)
+// EMFDimensions(); a joined sharded run also with JoinedEMFDimensions()
+// (another metric in CloudWatch, so the alarm does not count a run's tenants
+// twice). They are functions so no caller can change them for everyone.
+func EMFDimensions() map[string]string { return map[string]string{"Function": "collector"} }
+
+// JoinedEMFDimensions are the dimensions of a joined sharded run's figures.
+func JoinedEMFDimensions() map[string]string {
+	return map[string]string{"Function": "collector", "Run": "joined"}
+}
 
 // Handler serves every trigger of the collector function.
 type Handler struct {
@@ -229,7 +232,7 @@ func (h *Handler) run(ctx context.Context, m collector.MSP, cfg collector.Config
 	cfg.Now = h.Now
 	man, err := collector.Run(ctx, cfg)
 	if man != nil {
-		if eerr := collector.WriteEMF(h.stdout(), man, collector.EMFOptions{Dimensions: EMFDimensions}); eerr != nil {
+		if eerr := collector.WriteEMF(h.stdout(), man, collector.EMFOptions{Dimensions: EMFDimensions()}); eerr != nil {
 			log.ErrorContext(ctx, "writing metrics failed", slog.Any("error", eerr))
 		}
 	}

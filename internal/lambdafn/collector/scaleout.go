@@ -236,7 +236,7 @@ func (h *Handler) shard(ctx context.Context, body []byte, log *slog.Logger) erro
 	log.InfoContext(ctx, "run joined", slog.Int("shards", len(j.Shards)), slog.Bool("complete", j.Complete),
 		slog.Int("tenants", j.Totals.Tenants), slog.Int("tenants_failed", j.Totals.TenantsFailed),
 		slog.Int("tenants_deferred", j.Totals.TenantsDeferred))
-	if err := collector.WriteEMF(h.stdout(), j, collector.EMFOptions{Dimensions: JoinedEMFDimensions}); err != nil {
+	if err := collector.WriteEMF(h.stdout(), j, collector.EMFOptions{Dimensions: JoinedEMFDimensions()}); err != nil {
 		log.ErrorContext(ctx, "writing metrics failed", slog.Any("error", err))
 	}
 	return shardErr
