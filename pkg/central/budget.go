@@ -189,6 +189,14 @@ type bucket struct {
 	base        rate.Limit
 	pausedUntil time.Time // nobody sends before this (429 or remaining=0)
 	slowUntil   time.Time // lim runs below base until this
+
+	// The server's current window, as its rate-limit headers describe it:
+	// until winEnd it admits winLeft more requests from us. Requests already
+	// sent when a response was produced count against it (seq numbers them),
+	// so requests in flight cannot overrun a window the server is closing.
+	seq     uint64
+	winEnd  time.Time
+	winLeft int
 }
 
 func (bk *bucket) setRate(r rate.Limit, burst int) {
@@ -218,13 +226,14 @@ func realSleep(ctx context.Context, d time.Duration) error {
 }
 
 // wait blocks until the bucket admits one request. It returns the time
-// waited. When the context deadline would pass first it returns a
-// *RateLimitError at once instead of waiting in vain.
-func (bk *bucket) wait(ctx context.Context, now func() time.Time, sleep sleepFunc) (time.Duration, error) {
+// waited and the request's sequence number (for observe). When the context
+// deadline would pass first it returns a *RateLimitError at once instead of
+// waiting in vain.
+func (bk *bucket) wait(ctx context.Context, now func() time.Time, sleep sleepFunc) (time.Duration, uint64, error) {
 	var waited time.Duration
 	for {
 		if err := ctx.Err(); err != nil {
-			return waited, err
+			return waited, 0, err
 		}
 		bk.mu.Lock()
 		t := now()
@@ -236,10 +245,10 @@ func (bk *bucket) wait(ctx context.Context, now func() time.Time, sleep sleepFun
 			d := bk.pausedUntil.Sub(t)
 			bk.mu.Unlock()
 			if exceedsDeadline(ctx, d) {
-				return waited, &RateLimitError{Budget: bk.name, RetryAfter: d}
+				return waited, 0, &RateLimitError{Budget: bk.name, RetryAfter: d}
 			}
 			if err := sleep(ctx, d); err != nil {
-				return waited, err
+				return waited, 0, err
 			}
 			waited += d
 			continue
@@ -247,32 +256,58 @@ func (bk *bucket) wait(ctx context.Context, now func() time.Time, sleep sleepFun
 		r := bk.lim.ReserveN(t, 1)
 		if !r.OK() {
 			bk.mu.Unlock()
-			return waited, &RateLimitError{Budget: bk.name}
+			return waited, 0, &RateLimitError{Budget: bk.name}
 		}
 		d := r.DelayFrom(t)
-		bk.mu.Unlock()
 		if d <= 0 {
-			return waited, nil
+			if seq, ok := bk.admitLocked(t); ok {
+				bk.mu.Unlock()
+				return waited, seq, nil
+			}
+			bk.mu.Unlock()
+			continue
 		}
+		bk.mu.Unlock()
 		if exceedsDeadline(ctx, d) {
 			r.CancelAt(now())
-			return waited, &RateLimitError{Budget: bk.name, RetryAfter: d}
+			return waited, 0, &RateLimitError{Budget: bk.name, RetryAfter: d}
 		}
 		if err := sleep(ctx, d); err != nil {
 			r.CancelAt(now())
-			return waited, err
+			return waited, 0, err
 		}
 		waited += d
 		// A response that arrived while this request slept may have paused
-		// the budget (429 or remaining=0): honour it before sending, or the
-		// request lands in a window the server already closed.
+		// the budget (429 or remaining=0) or used up the server's window:
+		// honour it before sending, or the request lands in a window the
+		// server already closed.
 		bk.mu.Lock()
-		paused := bk.pausedUntil.After(now())
-		bk.mu.Unlock()
-		if !paused {
-			return waited, nil
+		t = now()
+		if !bk.pausedUntil.After(t) {
+			if seq, ok := bk.admitLocked(t); ok {
+				bk.mu.Unlock()
+				return waited, seq, nil
+			}
 		}
+		bk.mu.Unlock()
 	}
+}
+
+// admitLocked counts a request against the server's current window. When the
+// window is used up it pauses the bucket until the window ends and reports
+// false. bk.mu must be held.
+func (bk *bucket) admitLocked(t time.Time) (uint64, bool) {
+	if t.Before(bk.winEnd) {
+		if bk.winLeft <= 0 {
+			if bk.winEnd.After(bk.pausedUntil) {
+				bk.pausedUntil = bk.winEnd
+			}
+			return 0, false
+		}
+		bk.winLeft--
+	}
+	bk.seq++
+	return bk.seq, true
 }
 
 func exceedsDeadline(ctx context.Context, d time.Duration) bool {
@@ -293,13 +328,25 @@ func (bk *bucket) pause(t time.Time) {
 // observe reads the remaining-budget headers of a response and slows the
 // limiter before the server has to answer 429: at remaining=0 the bucket pauses
 // until the reset; otherwise it runs no faster than remaining/window.
-func (bk *bucket) observe(h http.Header, now time.Time) {
+//
+// seq is the answered request's number from wait: the requests admitted after
+// it may reach the same window, so they count against its remaining count.
+func (bk *bucket) observe(h http.Header, now time.Time, seq uint64) {
 	remaining, reset, ok := rateHints(h, now)
 	if !ok || !reset.After(now) {
 		return
 	}
 	bk.mu.Lock()
 	defer bk.mu.Unlock()
+	if seq > 0 {
+		left := int(remaining) - int(bk.seq-seq)
+		switch {
+		case reset.After(bk.winEnd): // a new window
+			bk.winEnd, bk.winLeft = reset, left
+		case reset.Equal(bk.winEnd):
+			bk.winLeft = min(bk.winLeft, left)
+		} // an earlier window's late answer says nothing about this one
+	}
 	if remaining <= 0 {
 		if reset.After(bk.pausedUntil) {
 			bk.pausedUntil = reset

@@ -158,12 +158,12 @@ func TestBudgetRemainingHeadersSlowDown(t *testing.T) {
 	h := http.Header{}
 	h.Set("X-RateLimit-Remaining", "5")
 	h.Set("X-RateLimit-Reset", clk.Now().Add(10*time.Second).Format(time.RFC3339))
-	bk.observe(h, clk.Now())
+	bk.observe(h, clk.Now(), 0)
 	if got := bk.lim.Limit(); got != 0.5 {
 		t.Errorf("limit = %v, want 0.5", got)
 	}
 	clk.Advance(11 * time.Second)
-	if _, err := bk.wait(t.Context(), clk.Now, clk.Sleep); err != nil {
+	if _, _, err := bk.wait(t.Context(), clk.Now, clk.Sleep); err != nil {
 		t.Fatal(err)
 	}
 	if got := bk.lim.Limit(); got != rate.Inf {
@@ -179,7 +179,7 @@ func TestBudgetDeadlineGivesUpEarly(t *testing.T) {
 	bk.pause(clk.Now().Add(time.Hour))
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	_, err := bk.wait(ctx, clk.Now, clk.Sleep)
+	_, _, err := bk.wait(ctx, clk.Now, clk.Sleep)
 	var rle *RateLimitError
 	if !errors.As(err, &rle) || rle.RetryAfter != time.Hour || rle.Budget != "central" {
 		t.Errorf("err = %v", err)
@@ -213,7 +213,7 @@ func TestBudgetPauseSetWhileSleepingIsHonoured(t *testing.T) {
 	clk := newClock()
 	b := NewBudgets(BudgetSpec{Name: "central", App: AppCentral, Rate: 8, Burst: 1})
 	bk := b.bucketFor(AppCentral, "GET", "/x", "acct", "ws")
-	if _, err := bk.wait(t.Context(), clk.Now, clk.Sleep); err != nil { // takes the burst token
+	if _, _, err := bk.wait(t.Context(), clk.Now, clk.Sleep); err != nil { // takes the burst token
 		t.Fatal(err)
 	}
 	paused := false
@@ -224,7 +224,7 @@ func TestBudgetPauseSetWhileSleepingIsHonoured(t *testing.T) {
 		}
 		return clk.Sleep(ctx, d)
 	}
-	waited, err := bk.wait(t.Context(), clk.Now, sleep)
+	waited, _, err := bk.wait(t.Context(), clk.Now, sleep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,13 +247,53 @@ func TestBudgetOwnPaceDoesNotSlowDown(t *testing.T) {
 	h := http.Header{}
 	h.Set("X-RateLimit-Remaining", "7")
 	h.Set("X-RateLimit-Reset", clk.Now().Add(time.Second).Format(time.RFC3339))
-	bk.observe(h, clk.Now())
+	bk.observe(h, clk.Now(), 0)
 	if got := bk.lim.Limit(); got != 8 {
 		t.Errorf("own pace: limit = %v, want 8 (unchanged)", got)
 	}
 	h.Set("X-RateLimit-Remaining", "2")
-	bk.observe(h, clk.Now())
+	bk.observe(h, clk.Now(), 0)
 	if got := bk.lim.Limit(); got != 2 {
 		t.Errorf("shared budget: limit = %v, want 2 (remaining over the time left)", got)
+	}
+}
+
+// TestBudgetInFlightRequestsCountAgainstTheWindow: three requests were sent;
+// the first one's answer says the window admits 2 more. The two sent after it
+// may reach the same window, so the next request must wait for the window to
+// end instead of overrunning it; a late answer from an older window changes
+// nothing, and after the reset requests flow again.
+func TestBudgetInFlightRequestsCountAgainstTheWindow(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	b := NewBudgets(BudgetSpec{Name: "central", App: AppCentral, Rate: rate.Inf, Burst: 1})
+	bk := b.bucketFor(AppCentral, "GET", "/x", "acct", "ws")
+	var seqs []uint64
+	for range 3 {
+		_, seq, err := bk.wait(t.Context(), clk.Now, clk.Sleep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	reset := clk.Now().Add(time.Second)
+	h := http.Header{}
+	h.Set("X-RateLimit-Remaining", "2")
+	h.Set("X-RateLimit-Reset", reset.Format(time.RFC3339))
+	bk.observe(h, clk.Now(), seqs[0])
+	old := http.Header{}
+	old.Set("X-RateLimit-Remaining", "50")
+	old.Set("X-RateLimit-Reset", clk.Now().Add(-time.Second).Format(time.RFC3339))
+	bk.observe(old, clk.Now(), seqs[1])
+
+	waited, _, err := bk.wait(t.Context(), clk.Now, clk.Sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waited != time.Second {
+		t.Fatalf("4th request waited %v, want the 1s until the window ends (2 left - 2 in flight = 0)", waited)
+	}
+	if waited, _, _ := bk.wait(t.Context(), clk.Now, clk.Sleep); waited != 0 {
+		t.Errorf("after the reset a request waited %v", waited)
 	}
 }

@@ -613,7 +613,7 @@ func (c *Client) do(ctx context.Context, req Request, decode func(*Response, str
 		return true, nil
 	}
 	for {
-		w, err := bk.wait(ctx, c.now, pol.Sleep)
+		w, seq, err := bk.wait(ctx, c.now, pol.Sleep)
 		totalWait += w
 		stats.add(statWait, int64(w))
 		if err != nil {
@@ -657,7 +657,7 @@ func (c *Client) do(ctx context.Context, req Request, decode func(*Response, str
 		}
 		last = resp
 		c.log.Debug("api call", "method", p.method, "app", string(p.app), "path", p.path, "status", resp.StatusCode, "attempt", attempts, "duration", time.Since(start))
-		bk.observe(resp.Header, c.now())
+		bk.observe(resp.Header, c.now(), seq)
 		switch code := resp.StatusCode; {
 		case code == http.StatusUnauthorized:
 			stats.add(statUnauthorized, 1)
