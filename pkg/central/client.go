@@ -447,19 +447,8 @@ func (c *Client) prepare(req Request) (*prepared, *route, error) {
 	p.header["Accept"] = []string{"application/json"}
 	if req.Body != nil {
 		p.hasBody = true
-		switch b := req.Body.(type) {
-		case []byte:
-			p.body = b
-		case string:
-			p.body = []byte(b)
-		case io.Reader:
-			if p.body, err = io.ReadAll(b); err != nil {
-				return nil, nil, fmt.Errorf("central: reading request body: %w", err)
-			}
-		default:
-			if p.body, err = json.Marshal(b); err != nil {
-				return nil, nil, fmt.Errorf("central: encoding request body: %w", err)
-			}
+		if p.body, err = EncodeBody(req.Body); err != nil {
+			return nil, nil, err
 		}
 		p.header["Content-Type"] = []string{"application/json"} // PyCentral's default; Header may override
 	}
@@ -470,6 +459,29 @@ func (c *Client) prepare(req Request) (*prepared, *route, error) {
 		p.header[http.CanonicalHeaderKey(k)] = append([]string(nil), v...)
 	}
 	return p, rt, nil
+}
+
+// EncodeBody returns the bytes sent for a [Request.Body]: []byte and string as
+// they are, an io.Reader read to the end, anything else encoded as JSON.
+func EncodeBody(body any) ([]byte, error) {
+	switch b := body.(type) {
+	case []byte:
+		return b, nil
+	case string:
+		return []byte(b), nil
+	case io.Reader:
+		data, err := io.ReadAll(b)
+		if err != nil {
+			return nil, fmt.Errorf("central: reading request body: %w", err)
+		}
+		return data, nil
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("central: encoding request body: %w", err)
+		}
+		return data, nil
+	}
 }
 
 // buildURL joins the base URL (keeping its path prefix), the request path and

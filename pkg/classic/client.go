@@ -334,19 +334,8 @@ func (c *Client) prepare(req central.Request) (*prepared, error) {
 	p.header = http.Header{"Accept": {"application/json"}}
 	if req.Body != nil {
 		p.hasBody = true
-		switch b := req.Body.(type) {
-		case []byte:
-			p.body = b
-		case string:
-			p.body = []byte(b)
-		case io.Reader:
-			if p.body, err = io.ReadAll(b); err != nil {
-				return nil, fmt.Errorf("classic: reading request body: %w", err)
-			}
-		default:
-			if p.body, err = json.Marshal(b); err != nil {
-				return nil, fmt.Errorf("classic: encoding request body: %w", err)
-			}
+		if p.body, err = central.EncodeBody(req.Body); err != nil {
+			return nil, err
 		}
 		p.header.Set("Content-Type", "application/json")
 	}
