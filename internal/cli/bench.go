@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,12 +53,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	concurrency := fs.Int("concurrency", 32, "collector tenant concurrency")
 	seed := fs.Int64("seed", 1, "simulator seed")
 	asJSON := fs.Bool("json", false, "print the results as JSON instead of a table")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			tenantsPrintUsage(env.Stdout, benchUsage, fs)
-			return nil
-		}
-		return &UsageError{Msg: err.Error()}
+	if ok, err := parseFlags(env, fs, benchUsage, args); !ok {
+		return err
 	}
 	switch {
 	case fs.NArg() > 0:

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,12 +39,8 @@ func runCall(ctx context.Context, env *Env, args []string) error {
 	var pos []string
 	rest := args
 	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				tenantsPrintUsage(env.Stdout, callUsage, fs)
-				return nil
-			}
-			return &UsageError{Msg: err.Error()}
+		if ok, err := parseFlags(env, fs, callUsage, rest); !ok {
+			return err
 		}
 		if fs.NArg() == 0 {
 			break

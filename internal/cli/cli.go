@@ -6,6 +6,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -117,4 +118,23 @@ func usage(w io.Writer, cmds []command) {
 	}
 	b.WriteString("\nRun 'centralmsp <command> -h' for a command's flags.\n")
 	io.WriteString(w, b.String())
+}
+
+// parseFlags parses a subcommand's args into fs. It reports false when the
+// command should return at once: after -h, with the usage text and the flags
+// printed to stdout and a nil error, or with a *UsageError for bad flags.
+func parseFlags(env *Env, fs *flag.FlagSet, usage string, args []string) (bool, error) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, flag.ErrHelp):
+		io.WriteString(env.Stdout, usage)
+		fs.SetOutput(env.Stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		return false, nil
+	default:
+		return false, &UsageError{Msg: err.Error()}
+	}
 }

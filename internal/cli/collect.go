@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -68,12 +67,8 @@ func runCollect(ctx context.Context, env *Env, args []string) error {
 	auditSince := fs.Duration("audit-since", 24*time.Hour, "with --datasets audit-logs: collect the audit events of this last period")
 	timeout := fs.Duration("timeout", 0, "stop starting tenants this long after the start (0: no limit); the rest are deferred")
 	quiet := fs.Bool("quiet", false, "no progress output")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			tenantsPrintUsage(env.Stdout, collectUsage, fs)
-			return nil
-		}
-		return &UsageError{Msg: err.Error()}
+	if ok, err := parseFlags(env, fs, collectUsage, args); !ok {
+		return err
 	}
 	switch {
 	case fs.NArg() > 0:

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,14 +42,8 @@ func runCost(ctx context.Context, env *Env, args []string) error {
 	bytesPer := fs.Float64("bytes-per-tenant", typ.BytesPerTenant, "compressed bytes written per tenant per run")
 	secs := fs.Float64("seconds-per-tenant", typ.CollectorSecondsPerTenant, "collector invocation seconds per tenant")
 	refresh := fs.Float64("refresh-seconds-per-tenant", typ.RefreshSecondsPerTenant, "token refresher seconds per tenant")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			io.WriteString(env.Stdout, costUsage)
-			fs.SetOutput(env.Stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return &UsageError{Msg: err.Error()}
+	if ok, err := parseFlags(env, fs, costUsage, args); !ok {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}

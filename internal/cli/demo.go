@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -57,12 +56,8 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	concurrency := fs.Int("concurrency", collector.DefaultConcurrency, "tenants collected in parallel")
 	centralRate := fs.Float64("central-rate", demoDefaultCentralRate, "New Central requests/s per MSP account, for the simulator and the client alike")
 	latency := fs.Duration("latency", demoDefaultLatency, "simulated latency per request (plus up to half of it as jitter)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			tenantsPrintUsage(env.Stdout, demoUsage, fs)
-			return nil
-		}
-		return &UsageError{Msg: err.Error()}
+	if ok, err := parseFlags(env, fs, demoUsage, args); !ok {
+		return err
 	}
 	switch {
 	case fs.NArg() > 0:

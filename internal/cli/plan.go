@@ -32,14 +32,8 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	lead := fs.Duration("lead", def.RefreshLead, "refresher runs this long before the collector")
 	window := fs.Duration("window", def.Window, "how long after the collector starts cached tokens must stay valid")
 	reads := fs.Int("collector-reads", def.CollectorReadsPerShard, "reads of every shard per collection run (cost only)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			io.WriteString(env.Stdout, planUsage)
-			fs.SetOutput(env.Stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return &UsageError{Msg: err.Error()}
+	if ok, err := parseFlags(env, fs, planUsage, args); !ok {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}

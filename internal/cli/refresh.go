@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,12 +42,8 @@ func runRefresh(ctx context.Context, env *Env, args []string) error {
 	credsPath := fs.String("credentials", "", "unified MSP credentials file (YAML or JSON)")
 	cache := fs.String("cache", "", "token cache: a directory, or sm://PREFIX for Secrets Manager")
 	concurrency := fs.Int("concurrency", tokencache.DefaultConcurrency, "concurrent token exchanges")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			tenantsPrintUsage(env.Stdout, refreshUsage, fs)
-			return nil
-		}
-		return &UsageError{Msg: err.Error()}
+	if ok, err := parseFlags(env, fs, refreshUsage, args); !ok {
+		return err
 	}
 	switch {
 	case fs.NArg() > 0:

@@ -26,12 +26,8 @@ func runTenants(ctx context.Context, env *Env, args []string) error {
 	fs.SetOutput(io.Discard)
 	credsPath := fs.String("credentials", "", "unified MSP credentials file (YAML or JSON)")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			tenantsPrintUsage(env.Stdout, tenantsUsage, fs)
-			return nil
-		}
-		return &UsageError{Msg: err.Error()}
+	if ok, err := parseFlags(env, fs, tenantsUsage, args); !ok {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
@@ -86,11 +82,4 @@ func tenantsOpenMSP(env *Env, path string) (*msp.MSP, error) {
 		return nil, &ExitError{Code: 2, Err: err}
 	}
 	return m, nil
-}
-
-func tenantsPrintUsage(w io.Writer, text string, fs *flag.FlagSet) {
-	io.WriteString(w, text)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
 }
