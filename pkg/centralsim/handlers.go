@@ -165,6 +165,18 @@ func pageWindow(items []json.RawMessage, offset, limit int) []json.RawMessage {
 	return items[offset:min(len(items), offset+limit)]
 }
 
+// offsetPage starts an offset-paginated body: the items, then count, offset
+// and total; the caller appends any further fields and the closing brace.
+func offsetPage(page []json.RawMessage, offset, total int) []byte {
+	b := appendItems(pageBuf(page), page)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, int64(len(page)), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, int64(offset), 10)
+	b = append(b, `,"total":`...)
+	return strconv.AppendInt(b, int64(total), 10)
+}
+
 // glpList serves an offset-paginated GLP collection of the caller's workspace.
 func glpList(dataset string, def, hi int, allowed map[string]string) func(q *apiReq) (int, []byte) {
 	return func(q *apiReq) (int, []byte) {
@@ -181,13 +193,7 @@ func glpList(dataset string, def, hi int, allowed map[string]string) func(q *api
 			return q.fail(e)
 		}
 		page := pageWindow(items, offset, limit)
-		b := appendItems(pageBuf(page), page)
-		b = append(b, `,"count":`...)
-		b = strconv.AppendInt(b, int64(len(page)), 10)
-		b = append(b, `,"offset":`...)
-		b = strconv.AppendInt(b, int64(offset), 10)
-		b = append(b, `,"total":`...)
-		b = strconv.AppendInt(b, int64(len(items)), 10)
+		b := offsetPage(page, offset, len(items))
 		if dataset == DatasetAuditLogs || dataset == DatasetAuditLogsV2 {
 			b = append(b, `,"remainingRecords":`...)
 			b = strconv.AppendBool(b, offset+len(page) < len(items))
@@ -256,13 +262,7 @@ func handleMSPTenants(q *apiReq) (int, []byte) {
 		return q.fail(e)
 	}
 	page := pageWindow(items, offset, limit)
-	b := appendItems(pageBuf(page), page)
-	b = append(b, `,"count":`...)
-	b = strconv.AppendInt(b, int64(len(page)), 10)
-	b = append(b, `,"offset":`...)
-	b = strconv.AppendInt(b, int64(offset), 10)
-	b = append(b, `,"total":`...)
-	b = strconv.AppendInt(b, int64(len(items)), 10)
+	b := offsetPage(page, offset, len(items))
 	return http.StatusOK, append(b, '}')
 }
 
@@ -356,13 +356,7 @@ func handleSitesHealth(q *apiReq) (int, []byte) {
 		return q.fail(e)
 	}
 	page := pageWindow(items, offset, limit)
-	b := appendItems(pageBuf(page), page)
-	b = append(b, `,"count":`...)
-	b = strconv.AppendInt(b, int64(len(page)), 10)
-	b = append(b, `,"offset":`...)
-	b = strconv.AppendInt(b, int64(offset), 10)
-	b = append(b, `,"total":`...)
-	b = strconv.AppendInt(b, int64(len(items)), 10)
+	b := offsetPage(page, offset, len(items))
 	b = append(b, `,"response":{"code":"200","message":"OK","status":"Success"}}`...)
 	return http.StatusOK, b
 }
