@@ -271,6 +271,10 @@ type Response struct {
 	Body any
 	// Raw is the body as received.
 	Raw []byte
+	// Attempts is how many times the request was sent to produce this
+	// answer (retries included; the one repeat after a token renewal is not
+	// counted, as it is not counted against RetryPolicy.MaxAttempts).
+	Attempts int
 }
 
 // Command sends a request PyCentral-style: any HTTP status is returned as a
@@ -315,7 +319,7 @@ func (c *Client) check(req Request, resp *Response) error {
 		}
 		hint, _ := retryAfterHint(resp.Header, c.now())
 		bk := c.budgets.bucketFor(app, methodOf(req), cleanPath(req.Path), c.account, c.workspace)
-		return &RateLimitError{Budget: bk.name, RetryAfter: hint, Attempts: c.retry.MaxAttempts, Err: e}
+		return &RateLimitError{Budget: bk.name, RetryAfter: hint, Attempts: resp.Attempts, Err: e}
 	}
 	return e
 }
@@ -668,6 +672,7 @@ func (c *Client) do(ctx context.Context, req Request, decode func(*Response, str
 			return nil, &ResponseError{Method: p.method, Path: p.path, StatusCode: status, Reason: reason, Attempts: attempts, Err: err}
 		}
 		last = resp
+		resp.Attempts = attempts
 		c.log.Debug("api call", "method", p.method, "app", string(p.app), "path", p.path, "status", resp.StatusCode, "attempt", attempts, "duration", time.Since(start))
 		bk.observe(resp.Header, c.now(), seq)
 		switch code := resp.StatusCode; {

@@ -80,7 +80,7 @@ func TestRetry429Exhausted(t *testing.T) {
 	c := testClient(t, api, clk, func(o *Options) { o.Retry.MaxAttempts = 3 })
 	api.setAPI(status(429, "ratelimit-reset", "1"))
 	resp, err := c.Command(t.Context(), Request{App: AppGLP, Path: "devices/v1/devices"})
-	if err != nil || resp.StatusCode != 429 || api.apiCalls.Load() != 3 {
+	if err != nil || resp.StatusCode != 429 || api.apiCalls.Load() != 3 || resp.Attempts != 3 {
 		t.Errorf("Command: %v %v calls=%d", resp, err, api.apiCalls.Load())
 	}
 	_, err = c.Do(t.Context(), Request{App: AppGLP, Path: "devices/v1/devices"}, nil)
@@ -97,8 +97,12 @@ func TestRetry429Exhausted(t *testing.T) {
 	c2 := testClient(t, api2, newClock(), func(o *Options) { o.Retry.MaxWait = time.Minute })
 	api2.setAPI(status(429, "Retry-After", "3600"))
 	resp, err = c2.Command(t.Context(), Request{Path: "x"})
-	if err != nil || resp.StatusCode != 429 || api2.apiCalls.Load() != 1 {
+	if err != nil || resp.StatusCode != 429 || api2.apiCalls.Load() != 1 || resp.Attempts != 1 {
 		t.Errorf("long hint: %v %v calls=%d", resp, err, api2.apiCalls.Load())
+	}
+	// Do reports the attempts actually made, not the configured maximum.
+	if _, err = c2.Do(t.Context(), Request{Path: "x"}, nil); !errors.As(err, &rle) || rle.Attempts != 1 {
+		t.Errorf("long hint, Do: attempts %d, want 1 (%v)", rle.Attempts, err)
 	}
 	// A context deadline shorter than the hint ends the call at once.
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
