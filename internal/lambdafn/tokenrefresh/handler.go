@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -12,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/centralmsp/centralmsp/internal/emf"
 	"github.com/centralmsp/centralmsp/internal/lambdafn/credsecret"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
 )
@@ -35,6 +38,9 @@ type Handler struct {
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Stdout receives the run's EMF metric line (default os.Stdout, which
+	// Lambda sends to CloudWatch Logs).
+	Stdout io.Writer
 }
 
 // NewFromEnv reads the configuration and the AWS SDK's standard
@@ -114,6 +120,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (*Summ
 	}
 	res, err := r.Refresh(ctx)
 	sum.Result = res
+	if res != nil {
+		if merr := h.publish(res, sum.RequestID); merr != nil {
+			log.ErrorContext(ctx, "writing metrics failed", "err", merr)
+		}
+	}
 	if err != nil {
 		if res != nil {
 			log.ErrorContext(ctx, "token refresh failed", "err", err, "written", len(res.Written), "failures", len(res.Failures))
@@ -124,4 +135,35 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (*Summ
 		log.WarnContext(ctx, "tenant token exchange failed", "tenant", f.TenantID, "name", f.Name, "class", f.Class, "kept_previous", f.KeptPrevious, "err", f.Message)
 	}
 	return sum, nil
+}
+
+// publish writes the refresh's figures as a CloudWatch EMF line with the
+// dimension Function=tokenrefresh; template.yaml alarms on TenantsFailed.
+func (h *Handler) publish(res *tokencache.Result, requestID string) error {
+	w := h.Stdout
+	if w == nil {
+		w = os.Stdout
+	}
+	now := h.Now
+	if now == nil {
+		now = time.Now
+	}
+	props := map[string]any{}
+	if requestID != "" {
+		props["RequestID"] = requestID
+	}
+	return emf.Line{
+		Dimensions: map[string]string{"Function": "tokenrefresh"},
+		Properties: props,
+		Timestamp:  now(),
+		Metrics: []emf.Metric{
+			{Name: "Tenants", Unit: "Count", Value: res.Tenants},
+			{Name: "TenantsExchanged", Unit: "Count", Value: res.Exchanged},
+			{Name: "TenantsFailed", Unit: "Count", Value: len(res.Failures)},
+			{Name: "ShardsWritten", Unit: "Count", Value: len(res.Written)},
+			{Name: "ShardsSkipped", Unit: "Count", Value: len(res.Skipped)},
+			{Name: "WriteErrors", Unit: "Count", Value: len(res.Errors)},
+			{Name: "Duration", Unit: "Milliseconds", Value: res.Duration.Milliseconds()},
+		},
+	}.Write(w)
 }

@@ -108,9 +108,20 @@ func TestHandlerEndToEnd(t *testing.T) {
 	fail := s.sim.Tenants()[7].HexID
 	s.sim.SetFaults(centralsim.Faults{Rules: []centralsim.FaultRule{{Endpoint: centralsim.EndpointToken, Tenant: fail, ServerErrorRate: 1, ServerErrorStatus: 403}}})
 
-	sum, err, logs := invoke(t, "tokenrefresh-scheduled.json", nil)
+	var metrics strings.Builder
+	sum, err, logs := invoke(t, "tokenrefresh-scheduled.json", func(h *Handler) { h.Stdout = &metrics })
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logs)
+	}
+	// The failed tenant is published for template.yaml's alarm on
+	// CentralMSP/TenantsFailed with Function=tokenrefresh.
+	var emfDoc struct {
+		Function      string
+		TenantsFailed int
+		Tenants       int
+	}
+	if err := json.Unmarshal([]byte(metrics.String()), &emfDoc); err != nil || emfDoc.Function != "tokenrefresh" || emfDoc.TenantsFailed != 1 || emfDoc.Tenants != 45 {
+		t.Errorf("EMF line %q: %+v %v", metrics.String(), emfDoc, err)
 	}
 	if sum.RequestID != "req-1" || sum.Tenants != 45 || sum.Exchanged != 44 || len(sum.Failures) != 1 || sum.Failures[0].TenantID != fail || sum.Failures[0].Class != "forbidden" {
 		t.Fatalf("summary %+v", sum)
