@@ -146,6 +146,16 @@ func cleanPrefix(p string) string {
 	return p
 }
 
+// Wait blocks until the budget that a request of app, method and path draws
+// on admits one more, for callers that send requests outside a Client (such
+// as token exchanges). account and workspace key the bucket by its Scope.
+// It returns the time waited; a *RateLimitError when the context's deadline
+// would pass first; or the context's error.
+func (b *Budgets) Wait(ctx context.Context, app App, method, path, account, workspace string) (time.Duration, error) {
+	waited, _, err := b.bucketFor(app, method, path, account, workspace).wait(ctx, time.Now, realSleep)
+	return waited, err
+}
+
 // bucketFor returns the bucket of a request.
 func (b *Budgets) bucketFor(app App, method, path, account, workspace string) *bucket {
 	path = "/" + strings.TrimLeft(path, "/")

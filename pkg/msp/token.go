@@ -80,6 +80,12 @@ func (m *MSP) exchange(ctx context.Context, id string) (tok, subject *oauth2.Tok
 		if err != nil {
 			return nil, nil, loginError(url, fmt.Errorf("renew MSP token for tenant %s: %w", id, err))
 		}
+		// Exchanges are GLP requests: they draw on the MSP's shared budget
+		// (the "glp" bucket per MSP account unless configured otherwise), so
+		// a refresher's concurrent exchanges respect it like every call.
+		if _, err := m.budgets.Wait(ctx, central.AppGLP, http.MethodPost, "/authorization/v2/oauth2/"+id+"/token", m.unified.WorkspaceID, id); err != nil {
+			return nil, nil, loginError(url, fmt.Errorf("exchange token for tenant %s: %w", id, err))
+		}
 		m.exchanges.Add(1)
 		sent := m.now()
 		tok, err = central.ExchangeToken(ctx, m.hc, url, subject.AccessToken, m.unified.ClientID, m.unified.ClientSecret)
