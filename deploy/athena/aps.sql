@@ -3,7 +3,7 @@
 -- (gzip NDJSON: one API item per line, plus _tenant_id, _tenant_name, _run_id, _collected_at).
 -- dt is a projected partition. The run= level is read below it (Athena reads every object under a
 -- partition's prefix), so select a run with _run_id; the tenant is the _tenant_id column.
--- Nested objects declared string hold their JSON text (use json_extract). See docs/deploy.md.
+-- Nested objects declared string hold their JSON text (use json_extract). See the README, "Query the inventory with Athena".
 -- Replace YOUR_BUCKET (plus the stack's OutputPrefix without its trailing slash, if set) first.
 CREATE EXTERNAL TABLE IF NOT EXISTS centralmsp.aps (
   `_tenant_id` string COMMENT 'tenant (GLP workspace) id, 32 hex',

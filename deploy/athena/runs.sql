@@ -3,7 +3,7 @@
 --          s3://YOUR_BUCKET/runs/<run-id>/shards/<shard>.json (a shard's partial manifest; shard is set)
 -- The manifests are indented (multi-line) JSON, which the line-based JSON SerDes cannot read;
 -- the Ion SerDe reads them (Ion text is a superset of JSON). One row per manifest file:
--- WHERE shard IS NULL keeps the run manifests. See docs/deploy.md for queries.
+-- WHERE shard IS NULL keeps the run manifests. See the README, "Query the inventory with Athena", for queries.
 -- Replace YOUR_BUCKET (with the stack's OutputPrefix appended, if any) before running.
 CREATE EXTERNAL TABLE IF NOT EXISTS centralmsp.runs (
   `version` int,

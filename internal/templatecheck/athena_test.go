@@ -14,10 +14,10 @@ import (
 
 const athenaDir = repoRoot + "/deploy/athena"
 
-// inventoryDatasets are the collected datasets (docs/DESIGN.md); each has a
+// inventoryDatasets are every dataset the collector writes, audit-logs
+// included (collector.DatasetNames); each has a
 // table named like the dataset with "_" for "-".
-var inventoryDatasets = []string{"devices", "device-inventory", "aps", "switches", "gateways", "sites-health",
-	"glp-devices", "subscriptions"}
+var inventoryDatasets = collector.DatasetNames()
 
 func readSQL(t *testing.T, name string) string {
 	t.Helper()

@@ -1,0 +1,44 @@
+-- centralmsp: dataset audit-logs, the items of GET /audit-log/v1/logs (GreenLake), written by audit requests.
+-- Objects: s3://YOUR_BUCKET/inventory/dataset=audit-logs/dt=YYYY-MM-DD/run=<run-id>/tenant=<workspace-id>.ndjson.gz
+-- (gzip NDJSON: one API item per line, plus _tenant_id, _tenant_name, _run_id, _collected_at).
+-- dt is a projected partition. The run= level is read below it (Athena reads every object under a
+-- partition's prefix), so select a run with _run_id; the tenant is the _tenant_id column.
+-- Nested objects declared string hold their JSON text (use json_extract). See the README, "Query the inventory with Athena".
+-- Replace YOUR_BUCKET (plus the stack's OutputPrefix without its trailing slash, if set) first.
+CREATE EXTERNAL TABLE IF NOT EXISTS centralmsp.audit_logs (
+  `_tenant_id` string COMMENT 'tenant (GLP workspace) id, 32 hex',
+  `_tenant_name` string COMMENT 'tenant name',
+  `_run_id` string COMMENT 'collection run id',
+  `_collected_at` string COMMENT 'RFC 3339 UTC time the page was received',
+  `id` string,
+  `type` string,
+  `category` string,
+  `description` string,
+  `region` string,
+  `application` string COMMENT 'JSON: {id}',
+  `user` string COMMENT 'JSON: {username}',
+  `workspace` string COMMENT 'JSON: {id, workspaceName}',
+  `additionalInfo` string COMMENT 'JSON: e.g. {ipAddress}',
+  `hasDetails` boolean,
+  `generation` bigint,
+  `createdAt` string,
+  `updatedAt` string
+)
+COMMENT 'centralmsp audit-logs: GET /audit-log/v1/logs (GreenLake), collected by AuditRequest events'
+PARTITIONED BY (`dt` string)
+ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
+WITH SERDEPROPERTIES ('ignore.malformed.json' = 'false', 'case.insensitive' = 'true')
+STORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'
+OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
+LOCATION 's3://YOUR_BUCKET/inventory/dataset=audit-logs/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.dt.type' = 'date',
+  'projection.dt.format' = 'yyyy-MM-dd',
+  'projection.dt.range' = 'NOW-3YEARS,NOW+1DAYS',
+  'projection.dt.interval' = '1',
+  'projection.dt.interval.unit' = 'DAYS',
+  'storage.location.template' = 's3://YOUR_BUCKET/inventory/dataset=audit-logs/dt=${dt}/',
+  'classification' = 'json',
+  'compressionType' = 'gzip'
+);
