@@ -190,8 +190,14 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 // Items iterates over every item of a list, page by page. It yields
 // (zero, err) once on error and stops.
 func Items[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[T, error] {
+	return ItemsOf(Pages[T](ctx, c, spec))
+}
+
+// ItemsOf flattens a page iterator (of this package or of pkg/classic) into
+// its items. It yields (zero, err) once on error and stops.
+func ItemsOf[T any](pages iter.Seq2[*Page[T], error]) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		for pg, err := range Pages[T](ctx, c, spec) {
+		for pg, err := range pages {
 			if err != nil {
 				var zero T
 				yield(zero, err)

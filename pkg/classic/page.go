@@ -138,20 +138,7 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*cent
 // Items iterates over every item of a Classic list, page by page. It
 // yields (zero, err) once on error and stops.
 func Items[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		for pg, err := range Pages[T](ctx, c, spec) {
-			if err != nil {
-				var zero T
-				yield(zero, err)
-				return
-			}
-			for _, it := range pg.Items {
-				if !yield(it, nil) {
-					return
-				}
-			}
-		}
-	}
+	return central.ItemsOf(Pages[T](ctx, c, spec))
 }
 
 // decodeClassicPage reads {<key>: [...], "count": n, "total": n}. count and
