@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -137,4 +138,17 @@ func parseFlags(env *Env, fs *flag.FlagSet, usage string, args []string) (bool, 
 	default:
 		return false, &UsageError{Msg: err.Error()}
 	}
+}
+
+// parseTenantCounts reads a --tenants list such as "100,1_000,10000".
+func parseTenantCounts(list string) ([]int, error) {
+	var counts []int
+	for f := range strings.SplitSeq(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(strings.ReplaceAll(f, "_", "")))
+		if err != nil || n < 1 || n > 1_000_000 {
+			return nil, &UsageError{Msg: fmt.Sprintf("--tenants: %q is not a tenant count between 1 and 1,000,000", f)}
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
 }

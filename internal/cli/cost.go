@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/centralmsp/centralmsp/internal/costmodel"
@@ -51,13 +49,9 @@ func runCost(ctx context.Context, env *Env, args []string) error {
 	if *interval < time.Minute || *interval > 24*time.Hour {
 		return &UsageError{Msg: fmt.Sprintf("--interval %s: want between 1m and 24h", *interval)}
 	}
-	var counts []int
-	for f := range strings.SplitSeq(*tenants, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(strings.ReplaceAll(f, "_", "")))
-		if err != nil || n < 1 || n > 1_000_000 {
-			return &UsageError{Msg: fmt.Sprintf("--tenants: %q is not a tenant count between 1 and 1,000,000", f)}
-		}
-		counts = append(counts, n)
+	counts, err := parseTenantCounts(*tenants)
+	if err != nil {
+		return err
 	}
 
 	run := typ

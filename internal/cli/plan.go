@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 
 	"github.com/centralmsp/centralmsp/internal/tokencache"
 )
@@ -40,12 +38,12 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	}
 	sched := def
 	sched.CollectorInterval, sched.RefreshLead, sched.Window, sched.CollectorReadsPerShard = *interval, *lead, *window, *reads
+	counts, err := parseTenantCounts(*tenants)
+	if err != nil {
+		return err
+	}
 	var plans []tokencache.Plan
-	for f := range strings.SplitSeq(*tenants, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(strings.ReplaceAll(f, "_", "")))
-		if err != nil || n < 1 || n > 1_000_000 {
-			return &UsageError{Msg: fmt.Sprintf("--tenants: %q is not a tenant count between 1 and 1,000,000", f)}
-		}
+	for _, n := range counts {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
