@@ -13,8 +13,9 @@
 //
 // # Records
 //
-// Each NDJSON line is one API item with its fields kept verbatim (compacted
-// to one line) and four fields added in front:
+// Each NDJSON line is one API item with its fields kept verbatim (an item
+// spread over several lines is compacted to one) and four fields added in
+// front:
 //
 //	_tenant_id     the tenant's workspace id (32 hex)
 //	_tenant_name   the tenant's workspace name
@@ -34,7 +35,6 @@ package collector
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -51,6 +51,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/centralmsp/centralmsp/internal/sink"
@@ -64,6 +65,15 @@ const (
 	DefaultReserve     = 30 * time.Second
 	DefaultFinishTime  = 10 * time.Second
 )
+
+// GzipLevel is the compression level of the dataset objects: BestSpeed of
+// github.com/klauspost/compress, which writes standard gzip about five times
+// faster than compress/gzip's default level, for files about a quarter
+// bigger, with the same ~800 KB of state per writer (measured on simulator
+// records: 415 vs 75 MB/s per core, compression ratio 11.5 vs 14.4). Gzip was
+// most of the collector's CPU, and a Lambda bills its time, while S3 and
+// Athena bill compressed bytes at a few dollars per TB.
+const GzipLevel = gzip.BestSpeed
 
 // ContentType is the content type of the dataset objects.
 const ContentType = "application/gzip"
@@ -581,7 +591,7 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 	cw := &countingWriter{w: obj, key: key}
 	zw, _ := r.gzPool.Get().(*gzip.Writer)
 	if zw == nil {
-		zw = gzip.NewWriter(cw)
+		zw, _ = gzip.NewWriterLevel(cw, GzipLevel) // a valid level: no error
 	} else {
 		zw.Reset(cw)
 	}
@@ -669,49 +679,39 @@ func appendRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.
 
 // appendValidRecord is appendRecord for an item already known to be valid
 // JSON (central.Pages decodes every page with encoding/json, which validates
-// it): an item that is already compact, as APIs send them, is copied as is
-// instead of going through json.Compact, with the same output.
+// it): an object item that is already one line, as APIs send them, is copied
+// byte for byte instead of going through json.Compact. Valid JSON holds raw
+// line breaks only as whitespace between tokens, so an item without CR or LF
+// bytes is one line; spaces it may hold between tokens are kept.
 func appendValidRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.RawMessage) error {
-	if len(item) < 2 || item[0] != '{' || !isCompact(item) {
+	if len(item) < 2 || item[0] != '{' || bytes.IndexByte(item, '\n') >= 0 || bytes.IndexByte(item, '\r') >= 0 {
 		return appendRecord(dst, scratch, meta, at, item)
 	}
 	dst.Write(meta)
 	dst.WriteByte('"')
 	dst.WriteString(at)
 	dst.WriteByte('"')
-	if len(item) == 2 {
+	if body := item[1:]; skipSpace(body) == len(body) || body[skipSpace(body)] == '}' { // {} or { }: no member
 		dst.WriteByte('}')
 	} else {
 		dst.WriteByte(',')
-		dst.Write(item[1:])
+		dst.Write(body)
 	}
 	dst.WriteByte('\n')
 	return nil
 }
 
-// isCompact reports whether valid JSON holds no whitespace outside strings
-// (valid JSON strings cannot hold raw tabs or line breaks, only spaces).
-func isCompact(b []byte) bool {
-	in := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if in {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				in = false
-			}
-			continue
-		}
+// skipSpace returns the index of the first byte of b that is not JSON
+// whitespace (len(b) if none).
+func skipSpace(b []byte) int {
+	for i, c := range b {
 		switch c {
-		case '"':
-			in = true
 		case ' ', '\t', '\n', '\r':
-			return false
+		default:
+			return i
 		}
 	}
-	return true
+	return len(b)
 }
 
 // mergeParams returns base overlaid with extra, or nil when both are empty.

@@ -8,10 +8,10 @@ import (
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
-// FuzzAppendValidRecord: for every valid item, the fast path writes exactly
-// what appendRecord writes.
+// FuzzAppendValidRecord: for every valid item, the fast path writes one
+// line that is, compacted, exactly what appendRecord writes.
 func FuzzAppendValidRecord(f *testing.F) {
-	for _, s := range []string{`{}`, `{"a":1}`, `{"a": 1}`, `{"s":"a b\"c\\\\"}`, `{"s":"x\\" y"}`, "{\n\"a\":1}", `[1]`, `"s"`, ` {"a":1}`, `{"n":"Crème & Sons"}`} {
+	for _, s := range []string{`{}`, `{ }`, "{\t}", `{"a":1}`, `{"a": 1}`, `{ "a":1 }`, `{"s":"a b\"c\\\\"}`, `{"s":"x\\" y"}`, "{\n\"a\":1}", "{\"a\":1\r}", `[1]`, `"s"`, ` {"a":1}`, `{"n":"Crème & Sons"}`} {
 		f.Add(s)
 	}
 	meta := recordMeta(msp.Tenant{ID: "0123456789abcdef0123456789abcdef", Name: "T & \"1\""}, "run-1")
@@ -19,26 +19,46 @@ func FuzzAppendValidRecord(f *testing.F) {
 		if !json.Valid([]byte(item)) {
 			return
 		}
-		var want, got, scratch bytes.Buffer
+		var want, got, compact, scratch bytes.Buffer
 		if err := appendRecord(&want, &scratch, meta, "2026-11-23T00:00:00.000Z", json.RawMessage(item)); err != nil {
 			t.Fatal(err)
 		}
 		if err := appendValidRecord(&got, &scratch, meta, "2026-11-23T00:00:00.000Z", json.RawMessage(item)); err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got.Bytes(), want.Bytes()) {
-			t.Fatalf("item %q:\n got %s\nwant %s", item, got.Bytes(), want.Bytes())
+		line := got.Bytes()
+		if bytes.IndexAny(line[:len(line)-1], "\r\n") >= 0 || line[len(line)-1] != '\n' {
+			t.Fatalf("item %q: not one line: %q", item, line)
+		}
+		if err := json.Compact(&compact, line[:len(line)-1]); err != nil {
+			t.Fatalf("item %q: invalid JSON %q: %v", item, line, err)
+		}
+		compact.WriteByte('\n')
+		if !bytes.Equal(compact.Bytes(), want.Bytes()) {
+			t.Fatalf("item %q:\n got %s\nwant %s", item, line, want.Bytes())
 		}
 	})
 }
 
-func TestIsCompact(t *testing.T) {
-	for in, want := range map[string]bool{
-		`{"a":1}`: true, `{"a": 1}`: false, `{"a":"x y"}`: true, `{"a":"x\" y"}`: true,
-		`{"a":"x\\"," b":1}`: true, `{"a":"x\\", "b":1}`: false, "{\"a\":1}\n": false,
+// An item that is already one line is written byte for byte, spaces and
+// all: the API's own text, not a re-encoding.
+func TestAppendValidRecordVerbatim(t *testing.T) {
+	meta := recordMeta(msp.Tenant{ID: "0123456789abcdef0123456789abcdef", Name: "T"}, "r")
+	prefix := string(meta) + `"2026-11-23T00:00:00.000Z"`
+	for in, want := range map[string]string{
+		`{}`:                  prefix + "}\n",
+		`{ }`:                 prefix + "}\n",
+		`{"a":1.50}`:          prefix + `,"a":1.50}` + "\n",
+		`{ "a": "x  y" }`:     prefix + `, "a": "x  y" }` + "\n",
+		"{\n \"a\": 1\n}":     prefix + `,"a":1}` + "\n",
+		`{"s":"line\nbreak"}`: prefix + `,"s":"line\nbreak"}` + "\n",
 	} {
-		if got := isCompact([]byte(in)); got != want {
-			t.Errorf("isCompact(%s) = %v, want %v", in, got, want)
+		var got, scratch bytes.Buffer
+		if err := appendValidRecord(&got, &scratch, meta, "2026-11-23T00:00:00.000Z", json.RawMessage(in)); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want {
+			t.Errorf("item %q:\n got %q\nwant %q", in, got.String(), want)
 		}
 	}
 }
