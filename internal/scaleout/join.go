@@ -281,6 +281,41 @@ func DeferredManifest(msg *ShardMessage, datasets []string, tenantNames map[stri
 	return m
 }
 
+// DeferUnsent writes DeferredManifest for every message that was never sent
+// (SendError.Unsent) and has no shard manifest yet, so the run can still be
+// joined: its tenants are listed as deferred and the next scheduled run
+// collects them first. A message SQS accepted after all runs anyway and
+// replaces the deferred manifest with its own, then joins again.
+func DeferUnsent(ctx context.Context, st Store, unsent []ShardMessage, datasets []string, now time.Time) error {
+	if len(unsent) == 0 {
+		return nil
+	}
+	// Existence by listing (see TryJoin).
+	keys, err := st.List(ctx, "runs/"+unsent[0].RunID+"/shards/")
+	if err != nil {
+		return err
+	}
+	exists := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		exists[k] = true
+	}
+	for i := range unsent {
+		msg := &unsent[i]
+		key := collector.ShardKey(msg.RunID, msg.ID())
+		if exists[key] {
+			continue
+		}
+		b, err := DeferredManifest(msg, datasets, nil, now).Marshal()
+		if err != nil {
+			return fmt.Errorf("scaleout: encoding shard %s's deferred manifest: %w", msg.ID(), err)
+		}
+		if err := st.Put(ctx, key, b, "application/json"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RunDate is the dt partition of a run id made by collector.NewRunID, or
 // now's date for other ids.
 func RunDate(runID string, now time.Time) string {

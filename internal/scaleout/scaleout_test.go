@@ -232,10 +232,14 @@ type fakeSQS struct {
 	calls    [][]types.SendMessageBatchRequestEntry
 	failOnce map[string]bool // message body substring -> fail first time
 	fault    string          // body substring -> sender fault
+	callErr  map[int]error   // call number (from 1) -> the call fails
 }
 
 func (f *fakeSQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
 	f.calls = append(f.calls, in.Entries)
+	if err := f.callErr[len(f.calls)]; err != nil {
+		return nil, err
+	}
 	out := &sqs.SendMessageBatchOutput{}
 	for _, e := range in.Entries {
 		body := aws.ToString(e.MessageBody)
@@ -275,6 +279,61 @@ func TestSenderBatches(t *testing.T) {
 	var se *SendError
 	if !errors.As(err, &se) || len(se.Failed) != 1 || !strings.Contains(se.Failed[0], "shard 7") {
 		t.Fatalf("%v", err)
+	}
+	if len(se.Unsent) != 1 || se.Unsent[0].Shard != 7 {
+		t.Fatalf("unsent %+v", se.Unsent)
+	}
+	// A call failing as a whole: its messages and all later ones are unsent.
+	f = &fakeSQS{callErr: map[int]error{2: errors.New("connection reset")}}
+	err = (&Sender{Client: f, QueueURL: "q"}).Send(context.Background(), msgs...)
+	if !errors.As(err, &se) || se.Err == nil {
+		t.Fatalf("%v", err)
+	}
+	var unsent []int
+	for _, m := range se.Unsent {
+		unsent = append(unsent, m.Shard)
+	}
+	if want := []int{11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}; !slices.Equal(unsent, want) {
+		t.Fatalf("unsent %v, want %v", unsent, want)
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	for n, want := range map[int]time.Duration{0: time.Minute, 1: time.Minute, 2: 2 * time.Minute, 3: 4 * time.Minute,
+		4: 8 * time.Minute, 5: 15 * time.Minute, 1000: 15 * time.Minute} {
+		if got := RetryDelay(n); got != want {
+			t.Errorf("RetryDelay(%d) = %s, want %s", n, got, want)
+		}
+	}
+}
+
+// DeferUnsent writes a deferred manifest for unsent shards only, never over
+// a shard's own manifest, and the run then joins.
+func TestDeferUnsentJoins(t *testing.T) {
+	st := NewMemoryStore()
+	ctx := context.Background()
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	plan := &Plan{Version: PlanVersion, RunID: "run", Datasets: []string{"devices"},
+		Shards: []PlannedShard{{ID: "1", Tenants: []string{"a"}}, {ID: "2", Tenants: []string{"b", "c"}}}}
+	if err := WritePlan(ctx, st, plan); err != nil {
+		t.Fatal(err)
+	}
+	msgs := plan.Messages()
+	done := shardManifest("run", "1", now, map[string]collector.Status{"a": collector.StatusOK})
+	b, _ := done.Marshal()
+	if err := st.Put(ctx, collector.ShardKey("run", "1"), b, "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	// Shard 1 was in a call that failed as a whole but ran after all.
+	if err := DeferUnsent(ctx, st, msgs, plan.Datasets, now); err != nil {
+		t.Fatal(err)
+	}
+	res, err := TryJoin(ctx, st, "run")
+	if err != nil || res.Joined == nil {
+		t.Fatalf("join %+v %v", res, err)
+	}
+	if tt := res.Joined.Totals; tt.Tenants != 3 || tt.TenantsOK != 1 || tt.TenantsDeferred != 2 || res.Joined.Complete {
+		t.Fatalf("joined %+v", tt)
 	}
 }
 

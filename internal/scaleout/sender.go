@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -21,10 +22,44 @@ type SQSAPI interface {
 }
 
 // QueueAPI is the part of the SQS client the collector uses: sending
-// shards and reading the queue's backlog.
+// shards, reading the queue's backlog and scheduling a failed shard's retry.
 type QueueAPI interface {
 	SQSAPI
 	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// Retry delays of a failed shard message: the first retry after
+// RetryBase, each later one twice the one before, at most RetryMax.
+const (
+	RetryBase = time.Minute
+	RetryMax  = 15 * time.Minute
+)
+
+// RetryDelay is how long a shard message that failed on its receiveCount-th
+// receive (SQS's ApproximateReceiveCount, from 1) stays invisible before
+// SQS delivers it again. Without it the message would wait for the queue's
+// whole visibility timeout (sized to the function's timeout), although a
+// failed shard usually failed fast (the API or a store was unreachable).
+func RetryDelay(receiveCount int) time.Duration {
+	d := RetryBase
+	for i := 1; i < receiveCount && d < RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, RetryMax)
+}
+
+// RetryLater makes a received message visible again after
+// RetryDelay(receiveCount) (SQS ChangeMessageVisibility).
+func RetryLater(ctx context.Context, client QueueAPI, queueURL, receiptHandle string, receiveCount int) (time.Duration, error) {
+	d := RetryDelay(receiveCount)
+	_, err := client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(queueURL), ReceiptHandle: aws.String(receiptHandle), VisibilityTimeout: int32(d / time.Second),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("scaleout: scheduling the retry in %s: %w", d, err)
+	}
+	return d, nil
 }
 
 // Backlog returns the shard messages waiting in the queue
@@ -32,8 +67,8 @@ type QueueAPI interface {
 // retry (ApproximateNumberOfMessagesNotVisible). A scheduled run that finds
 // messages waiting skips: an earlier run is still being collected, and
 // starting another would only lengthen the queue. Messages in flight do not
-// stop it: a failed shard stays invisible for the queue's whole visibility
-// timeout before its retry.
+// stop it: a failed shard stays invisible for RetryDelay (the collector
+// shortens the queue's visibility timeout) before its retry.
 func Backlog(ctx context.Context, client QueueAPI, queueURL string) (waiting, inFlight int, err error) {
 	visible, hidden := types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible
 	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
@@ -72,6 +107,10 @@ type SendError struct {
 	QueueURL string
 	Failed   []string // shard ids with SQS's reason
 	Err      error    // a call that failed as a whole
+	// Unsent holds every message not known to be sent: those SQS failed,
+	// and, after a call failed as a whole, that call's and all later ones
+	// (SQS may still have accepted some of that call's).
+	Unsent []ShardMessage
 }
 
 func (e *SendError) Error() string {
@@ -93,6 +132,7 @@ func (e *SendError) Unwrap() error { return e.Err }
 // anything still failed is a *SendError. The SDK retries whole calls.
 func (s *Sender) Send(ctx context.Context, msgs ...ShardMessage) error {
 	var failed []string
+	var unsent []ShardMessage
 	for start := 0; start < len(msgs); start += BatchSize {
 		batch := msgs[start:min(start+BatchSize, len(msgs))]
 		pending := make(map[string]ShardMessage, len(batch))
@@ -109,7 +149,11 @@ func (s *Sender) Send(ctx context.Context, msgs ...ShardMessage) error {
 		for attempt := 0; len(entries) > 0; attempt++ {
 			out, err := s.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.QueueURL), Entries: entries})
 			if err != nil {
-				return &SendError{QueueURL: s.QueueURL, Failed: failed, Err: err}
+				for _, e := range entries {
+					unsent = append(unsent, pending[aws.ToString(e.Id)])
+				}
+				unsent = append(unsent, msgs[start+len(batch):]...)
+				return &SendError{QueueURL: s.QueueURL, Failed: failed, Err: err, Unsent: unsent}
 			}
 			var retry []types.SendMessageBatchRequestEntry
 			for _, f := range out.Failed {
@@ -124,12 +168,13 @@ func (s *Sender) Send(ctx context.Context, msgs ...ShardMessage) error {
 					continue
 				}
 				failed = append(failed, fmt.Sprintf("shard %s: %s %s", m.ID(), aws.ToString(f.Code), aws.ToString(f.Message)))
+				unsent = append(unsent, m)
 			}
 			entries = retry
 		}
 	}
 	if len(failed) > 0 {
-		return &SendError{QueueURL: s.QueueURL, Failed: failed}
+		return &SendError{QueueURL: s.QueueURL, Failed: failed, Unsent: unsent}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -106,14 +107,22 @@ func (h *Handler) scheduled(ctx context.Context, reqID string, log *slog.Logger)
 			return nil, err
 		}
 		sender := &scaleout.Sender{Client: h.SQS, QueueURL: h.Config.ShardQueueURL}
-		if err := sender.Send(ctx, plan.Messages()...); err != nil {
+		unsent, err := h.sendShards(ctx, sender, plan, log)
+		if err != nil {
 			return nil, err
 		}
-		sum.Mode, sum.Shards, sum.Plan, sum.Tenants = "sharded", len(plan.Shards), scaleout.PlanKey(runID), len(ids)
+		sum.Mode, sum.Shards, sum.Plan, sum.Tenants = "sharded", len(plan.Shards)-len(unsent), scaleout.PlanKey(runID), len(ids)
 		for _, c := range costs {
 			if c.Deferred {
 				sum.TenantsDeferred++
 			}
+		}
+		if len(unsent) > 0 {
+			n := 0
+			for _, m := range unsent {
+				n += len(m.Tenants)
+			}
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("%d of %d shards could not be sent: their %d tenants are deferred to the next scheduled run", len(unsent), len(plan.Shards), n))
 		}
 		log.InfoContext(ctx, "shards sent", slog.Int("shards", len(plan.Shards)), slog.Int("tenants", len(ids)))
 		return sum, nil
@@ -147,6 +156,37 @@ func (h *Handler) scheduled(ctx context.Context, reqID string, log *slog.Logger)
 	return sum, nil
 }
 
+// sendShards sends the plan's shard messages. Shards that cannot be sent
+// get a deferred shard manifest, so the run is joined all the same (their
+// tenants deferred, first in the next scheduled run) instead of never. It
+// returns the unsent shards, and an error only when no shard was sent or
+// the unsent ones could not be recorded: then the invocation fails (its
+// on-failure destination alarms), and a joined manifest still records every
+// tenant deferred when possible.
+func (h *Handler) sendShards(ctx context.Context, sender *scaleout.Sender, plan *scaleout.Plan, log *slog.Logger) ([]scaleout.ShardMessage, error) {
+	err := sender.Send(ctx, plan.Messages()...)
+	var se *scaleout.SendError
+	if err == nil || !errors.As(err, &se) || len(se.Unsent) == 0 {
+		return nil, err
+	}
+	log.ErrorContext(ctx, "shards could not be sent; their tenants are deferred", slog.Int("unsent", len(se.Unsent)),
+		slog.Int("shards", len(plan.Shards)), slog.Any("error", err))
+	// Detached: recording what was not sent matters most when time is short.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), collector.DefaultFinishTime)
+	defer cancel()
+	if derr := scaleout.DeferUnsent(dctx, h.Store, se.Unsent, plan.Datasets, h.now()); derr != nil {
+		return nil, errors.Join(err, fmt.Errorf("collector: recording the unsent shards: %w", derr))
+	}
+	if len(se.Unsent) < len(plan.Shards) {
+		return se.Unsent, nil
+	}
+	// Nothing was sent: join now (every tenant deferred), then fail.
+	if _, jerr := scaleout.TryJoin(dctx, h.Store, plan.RunID); jerr != nil {
+		err = errors.Join(err, fmt.Errorf("collector: joining run %s: %w", plan.RunID, jerr))
+	}
+	return nil, err
+}
+
 // shards processes an SQS batch of shard messages one after another and
 // reports the ones that failed as a whole.
 func (h *Handler) shards(ctx context.Context, ev *events.SQSEvent, log *slog.Logger) events.SQSEventResponse {
@@ -155,10 +195,31 @@ func (h *Handler) shards(ctx context.Context, ev *events.SQSEvent, log *slog.Log
 		rlog := log.With(slog.String("message_id", rec.MessageId))
 		if err := h.shard(ctx, []byte(rec.Body), rlog); err != nil {
 			rlog.ErrorContext(ctx, "shard failed; SQS will retry it", slog.Any("error", err))
+			h.retryLater(ctx, rec, rlog)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}
 	return resp
+}
+
+// retryLater shortens a failed shard message's invisibility from the
+// queue's visibility timeout (the function's whole timeout and more) to
+// scaleout.RetryDelay, so a shard that failed fast is retried in minutes.
+// When that fails the message keeps the queue's timeout.
+func (h *Handler) retryLater(ctx context.Context, rec events.SQSMessage, log *slog.Logger) {
+	if h.SQS == nil || h.Config.ShardQueueURL == "" || rec.ReceiptHandle == "" {
+		return
+	}
+	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"]) // absent: 0, the first delay
+	// Detached: a shard that ran out of time still schedules its retry.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	d, err := scaleout.RetryLater(rctx, h.SQS, h.Config.ShardQueueURL, rec.ReceiptHandle, n)
+	if err != nil {
+		log.WarnContext(ctx, "the retry keeps the queue's visibility timeout", slog.Any("error", err))
+		return
+	}
+	log.InfoContext(ctx, "shard retry scheduled", slog.Duration("in", d), slog.Int("receive_count", n))
 }
 
 // shard runs one shard: the engine on its tenants with its share of the
