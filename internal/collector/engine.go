@@ -589,15 +589,27 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 	// ctx still aborts (the S3 sink bounds it by its FailTimeout).
 	defer func() { _ = obj.Abort(context.WithoutCancel(ctx)) }()
 	cw := &countingWriter{w: obj, key: key}
-	zw, _ := r.gzPool.Get().(*gzip.Writer)
-	if zw == nil {
-		zw, _ = gzip.NewWriterLevel(cw, GzipLevel) // a valid level: no error
-	} else {
-		zw.Reset(cw)
+	// The gzip writer (~800 KB of state) is taken when the first page has
+	// arrived, not before: a tenant waiting for its first page (e.g. for a
+	// budget) holds none, so memory follows the pages being written, not
+	// the tenants in flight.
+	var zw *gzip.Writer
+	writer := func() *gzip.Writer {
+		if zw == nil {
+			zw, _ = r.gzPool.Get().(*gzip.Writer)
+			if zw == nil {
+				zw, _ = gzip.NewWriterLevel(cw, GzipLevel) // a valid level: no error
+			} else {
+				zw.Reset(cw)
+			}
+		}
+		return zw
 	}
 	defer func() {
-		zw.Reset(io.Discard)
-		r.gzPool.Put(zw)
+		if zw != nil {
+			zw.Reset(io.Discard)
+			r.gzPool.Put(zw)
+		}
 	}()
 
 	meta := recordMeta(t, r.cfg.RunID)
@@ -608,6 +620,7 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 			return fail(err)
 		}
 		at := r.now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
+		zw := writer()
 		for _, item := range page.Items {
 			line.Reset()
 			if err := appendValidRecord(&line, &scratch, meta, at, item); err != nil {
@@ -620,7 +633,7 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 		}
 		res.Pages++
 	}
-	if err := zw.Close(); err != nil {
+	if err := writer().Close(); err != nil {
 		return fail(err)
 	}
 	if cw.err != nil {
