@@ -454,6 +454,7 @@ func TestRunConfigErrors(t *testing.T) {
 		"dataset":  {MSP: panicMSP{}, Sink: mem, Datasets: []string{"nope"}},
 		"run id":   {MSP: panicMSP{}, Sink: mem, RunID: "../x"},
 		"shard id": {MSP: panicMSP{}, Sink: mem, Shard: "a/b"},
+		"date":     {MSP: panicMSP{}, Sink: mem, Date: "2026-13-01"},
 	} {
 		if m, err := Run(t.Context(), cfg); err == nil || m != nil {
 			t.Errorf("%s: Run = %v, %v", name, m, err)
@@ -461,16 +462,27 @@ func TestRunConfigErrors(t *testing.T) {
 	}
 }
 
-// TestRunShards runs two shards of one run and joins their manifests.
+// TestRunShards runs two shards of one run and joins their manifests. The
+// second starts after midnight and still writes to the run's dt partition.
 func TestRunShards(t *testing.T) {
 	env := newSimEnv(t, []int{1, 2, 3})
 	tenants := tenantsOf(t, env.msp)
 	mem := sink.NewMemory()
 	var shards []*Manifest
+	starts := []time.Time{time.Date(2026, 11, 23, 23, 50, 0, 0, time.UTC), time.Date(2026, 11, 24, 0, 10, 0, 0, time.UTC)}
 	for i, sel := range [][]string{{tenants[0].ID, tenants[1].ID}, {tenants[2].ID}} {
-		m, err := Run(t.Context(), Config{MSP: FromMSP(env.msp), Sink: mem, RunID: "r-sh", Shard: []string{"0", "1"}[i], Tenants: sel, Datasets: []string{"aps"}})
+		now := func() time.Time { return starts[i] }
+		m, err := Run(t.Context(), Config{MSP: FromMSP(env.msp), Sink: mem, RunID: "r-sh", Shard: []string{"0", "1"}[i], Date: "2026-11-23",
+			Tenants: sel, Datasets: []string{"aps"}, Now: now, Reserve: -1})
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, tr := range m.Tenants {
+			for _, d := range tr.Datasets {
+				if want := ObjectKey("aps", "2026-11-23", "r-sh", tr.ID); d.Key != want {
+					t.Errorf("shard %s: key %s, want %s", m.Shard, d.Key, want)
+				}
+			}
 		}
 		b, ok := mem.Get(ShardKey("r-sh", m.Shard))
 		if !ok {

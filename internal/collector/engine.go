@@ -9,7 +9,8 @@
 //	runs/<run-id>/manifest.json           (the run's Manifest)
 //	runs/<run-id>/shards/<shard>.json     (a shard's partial Manifest; see Join)
 //
-// dt is the UTC date the run started; tenant-id is the 32-hex workspace id.
+// dt is the UTC date the run started (Config.Date); tenant-id is the 32-hex
+// workspace id.
 //
 // # Records
 //
@@ -103,6 +104,10 @@ type Config struct {
 	// Shard, when set, makes this run one shard of RunID: its manifest is
 	// written to ShardKey(RunID, Shard) for Join, instead of ManifestKey.
 	Shard string
+	// Date is the dt partition (YYYY-MM-DD); default the UTC date this
+	// engine run starts. The shards of one run pass the run's date, so a
+	// shard that starts after midnight writes to the run's partition.
+	Date string
 	// Now is the clock (default time.Now). The deadline check, durations,
 	// the dt partition and _collected_at use it.
 	Now func() time.Time
@@ -255,6 +260,11 @@ func newRun(ctx context.Context, cfg Config) (*run, error) {
 	if cfg.Shard != "" && !nameRE.MatchString(cfg.Shard) {
 		return nil, fmt.Errorf("collector: invalid shard %q", cfg.Shard)
 	}
+	if cfg.Date != "" {
+		if _, err := time.Parse(time.DateOnly, cfg.Date); err != nil {
+			return nil, fmt.Errorf("collector: invalid date %q (want YYYY-MM-DD)", cfg.Date)
+		}
+	}
 	r := &run{cfg: cfg, datasets: ds, log: cfg.Logger.With(slog.String("run_id", cfg.RunID)), now: cfg.Now}
 	if dl, ok := ctx.Deadline(); ok {
 		r.deadline = dl
@@ -264,7 +274,10 @@ func newRun(ctx context.Context, cfg Config) (*run, error) {
 
 func (r *run) execute(ctx context.Context) (*Manifest, error) {
 	start := r.now()
-	r.date = start.UTC().Format("2006-01-02")
+	r.date = r.cfg.Date
+	if r.date == "" {
+		r.date = start.UTC().Format(time.DateOnly)
+	}
 	var tok0 TokenStats
 	ts, hasTS := r.cfg.MSP.(TokenStatser)
 	if hasTS {

@@ -185,3 +185,23 @@ func TestScheduledNoShardSent(t *testing.T) {
 		t.Fatalf("joined %+v", joined.Totals)
 	}
 }
+
+// TestShardAfterMidnightKeepsRunDate: a shard of a run that started before
+// midnight (UTC) writes its objects to the run's dt partition, even though
+// it runs the next day, so the run is one partition for Athena.
+func TestShardAfterMidnightKeepsRunDate(t *testing.T) {
+	s := newStack(t, 2, nil)
+	h := s.handler(t)
+	id := s.sim.Tenants()[0].HexID
+	msg := scaleout.ShardMessage{RunID: "20261127T235500Z-midnight", Shard: 1, Shards: 1, Tenants: []string{id}, Datasets: []string{"aps"}}
+	body, _ := json.Marshal(msg)
+	rec := events.SQSMessage{MessageId: "m-1", Body: string(body), EventSource: "aws:sqs"}
+	if resp := s.processShard(t, h, rec); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("response %+v\n%s", resp, s.logs.String())
+	}
+	m := s.manifest(t, collector.ShardKey(msg.RunID, msg.ID()))
+	if m.Date != "2026-11-27" || len(m.Tenants) != 1 || m.Tenants[0].Datasets[0].Key != collector.ObjectKey("aps", "2026-11-27", msg.RunID, id) {
+		t.Fatalf("shard manifest date %s, tenants %+v", m.Date, m.Tenants)
+	}
+	s.get(t, m.Tenants[0].Datasets[0].Key)
+}

@@ -260,7 +260,8 @@ func (h *Handler) shard(ctx context.Context, body []byte, log *slog.Logger) erro
 			return err
 		}
 		var runErr error
-		man, runErr = h.run(ctx, collector.FromMSP(m), collector.Config{RunID: msg.RunID, Shard: msg.ID(), Tenants: msg.Tenants, Datasets: names}, log)
+		man, runErr = h.run(ctx, collector.FromMSP(m), collector.Config{RunID: msg.RunID, Shard: msg.ID(), Date: scaleout.RunDate(msg.RunID, now),
+			Tenants: msg.Tenants, Datasets: names}, log)
 		closeMSP(ctx, m, log)
 		switch {
 		case man == nil || manifestFailed(man, runErr):
