@@ -50,7 +50,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	latency := fs.Duration("latency", bench.DefaultLatency, "simulated latency per request")
 	scenarios := fs.String("scenarios", "account-cold,account-warm,workspace-cold,workspace-warm", "scenarios to run")
 	accountRate := fs.Float64("account-rate", 200, "New Central requests/s of the account-scope scenarios (simulator and client)")
-	concurrency := fs.Int("concurrency", 32, "collector tenant concurrency")
+	concurrency := fs.Int("concurrency", bench.DefaultConcurrency, "collector tenant concurrency")
 	seed := fs.Int64("seed", 1, "simulator seed")
 	asJSON := fs.Bool("json", false, "print the results as JSON instead of a table")
 	if ok, err := parseFlags(env, fs, benchUsage, args); !ok {
