@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"mime"
 	"net/http"
 	"net/url"
@@ -46,6 +47,10 @@ type Options struct {
 	Now func() time.Time
 	// MaxPages is the pagination guard (default 10000).
 	MaxPages int
+	// MaxResponseBytes caps the body read from one response (default
+	// DefaultMaxResponseBytes); a larger body fails the call with
+	// ErrResponseTooLarge, without retry, instead of exhausting memory.
+	MaxResponseBytes int64
 	// TokenEarlyExpiry renews tokens this long before they expire (default 60s).
 	TokenEarlyExpiry time.Duration
 }
@@ -62,7 +67,12 @@ type Client struct {
 	retry     RetryPolicy
 	now       func() time.Time
 	maxPages  int
+	maxBody   int64
 }
+
+// DefaultMaxResponseBytes is the default Options.MaxResponseBytes: far above
+// any list page (1,000 New Central devices are about 1 MB).
+const DefaultMaxResponseBytes = 64 << 20
 
 // route is where one app's calls go and where their token comes from.
 type route struct {
@@ -84,7 +94,14 @@ func New(creds *Credentials, optFns ...func(*Options)) (*Client, error) {
 			fn(&o)
 		}
 	}
-	c := &Client{hc: o.HTTPClient, log: o.Logger, budgets: o.Budgets, retry: o.Retry.withDefaults(), now: o.Now, maxPages: o.MaxPages, routes: map[App]*route{}}
+	c := &Client{hc: o.HTTPClient, log: o.Logger, budgets: o.Budgets, retry: o.Retry.withDefaults(), now: o.Now, maxPages: o.MaxPages,
+		maxBody: o.MaxResponseBytes, routes: map[App]*route{}}
+	if c.retry.Quota == nil {
+		c.retry.Quota = NewRetryQuota(DefaultRetryQuota)
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxResponseBytes
+	}
 	if c.hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 64
@@ -230,6 +247,10 @@ func (c *Client) HTTPClient() *http.Client { return c.hc }
 
 // Budgets returns the limiter registry, to share it with other clients.
 func (c *Client) Budgets() *Budgets { return c.budgets }
+
+// RetryPolicy returns the client's retry policy with its defaults filled in;
+// its Quota is the retry quota the client draws on.
+func (c *Client) RetryPolicy() RetryPolicy { return c.retry }
 
 // Logger returns the client's logger.
 func (c *Client) Logger() *slog.Logger { return c.log }
@@ -611,11 +632,18 @@ func (c *Client) do(ctx context.Context, req Request, decode func(*Response, str
 		totalWait time.Duration
 		last      *Response
 	)
-	// backoff waits before a retry; false means the retry budget is spent.
-	backoff := func(reason string, d time.Duration) (bool, error) {
+	// backoff waits before a retry; false means the retry budget or the
+	// shared retry quota is spent.
+	quotaTaken := 0
+	backoff := func(reason string, d time.Duration, cost int) (bool, error) {
 		if attempts >= pol.MaxAttempts || totalWait+d > pol.MaxWait || exceedsDeadline(ctx, d) {
 			return false, nil
 		}
+		if !pol.Quota.take(cost) {
+			c.log.Warn("retry quota exhausted; not retrying", "method", p.method, "app", string(p.app), "path", p.path, "reason", reason, "attempt", attempts)
+			return false, nil
+		}
+		quotaTaken += cost
 		c.log.Warn("retrying request", "method", p.method, "app", string(p.app), "path", p.path, "reason", reason, "attempt", attempts, "wait", d)
 		stats.add(statRetries, 1)
 		retries++
@@ -659,9 +687,16 @@ func (c *Client) do(ctx context.Context, req Request, decode func(*Response, str
 			if resp != nil {
 				reason, status = "response body cut short", resp.StatusCode
 			}
+			if errors.Is(err, ErrResponseTooLarge) {
+				return nil, &ResponseError{Method: p.method, Path: p.path, StatusCode: status, Reason: "response body too large", Attempts: attempts, Err: err}
+			}
 			c.log.Warn("request failed", "method", p.method, "app", string(p.app), "path", p.path, "attempt", attempts, "error", err)
+			cost := RetryCost
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+				cost = RetryTimeoutCost
+			}
 			if idem {
-				ok, werr := backoff(reason, pol.Backoff(retries))
+				ok, werr := backoff(reason, pol.Backoff(retries), cost)
 				if werr != nil {
 					return nil, werr
 				}
@@ -713,7 +748,7 @@ func (c *Client) do(ctx context.Context, req Request, decode func(*Response, str
 				if ra, ok := parseReset(resp.Header.Get("Retry-After"), c.now()); ok && code == http.StatusServiceUnavailable {
 					d = max(ra.Sub(c.now()), 0)
 				}
-				ok, werr := backoff(fmt.Sprintf("status %d", code), d)
+				ok, werr := backoff(fmt.Sprintf("status %d", code), d, RetryCost)
 				if werr != nil {
 					return resp, werr
 				}
@@ -725,7 +760,7 @@ func (c *Client) do(ctx context.Context, req Request, decode func(*Response, str
 		case code >= 200 && code <= 299:
 			if derr := decode(resp, ct); derr != nil {
 				if idem {
-					ok, werr := backoff("malformed body", pol.Backoff(retries))
+					ok, werr := backoff("malformed body", pol.Backoff(retries), RetryCost)
 					if werr != nil {
 						return resp, werr
 					}
@@ -735,6 +770,8 @@ func (c *Client) do(ctx context.Context, req Request, decode func(*Response, str
 				}
 				return resp, &ResponseError{Method: p.method, Path: p.path, StatusCode: code, Reason: "malformed JSON body", Attempts: attempts, Err: derr}
 			}
+			// A success gives back what its retries took, or adds one.
+			pol.Quota.release(max(quotaTaken, 1))
 			return resp, nil
 		default:
 			return resp, nil
@@ -763,10 +800,14 @@ func (c *Client) send(ctx context.Context, p *prepared, tok *oauth2.Token) (*Res
 		return nil, "", sanitizeTransportErr(err)
 	}
 	defer hresp.Body.Close()
-	raw, err := io.ReadAll(hresp.Body)
+	raw, err := io.ReadAll(io.LimitReader(hresp.Body, c.maxBody+1))
 	r := &Response{StatusCode: hresp.StatusCode, Header: hresp.Header, Raw: raw}
 	if err != nil {
 		return r, "", sanitizeTransportErr(err)
+	}
+	if int64(len(raw)) > c.maxBody {
+		r.Raw = nil
+		return r, "", fmt.Errorf("%w: more than %d bytes (Options.MaxResponseBytes)", ErrResponseTooLarge, c.maxBody)
 	}
 	return r, hresp.Header.Get("Content-Type"), nil
 }

@@ -16,6 +16,9 @@ var (
 	ErrAppNotConfigured = errors.New("central: app not configured")
 	// ErrRateLimited matches (errors.Is) a *RateLimitError.
 	ErrRateLimited = errors.New("central: rate limit exhausted")
+	// ErrResponseTooLarge is matched by the error of a call whose response
+	// body exceeded Options.MaxResponseBytes.
+	ErrResponseTooLarge = errors.New("central: response body too large")
 )
 
 // APIError is a non-2xx answer. ErrorCode, Message and DebugID come from the

@@ -3,6 +3,7 @@ package central
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -28,6 +29,10 @@ type RetryPolicy struct {
 	// Sleep waits d or until ctx ends (default: a timer). Tests inject it to
 	// observe waits without sleeping. It is also used for budget waits.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Quota is drawn on by every retry of a failure (default: a quota of
+	// DefaultRetryQuota per Client; pkg/msp shares one per MSP). Share one
+	// between clients that call the same API.
+	Quota *RetryQuota
 }
 
 // DefaultRetryPolicy returns the defaults spelt out.
@@ -83,4 +88,67 @@ func idempotent(method string) bool {
 
 func retryableStatus(code int) bool {
 	return code >= 500 && code != 501 && code != 505
+}
+
+// Retry quota defaults (the AWS SDKs' standard retryer uses the same).
+const (
+	// DefaultRetryQuota is the capacity of a client's retry quota.
+	DefaultRetryQuota = 500
+	// RetryCost is what one retry takes from the quota; a retry after a
+	// timeout takes RetryTimeoutCost.
+	RetryCost        = 5
+	RetryTimeoutCost = 10
+)
+
+// RetryQuota is a token bucket that all calls sharing it draw on before they
+// retry a failure (5xx, transport error, malformed body): RetryCost per
+// retry, RetryTimeoutCost after a timeout. A call that succeeds gives back
+// what its retries took, and a call that succeeds at once adds 1. When the
+// API fails most calls the quota runs dry and calls fail at their first
+// failure instead of each retrying for minutes, so a run against a dead
+// API ends quickly and records its failures. 429 answers do not draw on it:
+// they pause the budget instead (see Budgets).
+//
+// A RetryQuota is safe for concurrent use; pkg/msp shares one between the
+// MSP client and all its tenant connections.
+type RetryQuota struct {
+	mu              sync.Mutex
+	capacity, avail int
+}
+
+// NewRetryQuota returns a full quota of the given capacity; capacity <= 0
+// means no limit (every retry the RetryPolicy allows is made).
+func NewRetryQuota(capacity int) *RetryQuota {
+	return &RetryQuota{capacity: capacity, avail: capacity}
+}
+
+// Available returns the tokens left (capacity <= 0: 0, unlimited).
+func (q *RetryQuota) Available() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.avail
+}
+
+// take removes cost tokens, or reports false when fewer are left.
+func (q *RetryQuota) take(cost int) bool {
+	if q == nil || q.capacity <= 0 {
+		return true
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.avail < cost {
+		return false
+	}
+	q.avail -= cost
+	return true
+}
+
+// release returns n tokens, up to the capacity.
+func (q *RetryQuota) release(n int) {
+	if q == nil || q.capacity <= 0 {
+		return
+	}
+	q.mu.Lock()
+	q.avail = min(q.capacity, q.avail+n)
+	q.mu.Unlock()
 }

@@ -70,6 +70,10 @@ type Options struct {
 	TokenTimeout time.Duration
 	// MaxPages is the pagination guard (default 10000).
 	MaxPages int
+	// MaxResponseBytes caps the body read from one response (default
+	// central.DefaultMaxResponseBytes); a larger body fails the call with
+	// central.ErrResponseTooLarge, without retry.
+	MaxResponseBytes int64
 }
 
 // Client calls the Classic Central API gateway. It is safe for concurrent
@@ -91,6 +95,7 @@ type core struct {
 	now     func() time.Time
 	psWait  time.Duration
 	maxPage int
+	maxBody int64
 
 	mu          sync.Mutex
 	pausedUntil time.Time
@@ -115,7 +120,10 @@ func New(cfg *Config, optFns ...func(*Options)) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &core{base: base, hc: o.HTTPClient, log: o.Logger, lim: o.Limiter, now: o.Now, psWait: o.PerSecondWait, maxPage: o.MaxPages}
+	k := &core{base: base, hc: o.HTTPClient, log: o.Logger, lim: o.Limiter, now: o.Now, psWait: o.PerSecondWait, maxPage: o.MaxPages, maxBody: o.MaxResponseBytes}
+	if k.maxBody <= 0 {
+		k.maxBody = central.DefaultMaxResponseBytes
+	}
 	if k.log == nil {
 		k.log = slog.Default()
 	}
@@ -482,6 +490,9 @@ func (c *Client) do(ctx context.Context, req central.Request, fill bool) (*centr
 			if resp != nil {
 				reason, status = "response body cut short", resp.StatusCode
 			}
+			if errors.Is(err, central.ErrResponseTooLarge) {
+				return nil, &central.ResponseError{Method: p.method, Path: p.path, StatusCode: status, Reason: "response body too large", Attempts: attempts, Err: err}
+			}
 			if idem {
 				ok, werr := backoff(reason, pol.Backoff(retries))
 				if werr != nil {
@@ -625,10 +636,14 @@ func (k *core) send(ctx context.Context, p *prepared, tok *oauth2.Token) (*centr
 		return nil, sanitizeErr(err)
 	}
 	defer hresp.Body.Close()
-	raw, err := io.ReadAll(hresp.Body)
+	raw, err := io.ReadAll(io.LimitReader(hresp.Body, k.maxBody+1))
 	r := &central.Response{StatusCode: hresp.StatusCode, Header: hresp.Header, Raw: raw}
 	if err != nil {
 		return r, sanitizeErr(err)
+	}
+	if int64(len(raw)) > k.maxBody {
+		r.Raw = nil
+		return r, fmt.Errorf("%w: more than %d bytes (Options.MaxResponseBytes)", central.ErrResponseTooLarge, k.maxBody)
 	}
 	return r, nil
 }

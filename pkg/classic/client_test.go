@@ -347,3 +347,21 @@ func TestTLSVerify(t *testing.T) {
 		t.Fatal("missing CA bundle accepted")
 	}
 }
+
+// TestMaxResponseBytes: a body over Options.MaxResponseBytes fails the call
+// once, without retry, with central.ErrResponseTooLarge.
+func TestMaxResponseBytes(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t)
+	var n atomic.Int64
+	g.setAPI(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		writeJSON(w, 200, map[string]any{"aps": []any{"0123456789012345678901234567890123456789"}, "total": 1})
+	})
+	c := newTestClient(t, g, g.config(), newClock(), func(o *Options) { o.MaxResponseBytes = 32 })
+	_, err := c.Command(context.Background(), central.Request{Path: "/monitoring/v2/aps"})
+	var re *central.ResponseError
+	if !errors.Is(err, central.ErrResponseTooLarge) || !errors.As(err, &re) || re.Attempts != 1 || n.Load() != 1 {
+		t.Fatalf("error %v after %d requests", err, n.Load())
+	}
+}

@@ -68,6 +68,7 @@ type MSP struct {
 	hc          *http.Client
 	ownHC       bool
 	budgets     *central.Budgets
+	retryQuota  *central.RetryQuota // shared by the MSP client and every tenant client
 	minValidity time.Duration
 
 	mspSource *central.CachedSource
@@ -135,6 +136,7 @@ func New(creds *central.Credentials, optFns ...func(*Options)) (*MSP, error) {
 	if m.budgets == nil {
 		m.budgets = central.DefaultBudgets()
 	}
+	m.retryQuota = central.NewRetryQuota(central.DefaultRetryQuota)
 	m.minValidity = opts.MinTokenValidity
 	if m.minValidity <= 0 {
 		m.minValidity = DefaultMinTokenValidity
@@ -185,6 +187,11 @@ func (m *MSP) clientOptions(src central.TokenSource, workspace string) func(*cen
 		o.HTTPClient = m.hc
 		o.Logger = m.log
 		o.Budgets = m.budgets
+		if o.Retry.Quota == nil {
+			// One quota for the whole MSP: when the API fails for most
+			// tenants, retries stop for all of them.
+			o.Retry.Quota = m.retryQuota
+		}
 		if m.opts.Now != nil {
 			o.Now = m.opts.Now
 		}

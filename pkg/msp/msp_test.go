@@ -964,3 +964,32 @@ func TestMSPLevelRenewal(t *testing.T) {
 		t.Errorf("missing client_secret: %v", err)
 	}
 }
+
+// TestRetryQuotaSharedByTenants: the MSP client and every tenant client draw
+// on one retry quota, so when the API fails for most tenants, retries stop
+// for all of them instead of each tenant spending its own quota.
+func TestRetryQuotaSharedByTenants(t *testing.T) {
+	f := setup(t, nil)
+	ctx := t.Context()
+	q := f.msp.Client().RetryPolicy().Quota
+	if q == nil || q.Available() != central.DefaultRetryQuota {
+		t.Fatalf("MSP quota %v", q)
+	}
+	for _, tn := range f.sim.Tenants()[:2] {
+		conn, err := f.msp.Tenant(ctx, msp.ByID(tn.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conn.Client().RetryPolicy().Quota != q {
+			t.Fatalf("tenant %s has its own retry quota", tn.Name)
+		}
+	}
+	// A quota set by the caller is kept.
+	own := central.NewRetryQuota(7)
+	g := setupWith(t, f.sim, simCreds(t, f.sim, false), func(o *msp.Options) {
+		o.ClientOptions = append(o.ClientOptions, func(co *central.Options) { co.Retry.Quota = own })
+	})
+	if g.msp.Client().RetryPolicy().Quota != own {
+		t.Fatal("the caller's quota was replaced")
+	}
+}
