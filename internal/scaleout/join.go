@@ -42,6 +42,9 @@ type Plan struct {
 	// RunEstimate is Decision.Run: the sharded run's estimated wall time.
 	RunEstimate time.Duration  `json:"run_estimate_ns"`
 	Shards      []PlannedShard `json:"shards"`
+	// TenantNames maps tenant ids to names, as the run listed them; the
+	// shard messages carry them so shards need not list tenants again.
+	TenantNames map[string]string `json:"tenant_names,omitempty"`
 }
 
 // Messages returns one message per planned shard.
@@ -50,6 +53,12 @@ func (p *Plan) Messages() []ShardMessage {
 	for i, s := range p.Shards {
 		n, _, _ := ParseShardID(s.ID)
 		out[i] = ShardMessage{RunID: p.RunID, Shard: n, Shards: len(p.Shards), Tenants: s.Tenants, Datasets: p.Datasets, DeadlineUnix: p.DeadlineUnix}
+		if len(p.TenantNames) > 0 {
+			out[i].Names = make([]string, len(s.Tenants))
+			for j, id := range s.Tenants {
+				out[i].Names[j] = p.TenantNames[id]
+			}
+		}
 	}
 	return out
 }
@@ -305,7 +314,7 @@ func DeferUnsent(ctx context.Context, st Store, unsent []ShardMessage, datasets 
 		if exists[key] {
 			continue
 		}
-		b, err := DeferredManifest(msg, datasets, nil, now).Marshal()
+		b, err := DeferredManifest(msg, datasets, msg.TenantNames(), now).Marshal()
 		if err != nil {
 			return fmt.Errorf("scaleout: encoding shard %s's deferred manifest: %w", msg.ID(), err)
 		}

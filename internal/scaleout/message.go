@@ -44,6 +44,11 @@ type ShardMessage struct {
 	Continuation int `json:"continuation,omitempty"`
 	// Tenants are workspace ids (32 lowercase hex digits).
 	Tenants []string `json:"tenants"`
+	// Names, when set, are the tenants' workspace names (Names[i] is
+	// Tenants[i]'s), as the scheduled run listed them: the shard then
+	// collects without listing the MSP's tenants again. A message too big
+	// for SQS with them is sent without (see Sender).
+	Names []string `json:"names,omitempty"`
 	// Datasets are dataset names; empty means the function's default.
 	Datasets []string `json:"datasets,omitempty"`
 	// DeadlineUnix (epoch seconds, optional): a shard received after it
@@ -96,7 +101,27 @@ func (m *ShardMessage) Next(tenants []string) (ShardMessage, bool) {
 	n := *m
 	n.Continuation = m.Continuation + 1
 	n.Tenants = append([]string(nil), tenants...)
+	n.Names = nil
+	if names := m.TenantNames(); names != nil {
+		n.Names = make([]string, len(tenants))
+		for i, id := range tenants {
+			n.Names[i] = names[id]
+		}
+	}
 	return n, true
+}
+
+// TenantNames maps the message's tenant ids to their names, or is nil when
+// the message carries no names.
+func (m *ShardMessage) TenantNames() map[string]string {
+	if len(m.Names) == 0 || len(m.Names) != len(m.Tenants) {
+		return nil
+	}
+	out := make(map[string]string, len(m.Tenants))
+	for i, id := range m.Tenants {
+		out[id] = m.Names[i]
+	}
+	return out
 }
 
 // MessageError reports a shard message that cannot be processed.
@@ -147,6 +172,9 @@ func (m *ShardMessage) Validate() error {
 	}
 	if len(m.Tenants) == 0 {
 		errs = append(errs, errors.New("tenants is empty"))
+	}
+	if len(m.Names) > 0 && len(m.Names) != len(m.Tenants) {
+		errs = append(errs, fmt.Errorf("%d names for %d tenants", len(m.Names), len(m.Tenants)))
 	}
 	if len(m.Tenants) > MaxShardTenants {
 		errs = append(errs, fmt.Errorf("%d tenants: at most %d per shard", len(m.Tenants), MaxShardTenants))

@@ -426,3 +426,79 @@ func TestDeferredManifestAndRunDate(t *testing.T) {
 		t.Errorf("custom id date %s", d)
 	}
 }
+
+// Shard messages carry tenant names through the plan and continuations;
+// names that do not match the tenants are refused.
+func TestShardMessageNames(t *testing.T) {
+	a, b, c := strings.Repeat("a", 32), strings.Repeat("b", 32), strings.Repeat("c", 32)
+	plan := &Plan{RunID: "r", Shards: []PlannedShard{{ID: "1", Tenants: []string{a, b, c}}},
+		TenantNames: map[string]string{a: "Alpha", b: "Beta", c: "Gamma"}}
+	msg := plan.Messages()[0]
+	if !slices.Equal(msg.Names, []string{"Alpha", "Beta", "Gamma"}) {
+		t.Fatalf("names %v", msg.Names)
+	}
+	next, ok := msg.Next([]string{c, a})
+	if !ok || !slices.Equal(next.Names, []string{"Gamma", "Alpha"}) {
+		t.Fatalf("continuation names %v", next.Names)
+	}
+	body, _ := json.Marshal(next)
+	back, err := DecodeShardMessage(body)
+	if err != nil || back.TenantNames()[c] != "Gamma" {
+		t.Fatalf("round trip: %v %v", back, err)
+	}
+	bad := msg
+	bad.Names = []string{"Alpha"}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "1 names for 3 tenants") {
+		t.Fatalf("mismatched names: %v", err)
+	}
+	// Without names in the plan, none in the messages (shards list tenants).
+	plan.TenantNames = nil
+	if m := plan.Messages()[0]; m.Names != nil || m.TenantNames() != nil {
+		t.Fatalf("names %v", m.Names)
+	}
+}
+
+// TestSenderSizes: a message too big for SQS with its names is sent
+// without them; batches stay within SQS's 256 KiB per call.
+func TestSenderSizes(t *testing.T) {
+	long := strings.Repeat("N", 200)
+	var msgs []ShardMessage
+	for i := 1; i <= 12; i++ {
+		m := ShardMessage{RunID: "r", Shard: i, Shards: 12}
+		n := 500 // ~17 KB of ids: 10 of them exceed one call's 256 KiB
+		if i == 1 {
+			n = MaxShardTenants // with 200-byte names: over MaxMessageBytes
+		}
+		for j := range n {
+			m.Tenants = append(m.Tenants, fmt.Sprintf("%032x", i*10000+j))
+			m.Names = append(m.Names, long)
+		}
+		msgs = append(msgs, m)
+	}
+	f := &fakeSQS{}
+	if err := (&Sender{Client: f, QueueURL: "q"}).Send(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	for _, call := range f.calls {
+		size := 0
+		for _, e := range call {
+			body := aws.ToString(e.MessageBody)
+			size += len(body)
+			var m ShardMessage
+			if err := json.Unmarshal([]byte(body), &m); err != nil {
+				t.Fatal(err)
+			}
+			if (m.Shard == 1) != (m.Names == nil) {
+				t.Errorf("shard %d: %d names", m.Shard, len(m.Names))
+			}
+			sent++
+		}
+		if size > MaxBatchBytes || len(call) > BatchSize {
+			t.Errorf("a call of %d messages, %d bytes", len(call), size)
+		}
+	}
+	if sent != 12 || msgs[0].Names == nil {
+		t.Fatalf("sent %d; caller's names dropped: %v", sent, msgs[0].Names == nil)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,16 @@ import (
 
 // BatchSize is the most messages one SendMessageBatch call takes.
 const BatchSize = 10
+
+// SQS limits one message body, and the bodies of one SendMessageBatch call
+// together, to 256 KiB (some regions now take more; 256 KiB works in all).
+const (
+	// MaxMessageBytes is the largest shard message body sent with tenant
+	// names; a bigger one is sent without them.
+	MaxMessageBytes = 240 << 10
+	// MaxBatchBytes bounds the bodies of one SendMessageBatch call.
+	MaxBatchBytes = 256 << 10
+)
 
 // SQSAPI is the part of the SQS client Sender uses.
 type SQSAPI interface {
@@ -127,24 +138,39 @@ func (e *SendError) Error() string {
 // Unwrap returns the call's error.
 func (e *SendError) Unwrap() error { return e.Err }
 
-// Send sends one message per shard, BatchSize per SendMessageBatch call.
-// Entries SQS reports as failed without a sender fault are sent once more;
-// anything still failed is a *SendError. The SDK retries whole calls.
+// Send sends one message per shard, in SendMessageBatch calls of at most
+// BatchSize messages and MaxBatchBytes of bodies. Entries SQS reports as
+// failed without a sender fault are sent once more; anything still failed
+// is a *SendError. The SDK retries whole calls.
 func (s *Sender) Send(ctx context.Context, msgs ...ShardMessage) error {
+	msgs = slices.Clone(msgs) // names may be dropped below; not the caller's
+	bodies := make([]string, len(msgs))
+	for i := range msgs {
+		body, err := json.Marshal(msgs[i])
+		if err == nil && len(body) > MaxMessageBytes && len(msgs[i].Names) > 0 {
+			// Too big with the names: the shard lists tenants itself.
+			msgs[i].Names = nil
+			body, err = json.Marshal(msgs[i])
+		}
+		if err != nil {
+			return fmt.Errorf("scaleout: encoding shard %s: %w", msgs[i].ID(), err)
+		}
+		bodies[i] = string(body)
+	}
 	var failed []string
 	var unsent []ShardMessage
-	for start := 0; start < len(msgs); start += BatchSize {
-		batch := msgs[start:min(start+BatchSize, len(msgs))]
-		pending := make(map[string]ShardMessage, len(batch))
+	for start := 0; start < len(msgs); {
+		end, size := start, 0
+		for end < len(msgs) && end-start < BatchSize && (end == start || size+len(bodies[end]) <= MaxBatchBytes) {
+			size += len(bodies[end])
+			end++
+		}
+		pending := make(map[string]ShardMessage, end-start)
 		var entries []types.SendMessageBatchRequestEntry
-		for i, m := range batch {
-			body, err := json.Marshal(m)
-			if err != nil {
-				return fmt.Errorf("scaleout: encoding shard %s: %w", m.ID(), err)
-			}
-			id := strconv.Itoa(i)
-			pending[id] = m
-			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(string(body))})
+		for i := start; i < end; i++ {
+			id := strconv.Itoa(i - start)
+			pending[id] = msgs[i]
+			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(bodies[i])})
 		}
 		for attempt := 0; len(entries) > 0; attempt++ {
 			out, err := s.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.QueueURL), Entries: entries})
@@ -152,7 +178,7 @@ func (s *Sender) Send(ctx context.Context, msgs ...ShardMessage) error {
 				for _, e := range entries {
 					unsent = append(unsent, pending[aws.ToString(e.Id)])
 				}
-				unsent = append(unsent, msgs[start+len(batch):]...)
+				unsent = append(unsent, msgs[end:]...)
 				return &SendError{QueueURL: s.QueueURL, Failed: failed, Err: err, Unsent: unsent}
 			}
 			var retry []types.SendMessageBatchRequestEntry
@@ -172,6 +198,7 @@ func (s *Sender) Send(ctx context.Context, msgs ...ShardMessage) error {
 			}
 			entries = retry
 		}
+		start = end
 	}
 	if len(failed) > 0 {
 		return &SendError{QueueURL: s.QueueURL, Failed: failed, Unsent: unsent}

@@ -374,6 +374,8 @@ func TestScheduledShardsEndToEnd(t *testing.T) {
 		t.Fatalf("second scheduled run while shards are queued: %+v", again)
 	}
 	msgs := s.receive(t, 3)
+	// The shards carry the tenants' names: they never list tenants again.
+	listings := s.sim.Stats().ByEndpoint[centralsim.EndpointMSPTenants]
 
 	// The first shard runs out of time after its first tenant.
 	s.rt.armed.Store(true)
@@ -402,6 +404,14 @@ func TestScheduledShardsEndToEnd(t *testing.T) {
 	joined := s.manifest(t, collector.ManifestKey(sum.RunID))
 	if !joined.Complete || joined.Totals.Tenants != 7 || joined.Totals.TenantsOK != 7 || len(joined.Shards) != 4 {
 		t.Fatalf("joined %+v shards %v", joined.Totals, joined.Shards)
+	}
+	if got := s.sim.Stats().ByEndpoint[centralsim.EndpointMSPTenants]; got != listings {
+		t.Errorf("the shards listed tenants %d times", got-listings)
+	}
+	for _, tr := range joined.Tenants {
+		if want, ok := s.sim.Tenant(tr.ID); !ok || tr.Name != want.Name {
+			t.Errorf("tenant %s named %q, want %q", tr.ID, tr.Name, want.Name)
+		}
 	}
 	s.checkRecords(t, joined, nil)
 	var latest scaleout.Latest

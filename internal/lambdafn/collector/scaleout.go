@@ -12,6 +12,7 @@ import (
 
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
+	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
 // MaxTimeout is Lambda's longest invocation, assumed when ctx has no
@@ -93,6 +94,12 @@ func (h *Handler) scheduled(ctx context.Context, reqID string, log *slog.Logger)
 		plan := &scaleout.Plan{
 			Version: scaleout.PlanVersion, RunID: runID, CreatedAt: h.now().UTC(), Datasets: names,
 			ShardConcurrency: h.Config.ShardConcurrency, Reason: dec.Reason, Estimate: dec.Whole, RunEstimate: dec.Run, Shards: dec.Shards,
+			TenantNames: make(map[string]string, len(all)),
+		}
+		for _, lt := range all {
+			if lt.err == nil {
+				plan.TenantNames[lt.t.ID] = lt.t.Name
+			}
 		}
 		if h.Config.RunWindow > 0 && dec.Run > h.Config.RunWindow {
 			w := fmt.Sprintf("the sharded run is estimated at %s, longer than %s=%s: raise the shard concurrency or the budgets, or collect less often",
@@ -250,7 +257,7 @@ func (h *Handler) shard(ctx context.Context, body []byte, log *slog.Logger) erro
 	if late {
 		log.WarnContext(ctx, "shard received after its deadline: its tenants are deferred to the next scheduled run",
 			slog.Time("deadline", msg.Deadline()), slog.Int("tenants", len(msg.Tenants)))
-		man = scaleout.DeferredManifest(msg, names, nil, now)
+		man = scaleout.DeferredManifest(msg, names, msg.TenantNames(), now)
 		if err := collector.WriteManifest(ctx, h.Sink, man); err != nil {
 			return err
 		}
@@ -260,7 +267,16 @@ func (h *Handler) shard(ctx context.Context, body []byte, log *slog.Logger) erro
 			return err
 		}
 		var runErr error
-		man, runErr = h.run(ctx, collector.FromMSP(m), collector.Config{RunID: msg.RunID, Shard: msg.ID(), Date: scaleout.RunDate(msg.RunID, now),
+		var src collector.MSP = collector.FromMSP(m)
+		if named := msg.TenantNames(); named != nil {
+			// The scheduled run listed the tenants: no listing per shard.
+			l := listed{MSP: src}
+			for _, id := range msg.Tenants {
+				l.tenants = append(l.tenants, listedTenant{t: msp.Tenant{ID: id, WorkspaceID: id, Name: named[id]}})
+			}
+			src = l
+		}
+		man, runErr = h.run(ctx, src, collector.Config{RunID: msg.RunID, Shard: msg.ID(), Date: scaleout.RunDate(msg.RunID, now),
 			Tenants: msg.Tenants, Datasets: names}, log)
 		closeMSP(ctx, m, log)
 		switch {
