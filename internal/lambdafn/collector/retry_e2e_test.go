@@ -18,6 +18,7 @@ import (
 
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
+	"github.com/centralmsp/centralmsp/pkg/centralsim"
 )
 
 // faultySQS forwards every call to moto, records ChangeMessageVisibility
@@ -204,4 +205,27 @@ func TestShardAfterMidnightKeepsRunDate(t *testing.T) {
 		t.Fatalf("shard manifest date %s, tenants %+v", m.Date, m.Tenants)
 	}
 	s.get(t, m.Tenants[0].Datasets[0].Key)
+}
+
+// TestShardWithNamesAndDashedIDs: a hand-written shard message may give
+// tenant ids in GLP's dashed, upper-case form with names; the shard still
+// finds its tenants without listing them and records the names given.
+func TestShardWithNamesAndDashedIDs(t *testing.T) {
+	s := newStack(t, 2, nil)
+	h := s.handler(t)
+	tn := s.sim.Tenants()[1]
+	msg := scaleout.ShardMessage{RunID: "20261128T020000Z-dashed", Shard: 1, Shards: 1,
+		Tenants: []string{strings.ToUpper(tn.ID)}, Names: []string{tn.Name}, Datasets: []string{"aps"}}
+	body, _ := json.Marshal(msg)
+	before := s.sim.Stats().ByEndpoint[centralsim.EndpointMSPTenants]
+	if resp := s.processShard(t, h, events.SQSMessage{MessageId: "m-2", Body: string(body), EventSource: "aws:sqs"}); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("response %+v\n%s", resp, s.logs.String())
+	}
+	m := s.manifest(t, collector.ShardKey(msg.RunID, msg.ID()))
+	if m.Totals.TenantsOK != 1 || m.Tenants[0].ID != tn.HexID || m.Tenants[0].Name != tn.Name {
+		t.Fatalf("shard manifest %+v %+v", m.Totals, m.Tenants)
+	}
+	if s.sim.Stats().ByEndpoint[centralsim.EndpointMSPTenants] != before {
+		t.Error("the shard listed tenants")
+	}
 }

@@ -272,7 +272,8 @@ func (h *Handler) shard(ctx context.Context, body []byte, log *slog.Logger) erro
 			// The scheduled run listed the tenants: no listing per shard.
 			l := listed{MSP: src}
 			for _, id := range msg.Tenants {
-				l.tenants = append(l.tenants, listedTenant{t: msp.Tenant{ID: id, WorkspaceID: id, Name: named[id]}})
+				nid, _ := msp.NormalizeTenantID(id) // valid: DecodeShardMessage checked it
+				l.tenants = append(l.tenants, listedTenant{t: msp.Tenant{ID: nid, WorkspaceID: id, Name: named[id]}})
 			}
 			src = l
 		}
