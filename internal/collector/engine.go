@@ -633,13 +633,13 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 			return fail(err)
 		}
 		at := r.now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
-		zw := writer()
+		w := writer()
 		for _, item := range page.Items {
 			line.Reset()
 			if err := appendValidRecord(&line, &scratch, meta, at, item); err != nil {
 				return fail(fmt.Errorf("collector: %s item %d of page %d: %w", d.Name, res.Records, page.Number, err))
 			}
-			if _, err := zw.Write(line.Bytes()); err != nil {
+			if _, err := w.Write(line.Bytes()); err != nil {
 				return fail(err)
 			}
 			res.Records++
