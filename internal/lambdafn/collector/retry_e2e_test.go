@@ -28,6 +28,7 @@ type faultySQS struct {
 	mu         sync.Mutex
 	refuse     map[string]bool // batch entry ids SQS reports as failed
 	failCalls  bool            // every SendMessageBatch fails as a whole
+	afterSend  func()          // runs after the accepted entries are sent
 	visibility []sqs.ChangeMessageVisibilityInput
 }
 
@@ -55,6 +56,9 @@ func (f *faultySQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBat
 		out = o
 	}
 	out.Failed = append(out.Failed, failed...)
+	if f.afterSend != nil {
+		f.afterSend()
+	}
 	return out, nil
 }
 
@@ -227,5 +231,31 @@ func TestShardWithNamesAndDashedIDs(t *testing.T) {
 	}
 	if s.sim.Stats().ByEndpoint[centralsim.EndpointMSPTenants] != before {
 		t.Error("the shard listed tenants")
+	}
+}
+
+// TestUnsentShardAfterSentShardsFinished: when the sent shards all finish
+// before the unsent one's deferred manifest is written (their joins find
+// it missing), the scheduled invocation joins the run itself.
+func TestUnsentShardAfterSentShardsFinished(t *testing.T) {
+	s := newStack(t, 7, map[string]string{EnvShardSize: "3", EnvConcurrency: "2"})
+	h := s.handler(t)
+	fq := &faultySQS{QueueAPI: h.SQS, refuse: map[string]bool{"2": true}} // the third shard
+	fq.afterSend = func() {
+		// The two sent shards run to completion inside the send call.
+		for _, m := range s.receive(t, 2) {
+			if resp := s.processShard(t, h, m); len(resp.BatchItemFailures) != 0 {
+				t.Errorf("failures %+v", resp)
+			}
+		}
+	}
+	h.SQS = fq
+	sum := s.summary(t, h, readEvent(t, "scheduled-rule.json"))
+	if sum.Shards != 2 {
+		t.Fatalf("summary %+v", sum)
+	}
+	joined := s.manifest(t, collector.ManifestKey(sum.RunID))
+	if joined.Complete || joined.Totals.Tenants != 7 || joined.Totals.TenantsDeferred == 0 || joined.Totals.TenantsOK+joined.Totals.TenantsDeferred != 7 {
+		t.Fatalf("joined %+v", joined.Totals)
 	}
 }

@@ -184,11 +184,17 @@ func (h *Handler) sendShards(ctx context.Context, sender *scaleout.Sender, plan 
 	if derr := scaleout.DeferUnsent(dctx, h.Store, se.Unsent, plan.Datasets, h.now()); derr != nil {
 		return nil, errors.Join(err, fmt.Errorf("collector: recording the unsent shards: %w", derr))
 	}
+	// Join now if nothing is left to wait for: when no shard was sent, or
+	// when the sent ones all finished before the deferred manifests were
+	// written (their own join attempts then found those missing).
+	_, jerr := scaleout.TryJoin(dctx, h.Store, plan.RunID)
 	if len(se.Unsent) < len(plan.Shards) {
+		if jerr != nil {
+			log.WarnContext(ctx, "joining after deferring the unsent shards failed; the last shard joins", slog.Any("error", jerr))
+		}
 		return se.Unsent, nil
 	}
-	// Nothing was sent: join now (every tenant deferred), then fail.
-	if _, jerr := scaleout.TryJoin(dctx, h.Store, plan.RunID); jerr != nil {
+	if jerr != nil {
 		err = errors.Join(err, fmt.Errorf("collector: joining run %s: %w", plan.RunID, jerr))
 	}
 	return nil, err
