@@ -174,13 +174,9 @@ func TryJoin(ctx context.Context, st Store, runID string) (*JoinResult, error) {
 	// One listing tells whether the plan, the shard manifests and the
 	// continuation records exist (a GET of a missing key would need an
 	// unconditional s3:ListBucket to be told apart from a denial).
-	keys, err := st.List(ctx, "runs/"+runID+"/")
+	exists, err := listed(ctx, st, "runs/"+runID+"/")
 	if err != nil {
 		return nil, err
-	}
-	exists := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		exists[k] = true
 	}
 	if !exists[PlanKey(runID)] {
 		return nil, fmt.Errorf("scaleout: run %s has no plan: %w", runID, ErrNotFound)
@@ -237,6 +233,19 @@ func TryJoin(ctx context.Context, st Store, runID string) (*JoinResult, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// listed returns the set of keys under prefix.
+func listed(ctx context.Context, st Store, prefix string) (map[string]bool, error) {
+	keys, err := st.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		set[k] = true
+	}
+	return set, nil
 }
 
 // UpdateLatest points LatestKey at m's run unless it already points at a
@@ -300,13 +309,9 @@ func DeferUnsent(ctx context.Context, st Store, unsent []ShardMessage, datasets 
 		return nil
 	}
 	// Existence by listing (see TryJoin).
-	keys, err := st.List(ctx, "runs/"+unsent[0].RunID+"/shards/")
+	exists, err := listed(ctx, st, "runs/"+unsent[0].RunID+"/shards/")
 	if err != nil {
 		return err
-	}
-	exists := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		exists[k] = true
 	}
 	for i := range unsent {
 		msg := &unsent[i]
