@@ -800,14 +800,26 @@ func (c *Client) send(ctx context.Context, p *prepared, tok *oauth2.Token) (*Res
 		return nil, "", sanitizeTransportErr(err)
 	}
 	defer hresp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(hresp.Body, c.maxBody+1))
+	raw, err := ReadBody(hresp.Body, c.maxBody)
 	r := &Response{StatusCode: hresp.StatusCode, Header: hresp.Header, Raw: raw}
+	if errors.Is(err, ErrResponseTooLarge) {
+		return r, "", err
+	}
 	if err != nil {
 		return r, "", sanitizeTransportErr(err)
 	}
-	if int64(len(raw)) > c.maxBody {
-		r.Raw = nil
-		return r, "", fmt.Errorf("%w: more than %d bytes (Options.MaxResponseBytes)", ErrResponseTooLarge, c.maxBody)
-	}
 	return r, hresp.Header.Get("Content-Type"), nil
+}
+
+// ReadBody reads a response body of at most limit bytes; a longer one is an
+// error matching ErrResponseTooLarge (and no bytes are returned).
+func ReadBody(body io.Reader, limit int64) ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return raw, err
+	}
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes (Options.MaxResponseBytes)", ErrResponseTooLarge, limit)
+	}
+	return raw, nil
 }

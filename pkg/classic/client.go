@@ -636,14 +636,13 @@ func (k *core) send(ctx context.Context, p *prepared, tok *oauth2.Token) (*centr
 		return nil, sanitizeErr(err)
 	}
 	defer hresp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(hresp.Body, k.maxBody+1))
+	raw, err := central.ReadBody(hresp.Body, k.maxBody)
 	r := &central.Response{StatusCode: hresp.StatusCode, Header: hresp.Header, Raw: raw}
+	if errors.Is(err, central.ErrResponseTooLarge) {
+		return r, err
+	}
 	if err != nil {
 		return r, sanitizeErr(err)
-	}
-	if int64(len(raw)) > k.maxBody {
-		r.Raw = nil
-		return r, fmt.Errorf("%w: more than %d bytes (Options.MaxResponseBytes)", central.ErrResponseTooLarge, k.maxBody)
 	}
 	return r, nil
 }
