@@ -131,7 +131,7 @@ func (h *Handler) scheduled(ctx context.Context, reqID string, log *slog.Logger)
 			}
 			sum.Warnings = append(sum.Warnings, fmt.Sprintf("%d of %d shards could not be sent: their %d tenants are deferred to the next scheduled run", len(unsent), len(plan.Shards), n))
 		}
-		log.InfoContext(ctx, "shards sent", slog.Int("shards", len(plan.Shards)), slog.Int("tenants", len(ids)))
+		log.InfoContext(ctx, "shards sent", slog.Int("shards", sum.Shards), slog.Int("tenants", len(ids)))
 		return sum, nil
 	}
 	if !dec.InProcess {
