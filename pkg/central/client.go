@@ -320,6 +320,9 @@ func (c *Client) Do(ctx context.Context, req Request, out any) (*Response, error
 		if out == nil || len(bytes.TrimSpace(r.Raw)) == 0 {
 			return nil
 		}
+		if rd, ok := out.(rawDecoder); ok {
+			return rd.decodeRaw(r.Raw)
+		}
 		return json.Unmarshal(r.Raw, out)
 	})
 	if err != nil {
