@@ -40,6 +40,9 @@ type PageSpec struct {
 
 // Page is one page of a list.
 type Page[T any] struct {
+	// Items are the page's items. json.RawMessage items share the memory of
+	// Response.Raw (no copy per item): treat them as read-only, and copy
+	// one you keep long after the page, or it keeps the whole page alive.
 	Items    []T
 	Number   int // 1-based
 	Count    int // count field, or len(Items) when absent
