@@ -53,12 +53,7 @@ func (p *Plan) Messages() []ShardMessage {
 	for i, s := range p.Shards {
 		n, _, _ := ParseShardID(s.ID)
 		out[i] = ShardMessage{RunID: p.RunID, Shard: n, Shards: len(p.Shards), Tenants: s.Tenants, Datasets: p.Datasets, DeadlineUnix: p.DeadlineUnix}
-		if len(p.TenantNames) > 0 {
-			out[i].Names = make([]string, len(s.Tenants))
-			for j, id := range s.Tenants {
-				out[i].Names[j] = p.TenantNames[id]
-			}
-		}
+		out[i].Names = namesFor(s.Tenants, p.TenantNames)
 	}
 	return out
 }

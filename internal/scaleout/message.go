@@ -101,14 +101,20 @@ func (m *ShardMessage) Next(tenants []string) (ShardMessage, bool) {
 	n := *m
 	n.Continuation = m.Continuation + 1
 	n.Tenants = append([]string(nil), tenants...)
-	n.Names = nil
-	if names := m.TenantNames(); names != nil {
-		n.Names = make([]string, len(tenants))
-		for i, id := range tenants {
-			n.Names[i] = names[id]
-		}
-	}
+	n.Names = namesFor(tenants, m.TenantNames())
 	return n, true
+}
+
+// namesFor returns the names of ids from names, or nil when names is empty.
+func namesFor(ids []string, names map[string]string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = names[id]
+	}
+	return out
 }
 
 // TenantNames maps the message's tenant ids to their names, or is nil when
