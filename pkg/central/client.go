@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 )
 
 // Options configures a Client. Unset fields take defaults.
@@ -304,9 +306,10 @@ type Response struct {
 // bad request, login failure, transport failure or malformed 2xx body after
 // retries (*ResponseError), or the context ended.
 func (c *Client) Command(ctx context.Context, req Request) (*Response, error) {
-	resp, err := c.do(ctx, req, decodeAny)
+	resp, sent, err := c.do(ctx, req, decodeAny)
 	if resp != nil && resp.Body == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
 		_ = decodeAny(resp, resp.Header.Get("Content-Type")) // best effort for error bodies
+		resp.Body = sent.ScrubAny(resp.Body)
 	}
 	return resp, err
 }
@@ -316,7 +319,7 @@ func (c *Client) Command(ctx context.Context, req Request) (*Response, error) {
 // for 401), a 429 that outlasted the retries *RateLimitError. The Response is
 // returned whenever one arrived.
 func (c *Client) Do(ctx context.Context, req Request, out any) (*Response, error) {
-	resp, err := c.do(ctx, req, func(r *Response, ct string) error {
+	resp, sent, err := c.do(ctx, req, func(r *Response, ct string) error {
 		if out == nil || len(bytes.TrimSpace(r.Raw)) == 0 {
 			return nil
 		}
@@ -328,14 +331,14 @@ func (c *Client) Do(ctx context.Context, req Request, out any) (*Response, error
 	if err != nil {
 		return resp, err
 	}
-	return resp, c.check(req, resp)
+	return resp, c.check(req, resp, sent)
 }
 
-func (c *Client) check(req Request, resp *Response) error {
+func (c *Client) check(req Request, resp *Response, sent *httpcore.Secrets) error {
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return nil
 	}
-	e := newAPIError(methodOf(req), cleanPath(req.Path), resp)
+	e := newAPIError(methodOf(req), cleanPath(req.Path), resp, sent)
 	if resp.StatusCode == http.StatusTooManyRequests {
 		app := req.App
 		if app == "" {
@@ -619,7 +622,14 @@ func addParam(vals url.Values, k string, v any) {
 
 // do runs the retry loop. decode runs on 2xx bodies; its error marks the
 // body as malformed.
-func (c *Client) do(ctx context.Context, req Request, decode func(*Response, string) error) (*Response, error) {
+func (c *Client) do(ctx context.Context, req Request, decode func(*Response, string) error) (*Response, *httpcore.Secrets, error) {
+	sent := &httpcore.Secrets{}
+	resp, err := c.loop(ctx, req, decode, sent)
+	return resp, sent, err
+}
+
+// loop runs the retry loop; sent gathers the secrets sent on the way.
+func (c *Client) loop(ctx context.Context, req Request, decode func(*Response, string) error, sent *httpcore.Secrets) (*Response, error) {
 	p, rt, err := c.prepare(req)
 	if err != nil {
 		return nil, err
@@ -681,6 +691,13 @@ func (c *Client) do(ctx context.Context, req Request, decode func(*Response, str
 		stats.add(statRequests, 1)
 		start := time.Now()
 		resp, ct, err := c.send(ctx, p, tok)
+		if resp != nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+			// An error answer may echo the token: scrub it before anything
+			// (log, error, caller) sees it.
+			sent.AddAuthorization(tok.Type() + " " + tok.AccessToken)
+			resp.Raw = sent.ScrubBytes(resp.Raw)
+			sent.ScrubHeader(resp.Header)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 )
 
 var (
@@ -123,9 +125,15 @@ func (e *ResponseError) Error() string {
 func (e *ResponseError) Unwrap() error { return e.Err }
 
 // newAPIError builds an APIError from a response, parsing the error body.
-func newAPIError(method, path string, r *Response) *APIError {
+// Every secret in sent is scrubbed from the answer (raw body, headers,
+// decoded body) and from the fields taken from it.
+func newAPIError(method, path string, r *Response, sent *httpcore.Secrets) *APIError {
+	r.Raw = sent.ScrubBytes(r.Raw)
+	sent.ScrubHeader(r.Header)
+	r.Body = sent.ScrubAny(r.Body)
 	e := &APIError{Method: method, Path: path, StatusCode: r.StatusCode, Response: r}
 	parseErrorBody(r.Raw, e)
+	e.ErrorCode, e.Message, e.DebugID = sent.Scrub(e.ErrorCode), sent.Scrub(e.Message), sent.Scrub(e.DebugID)
 	return e
 }
 

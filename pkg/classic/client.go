@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
@@ -395,8 +396,7 @@ func (c *Client) doTyped(ctx context.Context, req central.Request, out any, fill
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		p := "/" + strings.TrimLeft(strings.SplitN(req.Path, "?", 2)[0], "/")
-		ae := newAPIError(methodOf(req), p, resp)
-		ae.ErrorCode, ae.Message = c.core.tm.scrub(ae.ErrorCode), c.core.tm.scrub(ae.Message)
+		ae := newAPIError(methodOf(req), p, resp, c.core.tm.secrets())
 		if resp.StatusCode == http.StatusTooManyRequests {
 			return resp, &central.RateLimitError{Budget: "classic", Attempts: c.core.retry.MaxAttempts, Err: ae}
 		}
@@ -482,6 +482,13 @@ func (c *Client) do(ctx context.Context, req central.Request, fill bool) (*centr
 			stats.Requests.Add(1)
 		}
 		resp, err := k.send(ctx, p, tok)
+		if resp != nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+			// An error answer may echo the token or a secret: scrub it
+			// before anything (log, error, caller) sees it.
+			sent := k.tm.secrets(tok.AccessToken)
+			resp.Raw = sent.ScrubBytes(resp.Raw)
+			sent.ScrubHeader(resp.Header)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -737,8 +744,14 @@ func (k *core) observe(h http.Header) {
 
 // newAPIError builds a central.APIError from a Classic error body
 // ({"error","error_description"}, {"message"}, {"description"} ...).
-func newAPIError(method, path string, r *central.Response) *central.APIError {
+func newAPIError(method, path string, r *central.Response, sent *httpcore.Secrets) *central.APIError {
+	r.Raw = sent.ScrubBytes(r.Raw)
+	sent.ScrubHeader(r.Header)
+	r.Body = sent.ScrubAny(r.Body)
 	e := &central.APIError{Method: method, Path: path, StatusCode: r.StatusCode, Response: r}
+	defer func() {
+		e.ErrorCode, e.Message, e.DebugID = sent.Scrub(e.ErrorCode), sent.Scrub(e.Message), sent.Scrub(e.DebugID)
+	}()
 	var m map[string]any
 	if json.Unmarshal(r.Raw, &m) != nil {
 		if s := strings.TrimSpace(string(r.Raw)); s != "" && len(s) <= 512 && !strings.ContainsAny(s, "<{") {
