@@ -446,14 +446,4 @@ func staticToken(access string) *oauth2.Token {
 	return t
 }
 
-// sanitizeTransportErr drops the request URL's query from a *url.Error.
-func sanitizeTransportErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			u.RawQuery, u.User = "", nil
-			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
-		}
-	}
-	return err
-}
+func sanitizeTransportErr(err error) error { return httpcore.SanitizeTransportErr(err) }

@@ -513,19 +513,9 @@ func parseSeconds(raw json.RawMessage) int64 {
 	return int64(math.Min(f, math.MaxInt32))
 }
 
-// sanitizeErr drops the query (client_secret, refresh_token) from a
-// *url.Error.
-func sanitizeErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		u := ue.URL
-		if i := strings.IndexByte(u, '?'); i >= 0 {
-			u = u[:i]
-		}
-		return &url.Error{Op: ue.Op, URL: u, Err: ue.Err}
-	}
-	return err
-}
+// sanitizeErr drops the query (client_secret, refresh_token) and user
+// information from a *url.Error.
+func sanitizeErr(err error) error { return httpcore.SanitizeTransportErr(err) }
 
 func toStored(t *oauth2.Token) storedToken {
 	st := storedToken{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, ExpiresIn: t.ExpiresIn}
