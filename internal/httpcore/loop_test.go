@@ -45,7 +45,9 @@ func TestSwappableRetryDecision(t *testing.T) {
 		CheckRetry: func(_ context.Context, resp *Response, err error) (bool, error) {
 			return resp != nil && resp.StatusCode == http.StatusConflict, nil // 409 is retried
 		},
-		Backoff: func(lo, hi time.Duration, attempt int, resp *Response) time.Duration { return lo * time.Duration(attempt+1) },
+		Backoff: func(lo, hi time.Duration, attempt int, resp *Response) time.Duration {
+			return lo * time.Duration(attempt+1)
+		},
 	}
 	c := Client{HTTP: srv.Client(), MaxBody: 1 << 20}
 	resp, sent, err := c.Do(context.Background(), p, pol, testHooks("tok+1/="))

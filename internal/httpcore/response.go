@@ -1,6 +1,8 @@
 package httpcore
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,4 +69,28 @@ func ReadBody(body io.Reader, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: more than %d bytes (Options.MaxResponseBytes)", ErrResponseTooLarge, limit)
 	}
 	return raw, nil
+}
+
+// DecodeJSON fills Body from a JSON Raw (or, without fill, only checks that
+// it is valid JSON). Non-JSON bodies stay in Raw.
+func DecodeJSON(r *Response, fill bool) error {
+	raw := bytes.TrimSpace(r.Raw)
+	if len(raw) == 0 {
+		return nil
+	}
+	if !LooksJSON(r.Header.Get("Content-Type"), raw) {
+		return nil
+	}
+	if !fill {
+		if !json.Valid(raw) {
+			return errors.New("invalid JSON")
+		}
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
+	}
+	r.Body = v
+	return nil
 }

@@ -61,6 +61,7 @@ type Client struct {
 	account   string
 	workspace string
 	retry     RetryPolicy
+	policy    httpcore.Policy // retry for the shared loop, from retry
 	now       func() time.Time
 	maxPages  int
 	maxBody   int64
@@ -117,6 +118,7 @@ func New(creds *Credentials, optFns ...func(*Options)) (*Client, error) {
 	if c.maxPages <= 0 {
 		c.maxPages = 10000
 	}
+	c.policy = c.retry.corePolicy(c.now)
 	if err := creds.validate(c.log, o.TokenSource != nil); err != nil {
 		return nil, err
 	}
@@ -346,21 +348,7 @@ func cleanPath(p string) string { return httpcore.CleanPath(p) }
 
 // decodeAny decodes JSON bodies into Response.Body. A body declared JSON (or
 // undeclared and looking like JSON) that does not parse is an error.
-func decodeAny(r *Response, ct string) error {
-	raw := bytes.TrimSpace(r.Raw)
-	if len(raw) == 0 {
-		return nil
-	}
-	if !httpcore.LooksJSON(ct, raw) {
-		return nil
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return err
-	}
-	r.Body = v
-	return nil
-}
+func decodeAny(r *Response, _ string) error { return httpcore.DecodeJSON(r, true) }
 
 var supportedMethods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
 
@@ -444,5 +432,5 @@ func (c *Client) do(ctx context.Context, req Request, decode func(*Response, str
 		Decode: func(r *Response) error { return decode(r, r.Header.Get("Content-Type")) },
 	}
 	core := httpcore.Client{HTTP: c.hc, MaxBody: c.maxBody}
-	return core.Do(ctx, p, c.retry.corePolicy(c.now), hooks)
+	return core.Do(ctx, p, c.policy, hooks)
 }

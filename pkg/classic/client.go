@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	"os"
 	"strconv"
@@ -424,14 +423,14 @@ func (c *Client) do(ctx context.Context, req central.Request, fill bool) (*centr
 			return k.rateLimited(p, c.tenant, resp, retries)
 		},
 		Pause:  func(d time.Duration) { k.pause(k.now().Add(d)) },
-		Decode: func(r *central.Response) error { return decodeBody(r, fill) },
+		Decode: func(r *central.Response) error { return httpcore.DecodeJSON(r, fill) },
 	}
 	pol := k.retry
 	core := httpcore.Client{HTTP: k.hc, MaxBody: k.maxBody}
 	resp, sent, err := core.Do(ctx, p, httpcore.Policy{MaxAttempts: pol.MaxAttempts, MaxWait: pol.MaxWait, MinDelay: pol.BaseDelay, MaxDelay: pol.MaxDelay,
 		Sleep: pol.Sleep, Quota: pol.Quota, Backoff: httpcore.JitterBackoff(pol.Rand)}, hooks)
 	if resp != nil && resp.Body == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
-		_ = decodeBody(resp, true) // best effort for error bodies
+		_ = httpcore.DecodeJSON(resp, true) // best effort for error bodies
 		resp.Body = sent.ScrubAny(resp.Body)
 	}
 	return resp, sent, err
@@ -454,37 +453,6 @@ func (k *core) rateLimited(p *httpcore.Prepared, tenant string, resp *central.Re
 		return time.Duration(ra) * time.Second, nil
 	}
 	return k.psWait + k.retry.Backoff(retries), nil
-}
-
-// decodeBody fills Body from a JSON Raw (or, without fill, only checks that
-// it is valid JSON). Non-JSON bodies stay in Raw.
-func decodeBody(r *central.Response, fill bool) error {
-	raw := bytes.TrimSpace(r.Raw)
-	if len(raw) == 0 {
-		return nil
-	}
-	ct := r.Header.Get("Content-Type")
-	isJSON := raw[0] == '{' || raw[0] == '['
-	if ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err == nil {
-			isJSON = mt == "application/json" || strings.HasSuffix(mt, "+json")
-		}
-	}
-	if !isJSON {
-		return nil
-	}
-	if !fill {
-		if !json.Valid(raw) {
-			return errors.New("invalid JSON")
-		}
-		return nil
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return err
-	}
-	r.Body = v
-	return nil
 }
 
 // wait blocks until the pause (after a per-second 429) is over and the
