@@ -92,66 +92,12 @@ func New(creds *Credentials, optFns ...func(*Options)) (*Client, error) {
 			fn(&o)
 		}
 	}
-	c := &Client{hc: o.HTTPClient, log: o.Logger, budgets: o.Budgets, retry: o.Retry.withDefaults(), now: o.Now, maxPages: o.MaxPages,
-		maxBody: o.MaxResponseBytes, routes: map[App]*route{}}
-	if c.retry.Quota == nil {
-		c.retry.Quota = NewRetryQuota(DefaultRetryQuota)
-	}
-	if c.maxBody <= 0 {
-		c.maxBody = DefaultMaxResponseBytes
-	}
-	if c.hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 64
-		c.hc = &http.Client{Transport: tr, Timeout: 60 * time.Second}
-		c.ownHC = true
-	}
-	if c.log == nil {
-		c.log = slog.Default()
-	}
-	if c.budgets == nil {
-		c.budgets = DefaultBudgets()
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	if c.maxPages <= 0 {
-		c.maxPages = 10000
-	}
-	c.policy = c.retry.corePolicy(c.now)
+	c := newClient(&o)
 	if err := creds.validate(c.log, o.TokenSource != nil); err != nil {
 		return nil, err
 	}
 	cache := func(app App, tokenURL, id, secret, access string) TokenSource {
-		var initial *oauth2.Token
-		if access != "" {
-			initial = staticToken(access)
-		}
-		fetch := func(ctx context.Context) (*oauth2.Token, error) {
-			if id == "" || secret == "" {
-				return nil, fmt.Errorf("central: %s: %w", app, ErrTokenExpired)
-			}
-			// Transport errors, 429 and 5xx of the token endpoint are retried
-			// (the grant has no side effects); OAuth errors are final.
-			for attempt := 1; ; attempt++ {
-				c.log.Info("requesting access token", "app", string(app), "token_url", tokenURL, "attempt", attempt)
-				t, err := tokenRequest(ctx, c.hc, app, tokenURL, url.Values{"grant_type": {"client_credentials"}}, id, secret, c.now)
-				if err == nil {
-					return t, nil
-				}
-				c.log.Warn("access token request failed", "app", string(app), "error", err)
-				var le *LoginError
-				transient := errors.As(err, &le) && le.ErrorCode == "" &&
-					(le.StatusCode == 0 || le.StatusCode == http.StatusTooManyRequests || retryableStatus(le.StatusCode))
-				if !transient || attempt >= min(c.retry.MaxAttempts, 3) || ctx.Err() != nil {
-					return nil, err
-				}
-				if serr := c.retry.Sleep(ctx, c.retry.Backoff(attempt-1)); serr != nil {
-					return nil, err
-				}
-			}
-		}
-		return NewCachedSource(fetch, CacheOptions{EarlyExpiry: o.TokenEarlyExpiry, Now: c.now, Initial: initial})
+		return c.tokenCache(o.TokenEarlyExpiry, app, tokenURL, id, secret, access)
 	}
 	add := func(app, block App, base string, src TokenSource) error {
 		if o.TokenSource != nil {
@@ -206,6 +152,77 @@ func New(creds *Credentials, optFns ...func(*Options)) (*Client, error) {
 		c.workspace = defKey
 	}
 	return c, nil
+}
+
+// newClient fills a Client's defaults from o (no routes yet).
+func newClient(o *Options) *Client {
+	c := &Client{hc: o.HTTPClient, log: o.Logger, budgets: o.Budgets, retry: o.Retry.withDefaults(), now: o.Now, maxPages: o.MaxPages,
+		maxBody: o.MaxResponseBytes, routes: map[App]*route{}}
+	if c.retry.Quota == nil {
+		c.retry.Quota = NewRetryQuota(DefaultRetryQuota)
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxResponseBytes
+	}
+	if c.hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		c.hc = &http.Client{Transport: tr, Timeout: 60 * time.Second}
+		c.ownHC = true
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.budgets == nil {
+		c.budgets = DefaultBudgets()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.maxPages <= 0 {
+		c.maxPages = 10000
+	}
+	c.policy = c.retry.corePolicy(c.now)
+	return c
+}
+
+// tokenCache is the cached token source of one credential block: the
+// configured access token first, then client credentials grants.
+func (c *Client) tokenCache(early time.Duration, app App, tokenURL, id, secret, access string) TokenSource {
+	var initial *oauth2.Token
+	if access != "" {
+		initial = staticToken(access)
+	}
+	fetch := func(ctx context.Context) (*oauth2.Token, error) {
+		return c.fetchToken(ctx, app, tokenURL, id, secret)
+	}
+	return NewCachedSource(fetch, CacheOptions{EarlyExpiry: early, Now: c.now, Initial: initial})
+}
+
+// fetchToken runs the client credentials grant. Transport errors, 429 and
+// 5xx of the token endpoint are retried (the grant has no side effects);
+// OAuth errors are final.
+func (c *Client) fetchToken(ctx context.Context, app App, tokenURL, id, secret string) (*oauth2.Token, error) {
+	if id == "" || secret == "" {
+		return nil, fmt.Errorf("central: %s: %w", app, ErrTokenExpired)
+	}
+	for attempt := 1; ; attempt++ {
+		c.log.Info("requesting access token", "app", string(app), "token_url", tokenURL, "attempt", attempt)
+		t, err := tokenRequest(ctx, c.hc, app, tokenURL, url.Values{"grant_type": {"client_credentials"}}, id, secret, c.now)
+		if err == nil {
+			return t, nil
+		}
+		c.log.Warn("access token request failed", "app", string(app), "error", err)
+		var le *LoginError
+		transient := errors.As(err, &le) && le.ErrorCode == "" &&
+			(le.StatusCode == 0 || le.StatusCode == http.StatusTooManyRequests || retryableStatus(le.StatusCode))
+		if !transient || attempt >= min(c.retry.MaxAttempts, 3) || ctx.Err() != nil {
+			return nil, err
+		}
+		if serr := c.retry.Sleep(ctx, c.retry.Backoff(attempt-1)); serr != nil {
+			return nil, err
+		}
+	}
 }
 
 // HasApp reports whether the client can call app.

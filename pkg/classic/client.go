@@ -146,24 +146,11 @@ func New(cfg *Config, optFns ...func(*Options)) (*Client, error) {
 		k.lim = rate.NewLimiter(r, 1)
 	}
 	if k.hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		switch {
-		case cfg.SSLVerify != nil && !*cfg.SSLVerify:
-			k.log.Warn("classic: ssl_verify is false: TLS certificates are NOT verified", "base_url", base)
-			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // explicit ssl_verify: false
-		case cfg.CABundle != "":
-			pem, err := os.ReadFile(cfg.CABundle)
-			if err != nil {
-				return nil, &ConfigError{Source: cfg.Source, Field: "ssl_verify", Reason: "cannot read CA bundle", Err: err}
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, &ConfigError{Source: cfg.Source, Field: "ssl_verify", Reason: "no PEM certificate in CA bundle " + cfg.CABundle}
-			}
-			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		hc, err := defaultHTTPClient(cfg, k.log, base)
+		if err != nil {
+			return nil, err
 		}
-		k.hc = &http.Client{Transport: tr, Timeout: 60 * time.Second}
-		k.ownHC = true
+		k.hc, k.ownHC = hc, true
 	}
 	if !k.ownHC && ((cfg.SSLVerify != nil && !*cfg.SSLVerify) || cfg.CABundle != "") {
 		k.log.Warn("classic: ssl_verify is set but Options.HTTPClient is given; the given client's TLS settings apply")
@@ -192,6 +179,28 @@ func New(cfg *Config, optFns ...func(*Options)) (*Client, error) {
 		k.log.Warn("classic: no client_id/client_secret: the configured token cannot be refreshed")
 	}
 	return &Client{core: k}, nil
+}
+
+// defaultHTTPClient is the client-owned HTTP client: its own transport, a
+// 60s timeout, and the TLS settings of ssl_verify (off, or a CA bundle).
+func defaultHTTPClient(cfg *Config, log *slog.Logger, base string) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	switch {
+	case cfg.SSLVerify != nil && !*cfg.SSLVerify:
+		log.Warn("classic: ssl_verify is false: TLS certificates are NOT verified", "base_url", base)
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // explicit ssl_verify: false
+	case cfg.CABundle != "":
+		pem, err := os.ReadFile(cfg.CABundle)
+		if err != nil {
+			return nil, &ConfigError{Source: cfg.Source, Field: "ssl_verify", Reason: "cannot read CA bundle", Err: err}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &ConfigError{Source: cfg.Source, Field: "ssl_verify", Reason: "no PEM certificate in CA bundle " + cfg.CABundle}
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr, Timeout: 60 * time.Second}, nil
 }
 
 func retryDefaults(p central.RetryPolicy) central.RetryPolicy {
