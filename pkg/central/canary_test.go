@@ -3,9 +3,11 @@ package central
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,8 +21,8 @@ import (
 func TestCanaryNeverLeaks(t *testing.T) {
 	t.Parallel()
 	const (
-		secret = "CANARY-SECRET-7f3a9c"
-		token  = "CANARY-TOKEN-b81e44"
+		secret = "CANARY-SECRET+7f/3a=9c&"
+		token  = "CANARY-TOKEN+b81/e44="
 		id     = "canary-client"
 	)
 	basic := base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))
@@ -59,11 +61,23 @@ func TestCanaryNeverLeaks(t *testing.T) {
 			hijackClose(w, r)
 		case "malformed":
 			malformed(w, r)
+		case "echo", "echo-text":
+			// A hostile API echoing the Authorization header it received
+			// into every field of its error body and into its headers.
+			auth := r.Header.Get("Authorization")
+			w.Header().Set("X-Echo", auth)
+			if mode.Load().(string) == "echo-text" {
+				w.Header().Set("Content-Type", "text/plain")
+				w.WriteHeader(403)
+				_, _ = io.WriteString(w, "403 Forbidden: token "+auth+" lacks scope")
+				return
+			}
+			writeJSON(w, 403, map[string]any{"errorCode": auth, "message": "token " + auth + " lacks scope", "debugId": auth})
 		case "repeat":
 			writeJSON(w, 200, map[string]any{"items": items("a"), "next": "1"})
 		}
 	})
-	doc := fmt.Sprintf("unified:\n  client_id: %s\n  client_secret: %s\n  workspace_id: ws1\n  glp_base_url: %s\n  base_url: %s/central\nglp:\n  client_secret: %s\n  access_token: %s\n",
+	doc := fmt.Sprintf("unified:\n  client_id: %s\n  client_secret: %q\n  workspace_id: ws1\n  glp_base_url: %s\n  base_url: %s/central\nglp:\n  client_secret: %q\n  access_token: %q\n",
 		id, secret, api.srv.URL, api.srv.URL, secret, token)
 	creds, err := parseCredentials([]byte(doc), FormatYAML, "canary.yaml", log)
 	if err != nil {
@@ -87,11 +101,14 @@ func TestCanaryNeverLeaks(t *testing.T) {
 		record(err)
 		_, err = c.Do(ctx, req, &map[string]any{})
 		record(err)
+		if ae, ok := errors.AsType[*APIError](err); ok {
+			errs = append(errs, string(ae.Response.Raw), fmt.Sprint(ae.Response.Header, ae.Response.Body))
+		}
 		for _, err := range Items[any](ctx, c, PageSpec{App: req.App, Path: req.Path}) {
 			record(err)
 		}
 	}
-	for _, m := range []string{"ok", "401", "429", "500", "reset", "malformed", "repeat", "ok"} {
+	for _, m := range []string{"ok", "401", "429", "500", "reset", "malformed", "repeat", "echo", "echo-text", "ok"} {
 		run(m, Request{Path: "network-monitoring/v1/aps"})
 		run(m, Request{App: AppGLP, Path: "devices/v1/devices"})
 		run(m, Request{App: AppGLP, Method: "POST", Path: "devices/v1/devices", Body: map[string]string{"a": "b"}})
@@ -128,7 +145,7 @@ func TestCanaryNeverLeaks(t *testing.T) {
 		t.Fatalf("only %d error strings collected; failure paths not driven", len(errs))
 	}
 	out := logs.String() + "\n" + strings.Join(errs, "\n")
-	for _, canary := range []string{secret, token, basic, "CANARY"} {
+	for _, canary := range []string{secret, token, basic, url.QueryEscape(secret), url.QueryEscape(token), "CANARY"} {
 		if i := strings.Index(out, canary); i >= 0 {
 			t.Errorf("canary %q leaked: …%s…", canary, out[max(0, i-200):min(len(out), i+100)])
 		}

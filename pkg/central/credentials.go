@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 )
 
 // Default endpoints.
@@ -452,7 +454,7 @@ func unknownCluster(src, block, name string) error {
 func normalizeURL(raw string) (string, error) {
 	s := strings.TrimSpace(raw)
 	bad := func(why string) error {
-		return fmt.Errorf("Invalid Base URL - %s: %s", s, why) //nolint:staticcheck // PyCentral's text
+		return fmt.Errorf("Invalid Base URL - %s: %s", httpcore.RedactURL(s), why) //nolint:staticcheck // PyCentral's text
 	}
 	if s == "" {
 		return "", bad("empty")

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 )
 
 var (
@@ -18,7 +20,7 @@ var (
 	ErrRateLimited = errors.New("central: rate limit exhausted")
 	// ErrResponseTooLarge is matched by the error of a call whose response
 	// body exceeded Options.MaxResponseBytes.
-	ErrResponseTooLarge = errors.New("central: response body too large")
+	ErrResponseTooLarge = httpcore.ErrResponseTooLarge
 )
 
 // APIError is a non-2xx answer. ErrorCode, Message and DebugID come from the
@@ -95,37 +97,20 @@ func (e *RateLimitError) Unwrap() error { return e.Err }
 
 // ResponseError reports a request that produced no usable answer after the
 // retries allowed for its method: a transport error, or a 2xx body that was
-// cut short or is not the JSON the API promises.
-type ResponseError struct {
-	Method, Path string
-	StatusCode   int // 0 when no response arrived
-	Reason       string
-	Attempts     int
-	Err          error
-}
-
-// Error implements error.
-func (e *ResponseError) Error() string {
-	s := fmt.Sprintf("central: %s %s: %s", e.Method, e.Path, e.Reason)
-	if e.StatusCode != 0 {
-		s += fmt.Sprintf(" (status %d)", e.StatusCode)
-	}
-	if e.Attempts > 0 {
-		s += fmt.Sprintf(", giving up after %d attempt(s)", e.Attempts)
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-// Unwrap returns the underlying error.
-func (e *ResponseError) Unwrap() error { return e.Err }
+// cut short or is not the JSON the API promises. Fields: Method, Path,
+// StatusCode (0 when no response arrived), Reason, Attempts, Err.
+type ResponseError = httpcore.ResponseError
 
 // newAPIError builds an APIError from a response, parsing the error body.
-func newAPIError(method, path string, r *Response) *APIError {
+// Every secret in sent is scrubbed from the answer (raw body, headers,
+// decoded body) and from the fields taken from it.
+func newAPIError(method, path string, r *Response, sent *httpcore.Secrets) *APIError {
+	r.Raw = sent.ScrubBytes(r.Raw)
+	sent.ScrubHeader(r.Header)
+	r.Body = sent.ScrubAny(r.Body)
 	e := &APIError{Method: method, Path: path, StatusCode: r.StatusCode, Response: r}
 	parseErrorBody(r.Raw, e)
+	e.ErrorCode, e.Message, e.DebugID = sent.Scrub(e.ErrorCode), sent.Scrub(e.Message), sent.Scrub(e.DebugID)
 	return e
 }
 

@@ -57,7 +57,7 @@ func TestRetryQuotaRefilledBySuccess(t *testing.T) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 	})
 	q := NewRetryQuota(3 * RetryCost)
-	q.take(2 * RetryCost) // one retry left
+	q.Take(2 * RetryCost) // one retry left
 	c := testClient(t, a, newClock(), func(o *Options) { o.Retry.Quota = q })
 	resp, err := c.Command(t.Context(), Request{App: AppCentral, Method: "GET", Path: "/x"})
 	if err != nil || resp.StatusCode != 200 || resp.Attempts != 2 {
@@ -75,7 +75,7 @@ func TestRetryQuotaRefilledBySuccess(t *testing.T) {
 	// An unlimited quota never refuses.
 	u := NewRetryQuota(0)
 	for range 1000 {
-		if !u.take(RetryTimeoutCost) {
+		if !u.Take(RetryTimeoutCost) {
 			t.Fatal("unlimited quota refused")
 		}
 	}

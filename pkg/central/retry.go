@@ -3,8 +3,10 @@ package central
 import (
 	"context"
 	"math/rand/v2"
-	"sync"
+	"net/http"
 	"time"
+
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 )
 
 // RetryPolicy bounds and shapes retries. The zero value means the defaults.
@@ -63,41 +65,34 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // Backoff returns the full-jitter wait before retry number retry (0-based).
 func (p RetryPolicy) Backoff(retry int) time.Duration {
 	p = p.withDefaults()
-	ceil := p.MaxDelay
-	if retry < 32 {
-		if d := p.BaseDelay << uint(retry); d > 0 && d < ceil {
-			ceil = d
-		}
-	}
-	f := p.Rand()
-	if f < 0 {
-		f = 0
-	} else if f >= 1 {
-		f = 0.999999
-	}
-	return time.Duration(f * float64(ceil))
+	return httpcore.JitterBackoff(p.Rand)(p.BaseDelay, p.MaxDelay, retry, nil)
 }
 
-func idempotent(method string) bool {
-	switch method {
-	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE":
-		return true
-	}
-	return false
+// corePolicy is the policy of the shared retry loop (p has its defaults).
+// A 503's Retry-After replaces the backoff.
+func (p RetryPolicy) corePolicy(now func() time.Time) httpcore.Policy {
+	jitter := httpcore.JitterBackoff(p.Rand)
+	return httpcore.Policy{MaxAttempts: p.MaxAttempts, MaxWait: p.MaxWait, MinDelay: p.BaseDelay, MaxDelay: p.MaxDelay, Sleep: p.Sleep, Quota: p.Quota,
+		Backoff: func(lo, hi time.Duration, attempt int, resp *Response) time.Duration {
+			if resp != nil && resp.StatusCode == http.StatusServiceUnavailable {
+				if ra, ok := parseReset(resp.Header.Get("Retry-After"), now()); ok {
+					return max(ra.Sub(now()), 0)
+				}
+			}
+			return jitter(lo, hi, attempt, resp)
+		}}
 }
 
-func retryableStatus(code int) bool {
-	return code >= 500 && code != 501 && code != 505
-}
+func retryableStatus(code int) bool { return httpcore.RetryableStatus(code) }
 
 // Retry quota defaults (the AWS SDKs' standard retryer uses the same).
 const (
 	// DefaultRetryQuota is the capacity of a client's retry quota.
-	DefaultRetryQuota = 500
+	DefaultRetryQuota = httpcore.DefaultRetryQuota
 	// RetryCost is what one retry takes from the quota; a retry after a
 	// timeout takes RetryTimeoutCost.
-	RetryCost        = 5
-	RetryTimeoutCost = 10
+	RetryCost        = httpcore.RetryCost
+	RetryTimeoutCost = httpcore.RetryTimeoutCost
 )
 
 // RetryQuota is a token bucket that all calls sharing it draw on before they
@@ -110,45 +105,11 @@ const (
 // they pause the budget instead (see Budgets).
 //
 // A RetryQuota is safe for concurrent use; pkg/msp shares one between the
-// MSP client and all its tenant connections.
-type RetryQuota struct {
-	mu              sync.Mutex
-	capacity, avail int
-}
+// MSP client and all its tenant connections, and a pkg/classic client
+// takes one in its Options.Retry. Take and Release are what the clients
+// call; callers need only NewRetryQuota and Available.
+type RetryQuota = httpcore.RetryQuota
 
 // NewRetryQuota returns a full quota of the given capacity; capacity <= 0
 // means no limit (every retry the RetryPolicy allows is made).
-func NewRetryQuota(capacity int) *RetryQuota {
-	return &RetryQuota{capacity: capacity, avail: capacity}
-}
-
-// Available returns the tokens left (capacity <= 0: 0, unlimited).
-func (q *RetryQuota) Available() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.avail
-}
-
-// take removes cost tokens, or reports false when fewer are left.
-func (q *RetryQuota) take(cost int) bool {
-	if q == nil || q.capacity <= 0 {
-		return true
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.avail < cost {
-		return false
-	}
-	q.avail -= cost
-	return true
-}
-
-// release returns n tokens, up to the capacity.
-func (q *RetryQuota) release(n int) {
-	if q == nil || q.capacity <= 0 {
-		return
-	}
-	q.mu.Lock()
-	q.avail = min(q.capacity, q.avail+n)
-	q.mu.Unlock()
-}
+func NewRetryQuota(capacity int) *RetryQuota { return httpcore.NewRetryQuota(capacity) }

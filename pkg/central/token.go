@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 )
 
 // App names an API family and the matching credential block.
@@ -262,15 +264,7 @@ func ExchangeToken(ctx context.Context, hc *http.Client, tokenURL, subjectToken,
 	if clientID == "" || clientSecret == "" {
 		clientID, clientSecret = "", ""
 	}
-	tok, err := tokenRequest(ctx, hc, "", tokenURL, form, clientID, clientSecret, time.Now)
-	if err != nil && subjectToken != "" {
-		// Defence in depth: never let the subject token travel in an error.
-		var le *LoginError
-		if errors.As(err, &le) {
-			le.Description = strings.ReplaceAll(le.Description, subjectToken, "[REDACTED]")
-		}
-	}
-	return tok, err
+	return tokenRequest(ctx, hc, "", tokenURL, form, clientID, clientSecret, time.Now)
 }
 
 const maxTokenBody = 1 << 20
@@ -279,6 +273,11 @@ func tokenRequest(ctx context.Context, hc *http.Client, app App, tokenURL string
 	if hc == nil {
 		hc = http.DefaultClient
 	}
+	// Every secret the request carries, scrubbed from every error built
+	// from the answer.
+	sent := &httpcore.Secrets{}
+	sent.AddBasic(id, secret)
+	sent.Add(form.Get("subject_token"), form.Get("client_secret"), form.Get("refresh_token"))
 	lerr := func(status int, err error) *LoginError {
 		return &LoginError{App: app, TokenURL: tokenURL, StatusCode: status, Err: err}
 	}
@@ -288,10 +287,8 @@ func tokenRequest(ctx context.Context, hc *http.Client, app App, tokenURL string
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	basic := ""
 	if id != "" || secret != "" {
-		basic = base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))
-		req.Header.Set("Authorization", "Basic "+basic)
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+secret)))
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -306,14 +303,7 @@ func tokenRequest(ctx context.Context, hc *http.Client, app App, tokenURL string
 		return nil, lerr(resp.StatusCode, fmt.Errorf("reading token response: %w", sanitizeTransportErr(err)))
 	}
 	tr, perr := parseTokenResponse(resp.Header.Get("Content-Type"), body)
-	scrub := func(s string) string {
-		for _, v := range []string{secret, basic, form.Get("subject_token")} {
-			if v != "" {
-				s = strings.ReplaceAll(s, v, "[REDACTED]")
-			}
-		}
-		return s
-	}
+	scrub := sent.Scrub
 	if tr.Error != "" {
 		e := lerr(resp.StatusCode, nil)
 		e.ErrorCode, e.Description = scrub(tr.Error), scrub(tr.ErrorDescription)
@@ -356,7 +346,10 @@ type tokenResponse struct {
 func parseTokenResponse(contentType string, body []byte) (tokenResponse, error) {
 	var tr tokenResponse
 	mt, _, _ := mime.ParseMediaType(contentType)
-	if mt == "application/x-www-form-urlencoded" || mt == "text/plain" {
+	// A JSON object is parsed as JSON whatever the content type says (text/plain,
+	// missing, ...), as oauthlib does; form encoding is the fallback.
+	looksJSON := strings.HasPrefix(strings.TrimSpace(string(body)), "{")
+	if !looksJSON && (mt == "application/x-www-form-urlencoded" || mt == "text/plain") {
 		if vals, err := url.ParseQuery(string(body)); err == nil && len(vals) > 0 {
 			tr.AccessToken, tr.TokenType, tr.RefreshToken = vals.Get("access_token"), vals.Get("token_type"), vals.Get("refresh_token")
 			tr.Error, tr.ErrorDescription = vals.Get("error"), vals.Get("error_description")
@@ -453,14 +446,4 @@ func staticToken(access string) *oauth2.Token {
 	return t
 }
 
-// sanitizeTransportErr drops the request URL's query from a *url.Error.
-func sanitizeTransportErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			u.RawQuery, u.User = "", nil
-			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
-		}
-	}
-	return err
-}
+func sanitizeTransportErr(err error) error { return httpcore.SanitizeTransportErr(err) }

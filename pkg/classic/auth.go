@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
@@ -340,7 +341,7 @@ func (m *tokenManager) login(ctx context.Context) (*oauth2.Token, error) {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, m.failure(StepAuthorize, authURL, resp.StatusCode, body)
+		return nil, m.failure(StepAuthorize, authURL, resp.StatusCode, body, csrf, session)
 	}
 	var ac struct {
 		AuthCode string `json:"auth_code"`
@@ -354,7 +355,7 @@ func (m *tokenManager) login(ctx context.Context) (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := m.parseToken(StepToken, tokURL, resp.StatusCode, body)
+	t, err := m.parseToken(StepToken, tokURL, resp.StatusCode, body, ac.AuthCode)
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +375,7 @@ func (m *tokenManager) refresh(ctx context.Context, refreshToken string) (*oauth
 	if err != nil {
 		return nil, err
 	}
-	t, err := m.parseToken(StepRefresh, tokURL, resp.StatusCode, body)
+	t, err := m.parseToken(StepRefresh, tokURL, resp.StatusCode, body, refreshToken)
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +434,7 @@ func (m *tokenManager) post(ctx context.Context, step, endpoint, rawQuery string
 }
 
 // failure builds a LoginError from an error answer, scrubbing secrets.
-func (m *tokenManager) failure(step, endpoint string, status int, body []byte) *LoginError {
+func (m *tokenManager) failure(step, endpoint string, status int, body []byte, extra ...string) *LoginError {
 	e := &LoginError{Step: step, URL: endpoint, StatusCode: status}
 	var v map[string]any
 	if json.Unmarshal(body, &v) == nil {
@@ -453,31 +454,35 @@ func (m *tokenManager) failure(step, endpoint string, status int, body []byte) *
 	if e.Description == "" {
 		e.Description = http.StatusText(status)
 	}
-	e.ErrorCode, e.Description = m.scrub(e.ErrorCode), m.scrub(e.Description)
+	sent := m.secrets(extra...)
+	e.ErrorCode, e.Description = sent.Scrub(e.ErrorCode), sent.Scrub(e.Description)
 	return e
 }
 
-// scrub removes every secret the manager knows from s.
-func (m *tokenManager) scrub(s string) string {
-	secrets := []string{m.cfg.Password, m.cfg.ClientSecret, m.cfg.Token.AccessToken, m.cfg.Token.RefreshToken}
+// secrets returns every secret the manager knows (password, client
+// secret, configured and current tokens) plus extra ones sent on a step.
+func (m *tokenManager) secrets(extra ...string) *httpcore.Secrets {
+	sent := &httpcore.Secrets{}
+	sent.Add(m.cfg.Password, m.cfg.ClientSecret, m.cfg.Token.AccessToken, m.cfg.Token.RefreshToken)
+	sent.Add(extra...)
 	m.mu.Lock()
 	if m.tok != nil {
-		secrets = append(secrets, m.tok.AccessToken, m.tok.RefreshToken)
+		sent.Add(m.tok.AccessToken, m.tok.RefreshToken)
 	}
 	m.mu.Unlock()
-	for _, v := range secrets {
-		if len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, "[REDACTED]")
-		}
-	}
-	return s
+	return sent
+}
+
+// scrub removes every secret the manager knows from s.
+func (m *tokenManager) scrub(s string, extra ...string) string {
+	return m.secrets(extra...).Scrub(s)
 }
 
 // parseToken reads a token answer: 200 with access_token (and normally
 // refresh_token and expires_in).
-func (m *tokenManager) parseToken(step, endpoint string, status int, body []byte) (*oauth2.Token, error) {
+func (m *tokenManager) parseToken(step, endpoint string, status int, body []byte, sent ...string) (*oauth2.Token, error) {
 	if status != http.StatusOK {
-		return nil, m.failure(step, endpoint, status, body)
+		return nil, m.failure(step, endpoint, status, body, sent...)
 	}
 	var tr struct {
 		AccessToken  string          `json:"access_token"`
@@ -508,19 +513,9 @@ func parseSeconds(raw json.RawMessage) int64 {
 	return int64(math.Min(f, math.MaxInt32))
 }
 
-// sanitizeErr drops the query (client_secret, refresh_token) from a
-// *url.Error.
-func sanitizeErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		u := ue.URL
-		if i := strings.IndexByte(u, '?'); i >= 0 {
-			u = u[:i]
-		}
-		return &url.Error{Op: ue.Op, URL: u, Err: ue.Err}
-	}
-	return err
-}
+// sanitizeErr drops the query (client_secret, refresh_token) and user
+// information from a *url.Error.
+func sanitizeErr(err error) error { return httpcore.SanitizeTransportErr(err) }
 
 func toStored(t *oauth2.Token) storedToken {
 	st := storedToken{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, ExpiresIn: t.ExpiresIn}

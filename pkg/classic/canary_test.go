@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,14 +22,14 @@ import (
 func TestCanaryNeverLeaks(t *testing.T) {
 	t.Parallel()
 	const (
-		pw     = "CANARY-PW-91f2"
-		secret = "CANARY-SECRET-7f3a"
+		pw     = "CANARY-PW+91/f2=&<"
+		secret = "CANARY-SECRET+7f/3a=&"
 		cfgAT  = "CANARY-CFGAT-11aa"
 		cfgRT  = "CANARY-CFGRT-22bb"
 		newAT  = "CANARY-NEWAT-33cc"
 		newRT  = "CANARY-NEWRT-44dd"
 	)
-	canaries := []string{pw, secret, cfgAT, cfgRT, newAT, newRT}
+	canaries := []string{pw, secret, cfgAT, cfgRT, newAT, newRT, url.QueryEscape(pw), url.QueryEscape(secret), "CANARY"}
 	echo := func(r *http.Request) string {
 		b, _ := io.ReadAll(r.Body)
 		return fmt.Sprintf("%s?%s %v %s", r.URL.Path, r.URL.RawQuery, r.Header, b)
@@ -91,7 +92,7 @@ func TestCanaryNeverLeaks(t *testing.T) {
 			outputs = append(outputs, fmt.Sprintf("%v|%+v|%#v|%s", x, x, x, x))
 		}
 	}
-	doc := fmt.Sprintf("central_info:\n  username: u\n  password: %s\n  client_id: cid\n  client_secret: %s\n  customer_id: cust\n  base_url: %s\n  token:\n    access_token: %s\n    refresh_token: %s\n",
+	doc := fmt.Sprintf("central_info:\n  username: u\n  password: %q\n  client_id: cid\n  client_secret: %q\n  customer_id: cust\n  base_url: %s\n  token:\n    access_token: %s\n    refresh_token: %s\n",
 		pw, secret, srv.URL, cfgAT, cfgRT)
 	cfg, err := ParseConfig([]byte(doc), "", "canary.yaml")
 	if err != nil {

@@ -8,17 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
@@ -50,6 +48,9 @@ type Options struct {
 	TokenStore TokenStore
 	// Retry bounds retries. MaxAttempts defaults to 10 (PyCentral's
 	// user_retries); Sleep is used for every wait (limiter, 429, backoff).
+	// Quota is the retry quota drawn on by retries of failures (default: a
+	// quota of central.DefaultRetryQuota per Client); share one between
+	// clients of the same gateway, as pkg/central's clients do.
 	Retry central.RetryPolicy
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -145,24 +146,11 @@ func New(cfg *Config, optFns ...func(*Options)) (*Client, error) {
 		k.lim = rate.NewLimiter(r, 1)
 	}
 	if k.hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		switch {
-		case cfg.SSLVerify != nil && !*cfg.SSLVerify:
-			k.log.Warn("classic: ssl_verify is false: TLS certificates are NOT verified", "base_url", base)
-			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // explicit ssl_verify: false
-		case cfg.CABundle != "":
-			pem, err := os.ReadFile(cfg.CABundle)
-			if err != nil {
-				return nil, &ConfigError{Source: cfg.Source, Field: "ssl_verify", Reason: "cannot read CA bundle", Err: err}
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, &ConfigError{Source: cfg.Source, Field: "ssl_verify", Reason: "no PEM certificate in CA bundle " + cfg.CABundle}
-			}
-			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		hc, err := defaultHTTPClient(cfg, k.log, base)
+		if err != nil {
+			return nil, err
 		}
-		k.hc = &http.Client{Transport: tr, Timeout: 60 * time.Second}
-		k.ownHC = true
+		k.hc, k.ownHC = hc, true
 	}
 	if !k.ownHC && ((cfg.SSLVerify != nil && !*cfg.SSLVerify) || cfg.CABundle != "") {
 		k.log.Warn("classic: ssl_verify is set but Options.HTTPClient is given; the given client's TLS settings apply")
@@ -193,6 +181,28 @@ func New(cfg *Config, optFns ...func(*Options)) (*Client, error) {
 	return &Client{core: k}, nil
 }
 
+// defaultHTTPClient is the client-owned HTTP client: its own transport, a
+// 60s timeout, and the TLS settings of ssl_verify (off, or a CA bundle).
+func defaultHTTPClient(cfg *Config, log *slog.Logger, base string) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	switch {
+	case cfg.SSLVerify != nil && !*cfg.SSLVerify:
+		log.Warn("classic: ssl_verify is false: TLS certificates are NOT verified", "base_url", base)
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // explicit ssl_verify: false
+	case cfg.CABundle != "":
+		pem, err := os.ReadFile(cfg.CABundle)
+		if err != nil {
+			return nil, &ConfigError{Source: cfg.Source, Field: "ssl_verify", Reason: "cannot read CA bundle", Err: err}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &ConfigError{Source: cfg.Source, Field: "ssl_verify", Reason: "no PEM certificate in CA bundle " + cfg.CABundle}
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr, Timeout: 60 * time.Second}, nil
+}
+
 func retryDefaults(p central.RetryPolicy) central.RetryPolicy {
 	d := central.DefaultRetryPolicy()
 	if p.MaxAttempts <= 0 {
@@ -212,6 +222,9 @@ func retryDefaults(p central.RetryPolicy) central.RetryPolicy {
 	}
 	if p.Sleep == nil {
 		p.Sleep = d.Sleep
+	}
+	if p.Quota == nil {
+		p.Quota = central.NewRetryQuota(central.DefaultRetryQuota)
 	}
 	return p
 }
@@ -295,66 +308,31 @@ func nextUTCMidnight(t time.Time) time.Time {
 	return time.Date(u.Year(), u.Month(), u.Day()+1, 0, 0, 0, 0, time.UTC)
 }
 
-// prepared is a request ready to be sent, possibly several times.
-type prepared struct {
-	method, path, url string
-	body              []byte
-	hasBody           bool
-	header            http.Header
-}
-
 var methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
 
-func (c *Client) prepare(req central.Request) (*prepared, error) {
-	method := strings.ToUpper(req.Method)
-	if method == "" {
-		method = http.MethodGet
-	}
+func (c *Client) prepare(req central.Request) (*httpcore.Prepared, error) {
+	method := httpcore.MethodOf(req.Method)
 	if !methods[method] {
 		return nil, fmt.Errorf("classic: HTTP method %q not supported; use GET, POST, PUT, PATCH or DELETE", req.Method)
 	}
 	if req.App != "" {
 		return nil, fmt.Errorf("classic: Request.App %q: the Classic gateway has no apps; leave App empty", req.App)
 	}
-	path, rawQuery := req.Path, ""
-	if i := strings.IndexByte(path, '?'); i >= 0 {
-		path, rawQuery = path[:i], path[i+1:]
-	}
-	if strings.Contains(path, "://") {
-		return nil, fmt.Errorf("classic: path %q: give a path relative to the gateway, not a URL", path)
-	}
-	path = strings.TrimLeft(path, "/")
-	for _, seg := range strings.Split(path, "/") {
-		if seg == "." || seg == ".." {
-			return nil, fmt.Errorf("classic: path %q: '.' and '..' segments are not allowed", path)
+	hdr := req.Header
+	if c.tenant != "" {
+		hdr = make(http.Header, len(req.Header)+1)
+		for k, v := range req.Header {
+			if !strings.EqualFold(k, HeaderTenantID) {
+				hdr[k] = v
+			}
 		}
 	}
-	p := &prepared{method: method, path: "/" + path}
-	q, err := url.ParseQuery(rawQuery)
+	p, err := httpcore.Prepare(httpcore.Target{Name: "classic", RelativeTo: "the gateway"}, method, c.core.base, req.Path, req.Params, req.Body, hdr)
 	if err != nil {
-		return nil, fmt.Errorf("classic: bad query in path: %w", err)
-	}
-	central.AddParams(q, req.Params)
-	p.url = c.core.base + (&url.URL{Path: "/" + path}).EscapedPath()
-	if enc := q.Encode(); enc != "" {
-		p.url += "?" + enc
-	}
-	p.header = http.Header{"Accept": {"application/json"}}
-	if req.Body != nil {
-		p.hasBody = true
-		if p.body, err = central.EncodeBody(req.Body); err != nil {
-			return nil, err
-		}
-		p.header.Set("Content-Type", "application/json")
-	}
-	for k, v := range req.Header {
-		if strings.EqualFold(k, "Authorization") || (c.tenant != "" && strings.EqualFold(k, HeaderTenantID)) {
-			continue
-		}
-		p.header[http.CanonicalHeaderKey(k)] = append([]string(nil), v...)
+		return nil, err
 	}
 	if c.tenant != "" {
-		p.header[HeaderTenantID] = []string{c.tenant} // as spelt by the gateway docs
+		p.Header[HeaderTenantID] = []string{c.tenant} // as spelt by the gateway docs
 	}
 	return p, nil
 }
@@ -372,7 +350,8 @@ func (c *Client) prepare(req central.Request) (*prepared, error) {
 // *central.ResponseError (no usable answer), a bad request, or the
 // context's error.
 func (c *Client) Command(ctx context.Context, req central.Request) (*central.Response, error) {
-	return c.do(ctx, req, true)
+	resp, _, err := c.do(ctx, req, true)
+	return resp, err
 }
 
 // Do is Command, then: a non-2xx answer becomes *central.APIError
@@ -389,14 +368,13 @@ func (c *Client) doNoFill(ctx context.Context, req central.Request) (*central.Re
 }
 
 func (c *Client) doTyped(ctx context.Context, req central.Request, out any, fill bool) (*central.Response, error) {
-	resp, err := c.do(ctx, req, fill)
+	resp, sent, err := c.do(ctx, req, fill)
 	if err != nil {
 		return resp, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		p := "/" + strings.TrimLeft(strings.SplitN(req.Path, "?", 2)[0], "/")
-		ae := newAPIError(methodOf(req), p, resp)
-		ae.ErrorCode, ae.Message = c.core.tm.scrub(ae.ErrorCode), c.core.tm.scrub(ae.Message)
+		sent.Merge(c.core.tm.secrets())
+		ae := newAPIError(httpcore.MethodOf(req.Method), httpcore.CleanPath(req.Path), resp, sent)
 		if resp.StatusCode == http.StatusTooManyRequests {
 			return resp, &central.RateLimitError{Budget: "classic", Attempts: c.core.retry.MaxAttempts, Err: ae}
 		}
@@ -404,247 +382,86 @@ func (c *Client) doTyped(ctx context.Context, req central.Request, out any, fill
 	}
 	if out != nil && len(bytes.TrimSpace(resp.Raw)) > 0 {
 		if err := json.Unmarshal(resp.Raw, out); err != nil {
-			return resp, &central.ResponseError{Method: methodOf(req), Path: req.Path, StatusCode: resp.StatusCode, Reason: "cannot decode JSON body", Err: err}
+			return resp, &central.ResponseError{Method: httpcore.MethodOf(req.Method), Path: req.Path, StatusCode: resp.StatusCode, Reason: "cannot decode JSON body", Err: err}
 		}
 	}
 	return resp, nil
 }
 
-func methodOf(req central.Request) string {
-	if req.Method == "" {
-		return http.MethodGet
-	}
-	return strings.ToUpper(req.Method)
-}
-
-func idempotent(m string) bool {
-	switch m {
-	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE":
-		return true
-	}
-	return false
-}
-
-// do runs the retry loop. fill decodes JSON bodies into Response.Body;
-// without it a 2xx JSON body is only checked for validity (the caller
-// decodes it into its own type).
-func (c *Client) do(ctx context.Context, req central.Request, fill bool) (*central.Response, error) {
+// do sends req through the shared retry loop (internal/httpcore) with
+// this client's limiter, token manager and quota. fill decodes JSON bodies
+// into Response.Body; without it a 2xx JSON body is only checked for
+// validity (the caller decodes it into its own type). It also returns the
+// secrets sent, to scrub errors built from the answer.
+func (c *Client) do(ctx context.Context, req central.Request, fill bool) (*central.Response, *httpcore.Secrets, error) {
 	p, err := c.prepare(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	k := c.core
-	pol := k.retry
-	stats := central.CallStatsFrom(ctx)
-	idem := idempotent(p.method)
-	var (
-		attempts, retries int
-		renewed           bool
-		totalWait         time.Duration
-		last              *central.Response
-	)
-	log := k.log.With("method", p.method, "path", p.path)
+	attrs := []any{"method", p.Method, "path", p.Path}
 	if c.tenant != "" {
-		log = log.With("tenant", c.tenant)
+		attrs = append(attrs, "tenant", c.tenant)
 	}
-	// backoff waits d before a retry; false means the retry budget is spent.
-	backoff := func(reason string, d time.Duration) (bool, error) {
-		if attempts >= pol.MaxAttempts || totalWait+d > pol.MaxWait || exceedsDeadline(ctx, d) {
-			return false, nil
-		}
-		log.Warn("classic: retrying request", "reason", reason, "attempt", attempts, "wait", d)
-		retries++
-		if stats != nil {
-			stats.Retries.Add(1)
-			stats.Wait.Add(int64(d))
-		}
-		totalWait += d
-		return true, pol.Sleep(ctx, d)
-	}
-	for {
-		if err := k.dailyBlocked(p, c.tenant); err != nil {
-			return last, err
-		}
-		w, err := k.wait(ctx)
-		totalWait += w
-		if stats != nil {
-			stats.Wait.Add(int64(w))
-		}
-		if err != nil {
-			return last, err
-		}
-		tok, err := k.tm.token(ctx)
-		if err != nil {
-			return nil, err
-		}
-		attempts++
-		if stats != nil {
-			stats.Requests.Add(1)
-		}
-		resp, err := k.send(ctx, p, tok)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+	hooks := &httpcore.Hooks{
+		Log: k.log, LogPrefix: "classic: ", LogAttrs: attrs,
+		Wait: func(ctx context.Context, _ int) (time.Duration, func(*central.Response), error) {
+			if err := k.dailyBlocked(p, c.tenant); err != nil {
+				return 0, nil, err
 			}
-			reason, status := "transport error", 0
-			if resp != nil {
-				reason, status = "response body cut short", resp.StatusCode
+			w, err := k.wait(ctx)
+			return w, func(r *central.Response) { k.observe(r.Header) }, err
+		},
+		Token:         k.tm.token,
+		Authorization: func(tok *oauth2.Token) string { return "Bearer " + tok.AccessToken },
+		Secrets: func(tok *oauth2.Token, sent *httpcore.Secrets) {
+			sent.Add(tok.AccessToken)
+			sent.Merge(k.tm.secrets())
+		},
+		Unauthorized: func(ctx context.Context, resp *central.Response, tok *oauth2.Token) (bool, error) {
+			if !bytes.Contains(resp.Raw, []byte("invalid_token")) {
+				return false, nil
 			}
-			if errors.Is(err, central.ErrResponseTooLarge) {
-				return nil, &central.ResponseError{Method: p.method, Path: p.path, StatusCode: status, Reason: "response body too large", Attempts: attempts, Err: err}
-			}
-			if idem {
-				ok, werr := backoff(reason, pol.Backoff(retries))
-				if werr != nil {
-					return nil, werr
-				}
-				if ok {
-					continue
-				}
-			}
-			return nil, &central.ResponseError{Method: p.method, Path: p.path, StatusCode: status, Reason: reason, Attempts: attempts, Err: err}
-		}
-		last = resp
-		log.Debug("classic: api call", "status", resp.StatusCode, "attempt", attempts)
-		k.observe(resp.Header)
-		switch code := resp.StatusCode; {
-		case code == http.StatusUnauthorized:
-			if stats != nil {
-				stats.Unauthorized.Add(1)
-			}
-			if renewed || !bytes.Contains(resp.Raw, []byte("invalid_token")) {
-				return resp, nil
-			}
-			renewed = true
-			log.Info("classic: access token rejected (401 invalid_token); renewing and retrying once")
+			k.log.Info("classic: access token rejected (401 invalid_token); renewing and retrying once", attrs...)
 			if _, err := k.tm.renew(ctx, tok); err != nil {
-				return resp, fmt.Errorf("classic: %s %s: 401 invalid_token and the token could not be renewed: %w", p.method, p.path, err)
+				return false, fmt.Errorf("classic: %s %s: 401 invalid_token and the token could not be renewed: %w", p.Method, p.Path, err)
 			}
-			attempts-- // the renewal retry is free
-			continue
-		case code == http.StatusTooManyRequests:
-			if stats != nil {
-				stats.RateLimited.Add(1)
-			}
-			h := resp.Header
-			if h.Get(HeaderRemainingDay) == "0" {
-				lim, _ := strconv.Atoi(strings.TrimSpace(h.Get(HeaderLimitDay)))
-				reset := nextUTCMidnight(k.now())
-				k.blockDaily(reset, lim)
-				e := &DailyQuotaError{Method: p.method, Path: p.path, Tenant: c.tenant, Limit: lim, Reset: reset}
-				log.Error("classic: per-day rate limit exhausted", "limit", lim, "reset", reset)
-				return resp, e
-			}
-			// Per-second limit (or a 429 without headers): pause every
-			// request of this client, then retry.
-			d := k.psWait + pol.Backoff(retries)
-			if ra, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After"))); err == nil && ra > 0 {
-				d = time.Duration(ra) * time.Second
-			}
-			if attempts >= pol.MaxAttempts || totalWait+d > pol.MaxWait || exceedsDeadline(ctx, d) {
-				log.Warn("classic: rate limited; giving up", "attempt", attempts, "wait", d)
-				return resp, nil
-			}
-			log.Warn("classic: rate limited (per second); pausing", "attempt", attempts, "wait", d)
-			k.pause(k.now().Add(d))
-			retries++
-			if stats != nil {
-				stats.Retries.Add(1)
-			}
-			continue
-		case code >= 500 && code != 501 && code != 505:
-			if idem {
-				ok, werr := backoff(fmt.Sprintf("status %d", code), pol.Backoff(retries))
-				if werr != nil {
-					return resp, werr
-				}
-				if ok {
-					continue
-				}
-			}
-			return resp, nil
-		default:
-			if derr := decodeBody(resp, fill || code < 200 || code > 299); derr != nil && code >= 200 && code <= 299 {
-				if idem {
-					ok, werr := backoff("malformed JSON body", pol.Backoff(retries))
-					if werr != nil {
-						return resp, werr
-					}
-					if ok {
-						continue
-					}
-				}
-				return resp, &central.ResponseError{Method: p.method, Path: p.path, StatusCode: code, Reason: "malformed JSON body", Attempts: attempts, Err: derr}
-			}
-			return resp, nil
-		}
+			return true, nil
+		},
+		RateLimited: func(resp *central.Response, retries int) (time.Duration, error) {
+			return k.rateLimited(p, c.tenant, resp, retries)
+		},
+		Pause:  func(d time.Duration) { k.pause(k.now().Add(d)) },
+		Decode: func(r *central.Response) error { return httpcore.DecodeJSON(r, fill) },
 	}
+	pol := k.retry
+	core := httpcore.Client{HTTP: k.hc, MaxBody: k.maxBody}
+	resp, sent, err := core.Do(ctx, p, httpcore.Policy{MaxAttempts: pol.MaxAttempts, MaxWait: pol.MaxWait, MinDelay: pol.BaseDelay, MaxDelay: pol.MaxDelay,
+		Sleep: pol.Sleep, Quota: pol.Quota, Backoff: httpcore.JitterBackoff(pol.Rand)}, hooks)
+	if resp != nil && resp.Body == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+		_ = httpcore.DecodeJSON(resp, true) // best effort for error bodies
+		resp.Body = sent.ScrubAny(resp.Body)
+	}
+	return resp, sent, err
 }
 
-func exceedsDeadline(ctx context.Context, d time.Duration) bool {
-	dl, ok := ctx.Deadline()
-	return ok && time.Until(dl) < d
-}
-
-// decodeBody fills Body from a JSON Raw (or, without fill, only checks that
-// it is valid JSON). Non-JSON bodies stay in Raw.
-func decodeBody(r *central.Response, fill bool) error {
-	raw := bytes.TrimSpace(r.Raw)
-	if len(raw) == 0 {
-		return nil
+// rateLimited handles a 429: the per-day quota ends the call with a
+// *DailyQuotaError (and blocks later calls until midnight UTC); the
+// per-second limit (or a 429 without headers) waits PerSecondWait plus
+// backoff, or Retry-After.
+func (k *core) rateLimited(p *httpcore.Prepared, tenant string, resp *central.Response, retries int) (time.Duration, error) {
+	h := resp.Header
+	if h.Get(HeaderRemainingDay) == "0" {
+		lim, _ := strconv.Atoi(strings.TrimSpace(h.Get(HeaderLimitDay)))
+		reset := nextUTCMidnight(k.now())
+		k.blockDaily(reset, lim)
+		k.log.Error("classic: per-day rate limit exhausted", "method", p.Method, "path", p.Path, "limit", lim, "reset", reset)
+		return 0, &DailyQuotaError{Method: p.Method, Path: p.Path, Tenant: tenant, Limit: lim, Reset: reset}
 	}
-	ct := r.Header.Get("Content-Type")
-	isJSON := raw[0] == '{' || raw[0] == '['
-	if ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err == nil {
-			isJSON = mt == "application/json" || strings.HasSuffix(mt, "+json")
-		}
+	if ra, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After"))); err == nil && ra > 0 {
+		return time.Duration(ra) * time.Second, nil
 	}
-	if !isJSON {
-		return nil
-	}
-	if !fill {
-		if !json.Valid(raw) {
-			return errors.New("invalid JSON")
-		}
-		return nil
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return err
-	}
-	r.Body = v
-	return nil
-}
-
-// send makes one attempt and reads the whole body.
-func (k *core) send(ctx context.Context, p *prepared, tok *oauth2.Token) (*central.Response, error) {
-	var body io.Reader
-	if p.hasBody {
-		body = bytes.NewReader(p.body)
-	}
-	hreq, err := http.NewRequestWithContext(ctx, p.method, p.url, body)
-	if err != nil {
-		return nil, fmt.Errorf("building request: %w", err)
-	}
-	for key, v := range p.header {
-		hreq.Header[key] = v
-	}
-	hreq.Header["Authorization"] = []string{"Bearer " + tok.AccessToken}
-	hresp, err := k.hc.Do(hreq)
-	if err != nil {
-		return nil, sanitizeErr(err)
-	}
-	defer hresp.Body.Close()
-	raw, err := central.ReadBody(hresp.Body, k.maxBody)
-	r := &central.Response{StatusCode: hresp.StatusCode, Header: hresp.Header, Raw: raw}
-	if errors.Is(err, central.ErrResponseTooLarge) {
-		return r, err
-	}
-	if err != nil {
-		return r, sanitizeErr(err)
-	}
-	return r, nil
+	return k.psWait + k.retry.Backoff(retries), nil
 }
 
 // wait blocks until the pause (after a per-second 429) is over and the
@@ -701,13 +518,13 @@ func (k *core) blockDaily(reset time.Time, limit int) {
 }
 
 // dailyBlocked fails fast while the daily quota is known to be spent.
-func (k *core) dailyBlocked(p *prepared, tenant string) error {
+func (k *core) dailyBlocked(p *httpcore.Prepared, tenant string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.dailyReset.IsZero() || !k.now().Before(k.dailyReset) {
 		return nil
 	}
-	return &DailyQuotaError{Method: p.method, Path: p.path, Tenant: tenant, Limit: k.dailyLimit, Reset: k.dailyReset}
+	return &DailyQuotaError{Method: p.Method, Path: p.Path, Tenant: tenant, Limit: k.dailyLimit, Reset: k.dailyReset}
 }
 
 // observe records the rate-limit headers; absent headers are fine.
@@ -737,8 +554,14 @@ func (k *core) observe(h http.Header) {
 
 // newAPIError builds a central.APIError from a Classic error body
 // ({"error","error_description"}, {"message"}, {"description"} ...).
-func newAPIError(method, path string, r *central.Response) *central.APIError {
+func newAPIError(method, path string, r *central.Response, sent *httpcore.Secrets) *central.APIError {
+	r.Raw = sent.ScrubBytes(r.Raw)
+	sent.ScrubHeader(r.Header)
+	r.Body = sent.ScrubAny(r.Body)
 	e := &central.APIError{Method: method, Path: path, StatusCode: r.StatusCode, Response: r}
+	defer func() {
+		e.ErrorCode, e.Message, e.DebugID = sent.Scrub(e.ErrorCode), sent.Scrub(e.Message), sent.Scrub(e.DebugID)
+	}()
 	var m map[string]any
 	if json.Unmarshal(r.Raw, &m) != nil {
 		if s := strings.TrimSpace(string(r.Raw)); s != "" && len(s) <= 512 && !strings.ContainsAny(s, "<{") {

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 )
 
 // DefaultAccount is the key of the connection block in a config file, as in
@@ -170,7 +172,7 @@ func (c *Config) resolve() (string, error) {
 	default:
 		n, err := normalizeURL(base)
 		if err != nil {
-			return "", bad("base_url", err.Error())
+			return "", bad("base_url", err.Error()+": "+httpcore.RedactURL(withScheme(base)))
 		}
 		u = n
 	}
@@ -468,6 +470,14 @@ func scrubYAMLError(err error) error {
 		msg = msg[:i] + "..."
 	}
 	return errors.New(msg)
+}
+
+// withScheme prefixes https:// to a URL without a scheme.
+func withScheme(s string) string {
+	if !strings.Contains(s, "://") {
+		return "https://" + s
+	}
+	return s
 }
 
 // normalizeURL turns base_url into scheme://host[/path] with no trailing

@@ -1,4 +1,4 @@
-package central
+package httpcore
 
 import (
 	"net/url"
