@@ -86,7 +86,7 @@ func OpenAPIDir(t testing.TB) string {
 	case !errors.Is(err, ErrOpenAPINotFound):
 		t.Fatalf("OpenAPI documents: %v", err)
 	case os.Getenv("CI") == "true":
-		t.Fatalf("%s (required under CI=true): %v", OpenAPIMissing, err)
+		t.Fatalf("%v (required under CI=true); set %s or place HPE's documents at ../shared/openapi", err, OpenAPIEnv)
 	default:
 		t.Skip(OpenAPIMissing)
 	}
