@@ -1,9 +1,12 @@
-// Package testenv starts the real local stand-ins that end-to-end tests run
-// against: moto_server (S3, Secrets Manager, SQS) on loopback, and an AWS SDK
-// configuration that points at it.
+// Package testenv gives tests what a plain clone of the repository may lack:
+// the real local stand-ins that end-to-end tests run against (moto_server
+// for S3, Secrets Manager and SQS on loopback, with an AWS SDK configuration
+// that points at it; command-line tools such as aws and cfn-lint) and HPE's
+// OpenAPI documents that the contract tests check against (OpenAPIDir).
 //
-// When a stand-in is missing the test is skipped on a developer machine and
-// fails under CI (CI=true), so a green CI always means the AWS paths ran.
+// When one is missing the test is skipped with a one-line notice on a
+// developer machine and fails under CI (CI=true), so a green CI always means
+// those paths ran.
 package testenv
 
 import (
@@ -48,7 +51,7 @@ func StartMoto(t testing.TB) *Moto {
 		if Required() {
 			t.Fatalf("moto_server is required (CI=true) but not on PATH: %v", err)
 		}
-		t.Skip("moto_server not installed; skipping end-to-end AWS test")
+		t.Skip("moto_server not installed: end-to-end AWS test skipped (required under CI=true)")
 	}
 	port, err := freePort()
 	if err != nil {
@@ -157,7 +160,7 @@ func RequireTool(t testing.TB, name string) string {
 		if Required() {
 			t.Fatalf("%s is required (CI=true) but not on PATH", name)
 		}
-		t.Skipf("%s not installed; skipping", name)
+		t.Skipf("%s not installed: skipped (required under CI=true)", name)
 	}
 	return p
 }

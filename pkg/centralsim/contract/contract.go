@@ -1,6 +1,7 @@
 // Package contract checks HTTP requests and responses against the official
-// GreenLake and New Central OpenAPI documents vendored in ../shared/openapi,
-// using github.com/pb33f/libopenapi-validator (OpenAPI 3.1).
+// GreenLake and New Central OpenAPI documents that HPE publishes (not part of
+// this repository; the tests find them with testenv.OpenAPIDir), using
+// github.com/pb33f/libopenapi-validator (OpenAPI 3.1).
 //
 // New Central paths may carry a base-path prefix such as "/central" (the
 // simulator's CentralURL); it is stripped before matching. A few documented
@@ -72,43 +73,6 @@ type doc struct {
 	v        validator.Validator
 }
 
-// FindDir locates the openapi directory: $CENTRALMSP_OPENAPI_DIR, else
-// ../shared/openapi next to the directory holding go.mod, searched upwards
-// from start (the working directory when empty).
-func FindDir(start string) (string, error) {
-	if d := os.Getenv("CENTRALMSP_OPENAPI_DIR"); d != "" {
-		if _, err := os.Stat(d); err != nil {
-			return "", fmt.Errorf("CENTRALMSP_OPENAPI_DIR: %w", err)
-		}
-		return d, nil
-	}
-	if start == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return "", err
-		}
-		start = wd
-	}
-	dir, err := filepath.Abs(start)
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "openapi")
-			if _, err := os.Stat(d); err != nil {
-				return "", fmt.Errorf("openapi directory not found beside module root %s: %w", dir, err)
-			}
-			return filepath.Clean(d), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod found above " + start)
-		}
-		dir = parent
-	}
-}
-
 // SimulatorPaths lists the operations the simulator serves that the
 // documents describe; pass them to Load to keep only those (loading the
 // whole Central monitoring document takes several seconds).
@@ -121,8 +85,8 @@ func SimulatorPaths() []string {
 	}
 }
 
-// Load reads and patches the documents in dir (the shared/openapi
-// directory). With paths, only those operations are kept (document paths,
+// Load reads and patches the documents in dir (holding central/*.json and
+// greenlake/*.json). With paths, only those operations are kept (document paths,
 // without any Central prefix); without, every operation is loaded.
 func Load(dir string, paths ...string) (*Validator, error) {
 	v := &Validator{CentralPrefix: "/central"}

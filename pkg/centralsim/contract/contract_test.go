@@ -7,12 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/centralmsp/centralmsp/internal/testenv"
 	"github.com/centralmsp/centralmsp/pkg/centralsim"
 	"github.com/centralmsp/centralmsp/pkg/centralsim/contract"
 )
@@ -23,22 +23,17 @@ var (
 	loadErr  error
 )
 
-// validator loads the documents once; it skips (or fails on CI) without them.
+// validator loads the documents once. Without them the test is skipped
+// (failed under CI) by testenv.OpenAPIDir; documents that are present but
+// do not load always fail.
 func validator(t *testing.T) *contract.Validator {
 	t.Helper()
+	dir := testenv.OpenAPIDir(t)
 	loadOnce.Do(func() {
-		dir, err := contract.FindDir("")
-		if err != nil {
-			loadErr = err
-			return
-		}
 		loaded, loadErr = contract.Load(dir, contract.SimulatorPaths()...)
 	})
 	if loadErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("OpenAPI documents unavailable: %v", loadErr)
-		}
-		t.Skipf("OpenAPI documents unavailable: %v", loadErr)
+		t.Fatalf("OpenAPI documents in %s: %v", dir, loadErr)
 	}
 	return loaded
 }
