@@ -44,6 +44,15 @@ type InventoryChange struct {
 	CollectedAt         time.Time  `json:"collectedAt"`
 }
 
+// MarshalJSON writes nil Changes as [] (the schema wants an array).
+func (c InventoryChange) MarshalJSON() ([]byte, error) {
+	type plain InventoryChange
+	if c.Changes == nil {
+		c.Changes = []FieldChange{}
+	}
+	return json.Marshal(plain(c))
+}
+
 // FieldChange is one changed field. A value that did not exist is absent
 // (nil); a JSON null is present as null.
 type FieldChange struct {
