@@ -1,0 +1,11 @@
+package collector
+
+import "github.com/centralmsp/centralmsp/internal/events"
+
+// EnvEventBus names the EventBridge bus the collector's events go to
+// (template parameter EventBusName); unset means the default bus. It is
+// events.EnvBus, spelled here for the template check.
+const EnvEventBus = "CENTRALMSP_EVENT_BUS"
+
+// EventBus returns the bus to publish to, from CENTRALMSP_EVENT_BUS.
+func EventBus() string { return events.BusFromEnv() }
