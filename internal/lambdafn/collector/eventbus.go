@@ -9,3 +9,7 @@ const EnvEventBus = "CENTRALMSP_EVENT_BUS"
 
 // EventBus returns the bus to publish to, from CENTRALMSP_EVENT_BUS.
 func EventBus() string { return events.BusFromEnv() }
+
+// PublishedSource is the source of the events the collector publishes
+// (never one that invokes it).
+const PublishedSource = events.Source
