@@ -84,7 +84,8 @@ type Config struct {
 	Sink sink.Sink
 	// Store keeps the watermarks (required).
 	Store Store
-	// Tenants selects tenants by 32-hex workspace id; empty means all.
+	// Tenants selects tenants by workspace id (32 hex, with or without
+	// dashes); empty means all.
 	Tenants []string
 	// API is APIv1 (default, GET /audit-log/v1/logs) or APIv2beta1.
 	API string
@@ -194,12 +195,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	want := map[string]bool{}
+	for _, id := range cfg.Tenants {
+		n, err := msp.NormalizeTenantID(id)
+		if err != nil {
+			return nil, fmt.Errorf("audittrail: tenant %q: %w", id, err)
+		}
+		want[n] = true
+	}
 	var tenants []msp.Tenant
 	for t, err := range cfg.MSP.Tenants(ctx) {
 		if err != nil {
 			return nil, fmt.Errorf("audittrail: listing tenants: %w", err)
 		}
-		if len(cfg.Tenants) == 0 || slices.Contains(cfg.Tenants, t.ID) {
+		if len(want) == 0 || want[t.ID] {
 			tenants = append(tenants, t)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -111,7 +112,7 @@ func DecodeWatermark(data []byte, key, tenantID string) (*Watermark, error) {
 	if err := dec.Decode(&w); err != nil {
 		return bad("not a watermark object: %v", err)
 	}
-	if _, err := dec.Token(); err == nil {
+	if _, err := dec.Token(); err != io.EOF {
 		return bad("data after the object")
 	}
 	if w.Version != WatermarkVersion {
