@@ -332,3 +332,62 @@ func TestLookback(t *testing.T) {
 		t.Fatalf("%+v", tr)
 	}
 }
+
+// gateSink holds the first Commit until released (a run stalled after its
+// claim).
+type gateSink struct {
+	sink.Sink
+	reached chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+type gateObject struct {
+	sink.Object
+	g *gateSink
+}
+
+func (g *gateSink) Create(ctx context.Context, key, ct string) (sink.Object, error) {
+	o, err := g.Sink.Create(ctx, key, ct)
+	return gateObject{o, g}, err
+}
+
+func (o gateObject) Commit(ctx context.Context) (sink.Info, error) {
+	o.g.once.Do(func() {
+		close(o.g.reached)
+		<-o.g.release
+	})
+	return o.Object.Commit(ctx)
+}
+
+// TestPendingClaimOfLiveRun: run A claims a range and stalls before its
+// object commit; run B finds the claim, writes the range to the same key
+// and commits; A then commits the same object and loses the watermark
+// write harmlessly. Every event is written once.
+func TestPendingClaimOfLiveRun(t *testing.T) {
+	e := newEnv(t, 1)
+	snk, store := sink.NewMemory(), NewMemStore()
+	g := &gateSink{Sink: snk, reached: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan *Result)
+	go func() {
+		res, err := Run(context.Background(), e.config("ra", g, store))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	<-g.reached
+	resB := run(t, e.config("rb", snk, store))
+	if tr := resB.Tenants[0]; !tr.Replayed || tr.Status != StatusUpToDate {
+		t.Fatalf("run B: %+v", tr)
+	}
+	close(g.release)
+	resA := <-done
+	if tr := resA.Tenants[0]; tr.Status != StatusWritten || len(tr.Keys) != 1 || tr.Keys[0] != resB.Tenants[0].Keys[0] {
+		t.Fatalf("run A: %+v, run B keys %v", tr, resB.Tenants[0].Keys)
+	}
+	if w := mustWatermark(t, store, e.tenants[0].HexID); w.Pending != nil || w.RunID != "rb" {
+		t.Fatalf("watermark %+v", w)
+	}
+	exact(t, e.truth(t, centralsim.DatasetAuditLogs), written(t, memObjects(snk)))
+}
