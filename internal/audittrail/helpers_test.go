@@ -68,7 +68,9 @@ func (h hookRT) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // newEnv starts a simulator with n tenants whose clock is 2026-10-01 12:00.
-func newEnv(t *testing.T, n int) *env {
+func newEnv(t *testing.T, n int) *env { return newEnvTB(t, n) }
+
+func newEnvTB(t testing.TB, n int) *env {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)}
 	sim := centralsim.NewServer(func(o *centralsim.Options) {
