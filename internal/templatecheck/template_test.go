@@ -26,7 +26,7 @@ var functions = map[string]struct {
 		handlerDir: "internal/lambdafn/collector",
 		envVars: []string{"CENTRALMSP_BUCKET", "CENTRALMSP_PREFIX", "CENTRALMSP_CREDENTIALS_SECRET",
 			"CENTRALMSP_TOKEN_CACHE_PREFIX", "CENTRALMSP_CONCURRENCY", "CENTRALMSP_DATASETS",
-			"CENTRALMSP_SHARD_QUEUE_URL", "CENTRALMSP_SHARD_CONCURRENCY"},
+			"CENTRALMSP_SHARD_QUEUE_URL", "CENTRALMSP_SHARD_CONCURRENCY", "CENTRALMSP_EVENT_BUS"},
 		allowed: []string{"CENTRALMSP_S3_FORCE_PATH_STYLE", "CENTRALMSP_SHARD_SIZE", "CENTRALMSP_SHARD_FRACTION",
 			"CENTRALMSP_RUN_WINDOW", "CENTRALMSP_CENTRAL_SCOPE", "CENTRALMSP_GLP_SCOPE", "CENTRALMSP_CENTRAL_RATE",
 			"CENTRALMSP_GLP_DEVICES_RATE", "CENTRALMSP_GLP_SUBSCRIPTIONS_RATE"},
@@ -238,6 +238,11 @@ func (tp *tmpl) checkScopedResource(service string, r *yaml.Node, secretPrefixAR
 			return ""
 		}
 		return "SQS resources must be the template's queues"
+	case "events":
+		if isSub && sub == eventBusARN {
+			return ""
+		}
+		return "events resources must be the bus named by EventBusName"
 	case "logs":
 		if tp.resourceType(res) == "AWS::Logs::LogGroup" && attr == "Arn" {
 			return ""

@@ -71,6 +71,8 @@ type tenantState struct {
 	gen      atomic.Int64
 	mu       sync.Mutex
 	data     atomic.Pointer[tenantData]
+	// appended holds audit log entries added with AppendAuditLogs (under mu).
+	appended []AuditLogEntry
 }
 
 type tenantData struct {
@@ -521,6 +523,7 @@ func (s *Server) generate(ts *tenantState, g int64) *tenantData {
 			"workspace":    map[string]string{"id": ts.info.ID, "name": ts.info.Name, "type": wsType},
 		}))
 	}
+	ts.mergeAppended(sets, ts.appended)
 	return &tenantData{gen: g, sets: sets}
 }
 

@@ -183,6 +183,8 @@ type Server struct {
 	fstate  *faultState
 
 	debugSeq atomic.Int64
+	// appendSeq numbers AppendAuditLogs entries.
+	appendSeq atomic.Int64
 
 	routeOnce    sync.Once
 	routesByPath map[string]*route

@@ -592,6 +592,10 @@ func TestEventFiles(t *testing.T) {
 		name := filepath.Base(f)
 		t.Run(name, func(t *testing.T) {
 			raw := readEvent(t, name)
+			var env struct{ Source string }
+			if json.Unmarshal(raw, &env) == nil && env.Source == PublishedSource {
+				t.Skip("an event the collector publishes (docs/events.md), not one that invokes it")
+			}
 			inv, err := Classify(raw)
 			if err != nil {
 				t.Fatal(err)
