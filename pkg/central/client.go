@@ -712,7 +712,7 @@ func (c *Client) do(ctx context.Context, req Request, decode func(*Response, str
 		last = resp
 		resp.Attempts = attempts
 		c.log.Debug("api call", "method", p.method, "app", string(p.app), "path", p.path, "status", resp.StatusCode, "attempt", attempts, "duration", time.Since(start))
-		bk.observe(resp.Header, c.now(), seq)
+		c.budgets.observe(bk, c.workspace, resp.Header, c.now(), seq, c.log)
 		switch code := resp.StatusCode; {
 		case code == http.StatusUnauthorized:
 			stats.add(statUnauthorized, 1)
