@@ -189,6 +189,16 @@ func (b *Budgets) Wait(ctx context.Context, app App, method, path, account, work
 	return waited, err
 }
 
+// Rate returns the rate the bucket of a request of app, method and path
+// admits now (requests/s; rate.Inf when unlimited), including any slowdown
+// the server's headers caused.
+func (b *Budgets) Rate(app App, method, path, account, workspace string) rate.Limit {
+	bk := b.bucketFor(app, method, path, account, workspace)
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	return bk.lim.Limit()
+}
+
 // bucketFor returns the bucket of a request.
 func (b *Budgets) bucketFor(app App, method, path, account, workspace string) *bucket {
 	path = "/" + strings.TrimLeft(path, "/")
