@@ -89,8 +89,8 @@ type RateLimits struct {
 	GLPSubscriptions Limit // GET /subscriptions/v1/subscriptions: 60/min per workspace
 	// GLP limits the other GLP API calls (msp-tenants, audit logs), counted
 	// per API family (workspaces, audit-log, ...): 300/min per workspace.
-	GLP Limit
-	Central          Limit // every New Central call: 8/s per MSP account
+	GLP     Limit
+	Central Limit // every New Central call: 8/s per MSP account
 	// Token limits both token endpoints (unlimited by default). ScopeAccount
 	// counts every call of the MSP account together; ScopeWorkspace counts
 	// per workspace in the path.
