@@ -48,8 +48,9 @@ var rateHeaderSets = [...][3]string{
 
 // parseRateHeaders reads the first set of rate-limit headers that carries a
 // valid window (remaining and reset), or else a valid limit alone. Values are
-// validated: counts are integers in [0, maxHeaderLimit] (a limit at least 1),
-// resets lie within maxHeaderReset of now.
+// validated: counts are integers in [0, maxHeaderLimit] (a limit at least 1,
+// and no less than the remaining count), resets lie within maxHeaderReset of
+// now.
 func parseRateHeaders(h http.Header, now time.Time) (rateHeaders, bool) {
 	var limitOnly rateHeaders
 	for _, set := range rateHeaderSets {
@@ -62,7 +63,7 @@ func parseRateHeaders(h http.Header, now time.Time) (rateHeaders, bool) {
 		resetOK := false
 		if remOK {
 			reset, resetOK = parseReset(h.Get(set[2]), now)
-			if resetOK && reset.Sub(now) > maxHeaderReset {
+			if d := reset.Sub(now); resetOK && (d > maxHeaderReset || d < -maxHeaderReset) {
 				resetOK = false
 			}
 		}
