@@ -396,9 +396,9 @@ func (bk *bucket) pause(t time.Time) {
 // limiter before the server has to answer 429: at remaining=0 the bucket
 // pauses until the reset. Otherwise a bucket running at its own pace is left
 // alone while plenty of the window is left; it runs no faster than
-// remaining/time-left when the window runs low (a quarter or less of the
-// stated limit; without a stated limit, at most lowRemaining left of an
-// unlimited budget), or when
+// remaining/time-left when the window of an unlimited budget runs low (a
+// quarter or less of the stated limit; without one, at most lowRemaining),
+// or when
 // someone else spends the same window (less remains than this bucket would
 // use on its own before the reset).
 //
@@ -436,9 +436,12 @@ func (bk *bucket) observeWindow(remaining, limit int64, reset, now time.Time, se
 	}
 	left := reset.Sub(now).Seconds()
 	r := rate.Limit(float64(remaining) / left)
-	low := bk.base == rate.Inf && remaining <= lowRemaining
-	if limit > 0 {
-		low = remaining*4 <= limit
+	low := false
+	if bk.base == rate.Inf { // a paced bucket has the shared rule below
+		low = remaining <= lowRemaining
+		if limit > 0 {
+			low = remaining*4 <= limit
+		}
 	}
 	// At our own pace a window's first response shows one less than the
 	// rate; slowing to remaining/left then would waste a slot a window.
