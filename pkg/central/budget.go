@@ -142,18 +142,19 @@ func (b *Budgets) setScopeLocked(name string, s Scope) {
 	}
 }
 
-// SetRate changes a budget's rate and burst, including existing buckets. The
-// rate is the assumed one: a limit the server states replaces it.
+// SetRate changes a budget's rate and burst, including existing buckets. A
+// rate set here is a ceiling: a limit the server states may lower the budget
+// below it but never raise it above (a user's rate, or an account's rate
+// divided between shards, stays what was configured).
 func (b *Budgets) SetRate(name string, r rate.Limit, burst int) {
 	if burst < 1 {
 		burst = 1
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if ls := b.learned[name]; ls != nil {
-		ls.assumed = r
-		ls.limit, ls.rate = 0, 0
-	}
+	ls := b.learnLocked(name)
+	ls.assumed, ls.capped = r, true
+	ls.limit, ls.window, ls.rate = 0, 0, 0
 	b.setRateLocked(name, r, burst)
 }
 

@@ -118,6 +118,7 @@ func niceWindow(d time.Duration) time.Duration {
 // learnState is what a budget learned from the server.
 type learnState struct {
 	pinned  bool       // the scope was set by the user
+	capped  bool       // the rate was set by SetRate: learning only lowers it
 	assumed rate.Limit // the configured rate, before learning (0: not yet seen)
 	limit   int64      // the last limit stated (0: none)
 	window  time.Duration
@@ -168,7 +169,8 @@ func (b *Budgets) observe(bk *bucket, workspace string, h http.Header, now time.
 // the limit into one of the server's fixed windows (it admits at most burst
 // + rate x window in any window): 9.5/s for 10 a second with burst 1. The
 // window is the spec's documented one or the longer one the resets show; the
-// rate stays within [assumed/maxLower, assumed*maxRaise].
+// rate stays within [assumed/maxLower, assumed*maxRaise], and at most the
+// assumed rate when SetRate configured it.
 // Unlimited budgets keep no rate: their windows are guarded by the remaining
 // counts alone (a window of 300 is not spread into 5 requests a second).
 func (b *Budgets) learn(name, workspace string, hn rateHeaders, now time.Time, log *slog.Logger) {
@@ -206,7 +208,11 @@ func (b *Budgets) learn(name, workspace string, hn rateHeaders, now time.Time, l
 		return
 	}
 	r := safeRate(hn.limit, spec.Burst, win)
-	r = math.Min(math.Max(r, float64(ls.assumed)/maxLower), float64(ls.assumed)*maxRaise)
+	ceiling := float64(ls.assumed) * maxRaise
+	if ls.capped {
+		ceiling = float64(ls.assumed)
+	}
+	r = math.Min(math.Max(r, float64(ls.assumed)/maxLower), ceiling)
 	ls.rate = rate.Limit(r)
 	old := spec.Rate
 	if old > 0 && math.Abs(r-float64(old)) < 0.005*float64(old) {

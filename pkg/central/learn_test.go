@@ -47,11 +47,16 @@ func TestLearnMovesToTheStatedLimit(t *testing.T) {
 	if n := strings.Count(logs.String(), "rate limit learned"); n != 2 {
 		t.Errorf("logged %d changes, want 2:\n%s", n, logs.String())
 	}
-	// SetRate sets a new assumption; the next stated limit replaces it again.
-	b.SetRate(BudgetCentral, 8, 1)
-	b.observe(bk, "ws", centralHeaders(5, 4, clk.Now().Truncate(time.Second).Add(time.Second)), clk.Now(), 0, log)
-	if s, _ := b.Spec(BudgetCentral); s.Rate != 4.5 {
-		t.Fatalf("after SetRate: rate %v, want 4.5", s.Rate)
+	// A configured rate is a ceiling: a lower stated limit still lowers it,
+	// a higher one does not raise it (shards share an account's rate).
+	b.SetRate(BudgetCentral, 2, 1)
+	b.observe(bk, "ws", centralHeaders(10, 4, clk.Now().Truncate(time.Second).Add(time.Second)), clk.Now(), 0, log)
+	if s, _ := b.Spec(BudgetCentral); s.Rate != 2 {
+		t.Fatalf("configured 2/s, server says 10: rate %v, want 2", s.Rate)
+	}
+	b.observe(bk, "ws", centralHeaders(1, 0, clk.Now().Truncate(time.Second).Add(time.Second)), clk.Now(), 0, log)
+	if s, _ := b.Spec(BudgetCentral); s.Rate != 0.5 {
+		t.Fatalf("configured 2/s, server says 1: rate %v, want 0.5 (half the limit)", s.Rate)
 	}
 }
 
