@@ -528,11 +528,10 @@ func (r *Result) Verdicts() []string {
 	if r.RateLimited == 0 {
 		v = append(v, "requests answered 429: 0 (want 0): met")
 	} else {
-		v = append(v, fmt.Sprintf("requests answered 429: %d of %d (want 0): MISSED: the client's token bucket (rate %.3g/s, burst %d) can admit up to rate + burst "+
-			"requests within one of the server's fixed 1-second windows, and requests already in flight when X-RateLimit-Remaining reaches 0 "+
-			"still arrive; the SDK pauses the budget and retries them (no data lost). Fix in pkg/central: a window-aware budget "+
-			"(admit at most the window's remaining count until X-RateLimit-Reset) or a client rate of (limit - burst)/s",
-			r.RateLimited, r.Requests, r.Config.CentralRate, DefaultCentralBurst))
+		v = append(v, fmt.Sprintf("requests answered 429: %d of %d (want 0): MISSED: the budgets pause a window at remaining 0 and run a safe "+
+			"margin under the limit the server states (New Central %.3g req/s configured); 429s left mean requests landed in a window "+
+			"the client had not heard of yet (clock skew, or a limit lower than stated). The SDK pauses the budget and retries them (no data lost)",
+			r.RateLimited, r.Requests, r.Config.CentralRate))
 	}
 	if !r.Complete || r.TenantsOK != r.Tenants {
 		v = append(v, fmt.Sprintf("run INCOMPLETE: %d of %d tenants ok", r.TenantsOK, r.Tenants))
