@@ -49,6 +49,8 @@ type childReport struct {
 	Stats1       simStats         `json:"stats1"`
 	Totals       collector.Totals `json:"totals"`
 	Complete     bool             `json:"complete"`
+	// Central is the New Central budget as the collection ended it.
+	Central *central.BudgetReport `json:"central,omitempty"`
 }
 
 // Child runs the role the environment gives this process (EnvChild), if
@@ -108,6 +110,9 @@ func serveSim(ctx context.Context, cc childConfig, stdout io.Writer) error {
 		o.Latency = cfg.Latency
 		o.Logger = slog.New(slog.DiscardHandler)
 		o.RateLimits.Central = centralsim.Limit{Requests: int(math.Round(cfg.CentralRate)), Window: time.Second, Scope: simScope(cfg.CentralScope)}
+		if !cfg.GLPHeaders {
+			o.RateLimits.GLP = centralsim.Limit{}
+		}
 	})
 	defer sim.Close()
 	for _, t := range sim.Tenants() {
@@ -127,6 +132,9 @@ func serveSim(ctx context.Context, cc childConfig, stdout io.Writer) error {
 // Central rate and scope (the burst stays the SDK's).
 func clientBudgets(cfg Config) *central.Budgets {
 	b := central.DefaultBudgets()
+	if cfg.LearnCentral {
+		return b
+	}
 	b.SetRate(central.BudgetCentral, rate.Limit(cfg.CentralRate), DefaultCentralBurst)
 	b.SetScope(central.BudgetCentral, cfg.CentralScope)
 	return b
@@ -222,6 +230,11 @@ func runCollector(ctx context.Context, cc childConfig, stdout io.Writer) error {
 		return fmt.Errorf("bench collector: %w", err)
 	}
 	rep.Totals, rep.Complete = man.Totals, man.Complete
+	for _, br := range man.Budgets {
+		if br.Name == central.BudgetCentral {
+			rep.Central = &br
+		}
+	}
 	if rep.Stats1, err = fetchStats(ctx, cc.SimURL); err != nil {
 		return err
 	}

@@ -32,6 +32,17 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// threadCPU returns the calling OS thread's user plus system CPU time
+// (RUSAGE_THREAD); the caller locks its goroutine to the thread.
+func threadCPU() time.Duration {
+	const rusageThread = 1
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // vmHWM returns this process's peak resident set (VmHWM) in bytes.
 func vmHWM() int64 {
 	f, err := os.Open("/proc/self/status")

@@ -21,3 +21,6 @@ func procCPU(int) time.Duration { return 0 }
 
 // machineCPU is not measured outside Linux.
 func machineCPU() (busy, total time.Duration) { return 0, 0 }
+
+// threadCPU is not measured outside Linux.
+func threadCPU() time.Duration { return 0 }

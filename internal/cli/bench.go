@@ -16,7 +16,7 @@ import (
 )
 
 const benchUsage = `usage: centralmsp bench [--tenants N] [--devices N] [--latency D] [--scenarios LIST]
-                        [--account-rate R] [--concurrency N] [--json]
+                        [--account-rate R] [--learn-rate R] [--concurrency N] [--json]
 
 Measures the collector at MSP scale against the simulator, each in its own
 process (the collector's peak RSS is its own): for every scenario the wall
@@ -31,8 +31,18 @@ Scenarios (comma-separated):
                                   --account-rate for simulator and client
   workspace-cold, workspace-warm  New Central 8 req/s per tenant workspace
                                   (the SDK's default budget, scope workspace)
+  account-learn                   New Central 10 req/s shared per MSP account
+                                  (--learn-rate) and every GLP family's
+                                  headers on; the client starts at the SDK's
+                                  default (8 req/s, scope detected) and must
+                                  learn the limit (target ratio 1.10, no 429)
+  workspace-glp                   workspace-cold with every GLP family
+                                  answering with its own per-workspace
+                                  ratelimit-* window (300/min)
 GLP budgets are always the SDK's defaults. "warm" refreshes a file token
-cache first, so the collection exchanges no token.
+cache first, so the collection exchanges no token. Every scenario reports
+the collector's CPU-seconds per million records next to the gzip floor
+(compressing the same output alone; target at most 2x).
 
 flags:
 `
@@ -50,6 +60,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	latency := fs.Duration("latency", bench.DefaultLatency, "simulated latency per request")
 	scenarios := fs.String("scenarios", "account-cold,account-warm,workspace-cold,workspace-warm", "scenarios to run")
 	accountRate := fs.Float64("account-rate", 200, "New Central requests/s of the account-scope scenarios (simulator and client)")
+	learnRate := fs.Float64("learn-rate", 10, "New Central requests/s the simulator admits in account-learn (the client starts at the SDK's 8)")
 	concurrency := fs.Int("concurrency", bench.DefaultConcurrency, "collector tenant concurrency")
 	seed := fs.Int64("seed", 1, "simulator seed")
 	asJSON := fs.Bool("json", false, "print the results as JSON instead of a table")
@@ -61,13 +72,24 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	case *tenants < 1 || *devices < 1 || *concurrency < 1:
 		return &UsageError{Msg: "--tenants, --devices and --concurrency must be at least 1"}
-	case *latency < 0 || *accountRate < 1:
-		return &UsageError{Msg: "--latency must not be negative and --account-rate must be at least 1"}
+	case *latency < 0 || *accountRate < 1 || *learnRate < 1:
+		return &UsageError{Msg: "--latency must not be negative and --account-rate and --learn-rate must be at least 1"}
 	}
 	var cfgs []bench.Config
 	for _, name := range collectSplit(*scenarios) {
 		cfg := bench.Config{Name: name, Tenants: *tenants, DevicesPerTenant: *devices, Seed: *seed,
 			Latency: *latency, Concurrency: *concurrency}
+		switch name {
+		case "account-learn":
+			cfg.CentralScope, cfg.CentralRate = central.ScopeAccount, *learnRate
+			cfg.LearnCentral, cfg.GLPHeaders, cfg.Target = true, true, bench.TargetLearnRatio
+			cfgs = append(cfgs, cfg)
+			continue
+		case "workspace-glp":
+			cfg.CentralScope, cfg.CentralRate, cfg.GLPHeaders = central.ScopeWorkspace, bench.DefaultCentralRate, true
+			cfgs = append(cfgs, cfg)
+			continue
+		}
 		scope, temp, ok := strings.Cut(name, "-")
 		if !ok || (temp != "cold" && temp != "warm") {
 			return &UsageError{Msg: fmt.Sprintf("unknown scenario %q", name)}
@@ -111,8 +133,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(results)
 	}
-	fmt.Fprintf(env.Stdout, "command: centralmsp bench --tenants %d --devices %d --latency %s --scenarios %s --account-rate %g --concurrency %d --seed %d\n",
-		*tenants, *devices, *latency, *scenarios, *accountRate, *concurrency, *seed)
+	fmt.Fprintf(env.Stdout, "command: centralmsp bench --tenants %d --devices %d --latency %s --scenarios %s --account-rate %g --learn-rate %g --concurrency %d --seed %d\n",
+		*tenants, *devices, *latency, *scenarios, *accountRate, *learnRate, *concurrency, *seed)
 	fmt.Fprintf(env.Stdout, "machine: %d CPU(s), %s/%s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	return bench.WriteTable(env.Stdout, results)
 }

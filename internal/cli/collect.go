@@ -61,7 +61,7 @@ func runCollect(ctx context.Context, env *Env, args []string) error {
 	runID := fs.String("run-id", "", "run id (default: time-based)")
 	tokenCache := fs.String("token-cache", "", "read tenant tokens from this cache (a directory written by `centralmsp refresh`, or sm://PREFIX) before exchanging")
 	centralRate := fs.Float64("central-rate", 0, "New Central budget in requests/s (default: the SDK's 8/s)")
-	centralScope := fs.String("central-scope", "account", "who shares the New Central budget: account (the MSP and all tenants) or workspace (each tenant)")
+	centralScope := fs.String("central-scope", "", "who shares the New Central budget: account (the MSP and all tenants) or workspace (each tenant); default: account until the server's rate-limit windows show otherwise")
 	glpScope := fs.String("glp-scope", "workspace", "who shares the GLP devices/subscriptions budgets: account or workspace")
 	forcePath := fs.Bool("s3-force-path-style", false, "path-style S3 addressing (S3-compatible stores)")
 	auditSince := fs.Duration("audit-since", 24*time.Hour, "with --datasets audit-logs: collect the audit events of this last period")
@@ -237,9 +237,12 @@ func collectBudgets(centralRate float64, centralScope, glpScope string) (*centra
 	if centralRate < 0 || math.IsNaN(centralRate) || math.IsInf(centralRate, 0) {
 		return nil, &UsageError{Msg: "--central-rate must be a positive number of requests per second"}
 	}
-	cs, err := collectParseScope("central-scope", centralScope)
-	if err != nil {
-		return nil, err
+	cs := central.ScopeAccount
+	if centralScope != "" {
+		var err error
+		if cs, err = collectParseScope("central-scope", centralScope); err != nil {
+			return nil, err
+		}
 	}
 	gs, err := collectParseScope("glp-scope", glpScope)
 	if err != nil {
@@ -251,7 +254,9 @@ func collectBudgets(centralRate float64, centralScope, glpScope string) (*centra
 		// burst on top of the rate would overrun one of them.
 		b.SetRate(central.BudgetCentral, rate.Limit(centralRate), 1)
 	}
-	b.SetScope(central.BudgetCentral, cs)
+	if centralScope != "" { // an explicit scope wins over detection
+		b.SetScope(central.BudgetCentral, cs)
+	}
 	b.SetScope(central.BudgetGLPDevices, gs)
 	b.SetScope(central.BudgetGLPSubscriptions, gs)
 	return b, nil

@@ -28,6 +28,8 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	latency := fs.Duration("latency", 0, "fixed latency added to every request")
 	jitter := fs.Duration("jitter", 0, "random latency (seeded) added on top of --latency")
 	noLimits := fs.Bool("no-rate-limits", false, "disable the simulated rate limits")
+	centralLimit := fs.Int("central-limit", 0, "New Central requests per second the simulator admits (0: the documented default, 8)")
+	centralScope := fs.String("central-scope", "account", "who shares the simulated New Central quota: account or workspace")
 	devices := fs.Int("devices-per-tenant", -1, "fixed number of devices per tenant (default: skewed sizes)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: centralmsp sim [flags]\n\nServe a simulated GreenLake + New Central MSP until interrupted.\n\nflags:\n")
@@ -48,6 +50,10 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 		return &UsageError{Msg: "--token-ttl must be positive"}
 	case *latency < 0 || *jitter < 0:
 		return &UsageError{Msg: "--latency and --jitter must not be negative"}
+	case *centralLimit < 0:
+		return &UsageError{Msg: "--central-limit must not be negative"}
+	case *centralScope != "account" && *centralScope != "workspace":
+		return &UsageError{Msg: fmt.Sprintf("--central-scope %q: want account or workspace", *centralScope)}
 	}
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -60,6 +66,12 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 		o.Latency, o.Jitter = *latency, *jitter
 		o.Listener = l
 		o.Logger = env.Logger
+		if *centralLimit > 0 {
+			o.RateLimits.Central.Requests = *centralLimit
+		}
+		if *centralScope == "workspace" {
+			o.RateLimits.Central.Scope = centralsim.ScopeWorkspace
+		}
 		if *noLimits {
 			o.RateLimits = centralsim.RateLimits{}
 		}

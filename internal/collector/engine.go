@@ -337,6 +337,9 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		m.Totals.TokenCacheHits = t1.CacheHits - tok0.CacheHits
 		m.Totals.TokenCacheMisses = t1.CacheMisses - tok0.CacheMisses
 	}
+	if br, ok := r.cfg.MSP.(BudgetReporter); ok {
+		m.Budgets = br.BudgetReport()
+	}
 	m.Summarize()
 
 	// Never the work ctx (possibly expired) for the final write.

@@ -8,6 +8,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/centralmsp/centralmsp/pkg/central"
 )
 
 // ManifestVersion is the version of the manifest format written.
@@ -48,9 +50,13 @@ type Manifest struct {
 	// for a joined manifest, every expected shard is present).
 	Complete bool `json:"complete"`
 	// Error is a run-level error, e.g. the tenant list could not be read.
-	Error   *ErrorInfo     `json:"error,omitempty"`
-	Totals  Totals         `json:"totals"`
-	Tenants []TenantResult `json:"tenants"`
+	Error  *ErrorInfo `json:"error,omitempty"`
+	Totals Totals     `json:"totals"`
+	// Budgets is what the rate-limit budgets learned from the server: the
+	// limits stated, and New Central's scope with its evidence (each
+	// tenant's remaining/limit at its first answer).
+	Budgets []central.BudgetReport `json:"budgets,omitempty"`
+	Tenants []TenantResult         `json:"tenants"`
 }
 
 // Totals are the run's figures.

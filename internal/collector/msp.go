@@ -33,6 +33,17 @@ type TokenStatser interface {
 	TokenStats() TokenStats
 }
 
+// BudgetReporter is implemented by MSPs whose rate-limit budgets report
+// what they learned from the server (limits, scope and its evidence); the
+// report goes into the manifest.
+type BudgetReporter interface {
+	BudgetReport() []central.BudgetReport
+}
+
+func (a mspAdapter) BudgetReport() []central.BudgetReport {
+	return a.m.Client().Budgets().Report()
+}
+
 // FromMSP adapts a *msp.MSP to the engine. Its TokenStats reports msp's
 // Exchanges and StoreHits; as msp does not count store misses, CacheMisses
 // is the number of exchange requests (so retried exchanges count twice).

@@ -42,6 +42,14 @@ type BudgetSpec struct {
 	Burst      int
 	Scope      Scope
 	Method     string // "" matches every method
+	// Window is the length of the server's counting window the documented
+	// Rate derives from (0: unknown). When a rate-limit header states the
+	// limit, the budget's rate becomes a safe share of limit/window (see
+	// Budgets.observe); a longer window seen in the reset headers wins.
+	Window time.Duration
+	// DetectScope lets the budget learn its scope from the answers of
+	// different workspaces (see ScopeReport) until SetScope pins it.
+	DetectScope bool
 }
 
 // Default budget names.
@@ -50,6 +58,9 @@ const (
 	BudgetGLP              = "glp"
 	BudgetGLPDevices       = "glp-devices"
 	BudgetGLPSubscriptions = "glp-subscriptions"
+	// BudgetGLPToken is the GLP token endpoint (tenant token exchanges):
+	// a family of its own, never paced by what other GLP APIs answer.
+	BudgetGLPToken = "glp-token"
 )
 
 // Budgets is a registry of token-bucket limiters shared by every Client given
@@ -58,28 +69,34 @@ type Budgets struct {
 	mu      sync.Mutex
 	specs   []BudgetSpec
 	buckets map[bucketKey]*bucket
+	learned map[string]*learnState // by spec name
 }
 
 type bucketKey struct{ name, key string }
 
-// DefaultBudgets returns the defaults of apis.md: New Central 8 requests/s per
-// account (B5); GLP devices 160/min and subscriptions 60/min per workspace
-// (A6, A7); other GLP calls unlimited per account (429 hints still apply).
-// New Central's burst is 1: its quota is counted in fixed windows, and a burst
-// on top of the rate lets one window receive more than the quota.
+// DefaultBudgets returns the documented defaults: New Central 8 requests/s
+// per account (its scope is detected from the answers until SetScope pins
+// it); GLP devices 160/min and subscriptions 60/min per workspace; the GLP
+// token endpoint unlimited per account; every other GLP API unlimited, with
+// one window per API family (first path segment) and workspace, so that the
+// headers of one family never pace another. New Central's burst is 1: its
+// quota is counted in fixed windows, and a burst on top of the rate lets one
+// window receive more than the quota. Every budget learns the limit the
+// server states in its rate-limit headers (see docs/budgets.md).
 func DefaultBudgets() *Budgets {
 	return NewBudgets(
-		BudgetSpec{Name: BudgetCentral, App: AppCentral, Rate: 8, Burst: 1, Scope: ScopeAccount},
-		BudgetSpec{Name: BudgetGLPDevices, App: AppGLP, Method: http.MethodGet, PathPrefix: "/devices/v1/devices", Rate: rate.Limit(160.0 / 60), Burst: 4, Scope: ScopeWorkspace},
-		BudgetSpec{Name: BudgetGLPSubscriptions, App: AppGLP, Method: http.MethodGet, PathPrefix: "/subscriptions/v1/subscriptions", Rate: rate.Limit(60.0 / 60), Burst: 2, Scope: ScopeWorkspace},
-		BudgetSpec{Name: BudgetGLP, App: AppGLP, Rate: rate.Inf, Burst: 1, Scope: ScopeAccount},
+		BudgetSpec{Name: BudgetCentral, App: AppCentral, Rate: 8, Burst: 1, Scope: ScopeAccount, Window: time.Second, DetectScope: true},
+		BudgetSpec{Name: BudgetGLPDevices, App: AppGLP, Method: http.MethodGet, PathPrefix: "/devices/v1/devices", Rate: rate.Limit(160.0 / 60), Burst: 4, Scope: ScopeWorkspace, Window: time.Minute},
+		BudgetSpec{Name: BudgetGLPSubscriptions, App: AppGLP, Method: http.MethodGet, PathPrefix: "/subscriptions/v1/subscriptions", Rate: rate.Limit(60.0 / 60), Burst: 2, Scope: ScopeWorkspace, Window: time.Minute},
+		BudgetSpec{Name: BudgetGLPToken, App: AppGLP, PathPrefix: "/authorization", Rate: rate.Inf, Burst: 1, Scope: ScopeAccount},
+		BudgetSpec{Name: BudgetGLP, App: AppGLP, Rate: rate.Inf, Burst: 1, Scope: ScopeWorkspace},
 	)
 }
 
 // NewBudgets returns a registry holding specs. Requests matching no spec use an
 // unlimited bucket named after their app.
 func NewBudgets(specs ...BudgetSpec) *Budgets {
-	b := &Budgets{buckets: map[bucketKey]*bucket{}}
+	b := &Budgets{buckets: map[bucketKey]*bucket{}, learned: map[string]*learnState{}}
 	for _, s := range specs {
 		s.PathPrefix = cleanPrefix(s.PathPrefix)
 		if s.Burst < 1 {
@@ -102,11 +119,17 @@ func (b *Budgets) Spec(name string) (BudgetSpec, bool) {
 	return BudgetSpec{}, false
 }
 
-// SetScope changes a budget's scope. Buckets created under the old scope are
-// dropped.
+// SetScope changes a budget's scope and pins it: a user's choice always
+// wins over detection. Buckets created under the old scope are dropped.
 func (b *Budgets) SetScope(name string, s Scope) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.learnLocked(name).pinned = true
+	b.setScopeLocked(name, s)
+}
+
+// setScopeLocked changes a budget's scope; b.mu must be held.
+func (b *Budgets) setScopeLocked(name string, s Scope) {
 	for i := range b.specs {
 		if b.specs[i].Name == name {
 			b.specs[i].Scope = s
@@ -119,13 +142,24 @@ func (b *Budgets) SetScope(name string, s Scope) {
 	}
 }
 
-// SetRate changes a budget's rate and burst, including existing buckets.
+// SetRate changes a budget's rate and burst, including existing buckets. A
+// rate set here is a ceiling: a limit the server states may lower the budget
+// below it but never raise it above (a user's rate, or an account's rate
+// divided between shards, stays what was configured).
 func (b *Budgets) SetRate(name string, r rate.Limit, burst int) {
 	if burst < 1 {
 		burst = 1
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	ls := b.learnLocked(name)
+	ls.assumed, ls.capped = r, true
+	ls.limit, ls.window, ls.rate = 0, 0, 0
+	b.setRateLocked(name, r, burst)
+}
+
+// setRateLocked changes the rate of a spec and its buckets; b.mu must be held.
+func (b *Budgets) setRateLocked(name string, r rate.Limit, burst int) {
 	for i := range b.specs {
 		if b.specs[i].Name == name {
 			b.specs[i].Rate, b.specs[i].Burst = r, burst
@@ -156,6 +190,16 @@ func (b *Budgets) Wait(ctx context.Context, app App, method, path, account, work
 	return waited, err
 }
 
+// Rate returns the rate the bucket of a request of app, method and path
+// admits now (requests/s; rate.Inf when unlimited), including any slowdown
+// the server's headers caused.
+func (b *Budgets) Rate(app App, method, path, account, workspace string) rate.Limit {
+	bk := b.bucketFor(app, method, path, account, workspace)
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	return bk.lim.Limit()
+}
+
 // bucketFor returns the bucket of a request.
 func (b *Budgets) bucketFor(app App, method, path, account, workspace string) *bucket {
 	path = "/" + strings.TrimLeft(path, "/")
@@ -181,6 +225,10 @@ func (b *Budgets) bucketFor(app App, method, path, account, workspace string) *b
 	if spec.Scope == ScopeWorkspace {
 		key = workspace
 	}
+	if spec.PathPrefix == "" && app == AppGLP {
+		// GLP counts the calls of each API family on its own.
+		key = glpFamily(path) + "|" + key
+	}
 	k := bucketKey{spec.Name, key}
 	bk := b.buckets[k]
 	if bk == nil {
@@ -188,6 +236,16 @@ func (b *Budgets) bucketFor(app App, method, path, account, workspace string) *b
 		b.buckets[k] = bk
 	}
 	return bk
+}
+
+// glpFamily is a GLP path's API family: its first segment ("workspaces",
+// "devices", "audit-log", ...).
+func glpFamily(path string) string {
+	path = strings.TrimLeft(path, "/")
+	if i := strings.IndexByte(path, '/'); i >= 0 {
+		path = path[:i]
+	}
+	return path
 }
 
 // bucket is one token bucket plus the server's hints.
@@ -336,16 +394,30 @@ func (bk *bucket) pause(t time.Time) {
 }
 
 // observe reads the remaining-budget headers of a response and slows the
-// limiter before the server has to answer 429: at remaining=0 the bucket pauses
-// until the reset; otherwise it runs no faster than remaining/window.
+// limiter before the server has to answer 429: at remaining=0 the bucket
+// pauses until the reset. Otherwise a bucket running at its own pace is left
+// alone while plenty of the window is left; it runs no faster than
+// remaining/time-left when the window of an unlimited budget runs low (a
+// quarter or less of the stated limit; without one, at most lowRemaining),
+// or when
+// someone else spends the same window (less remains than this bucket would
+// use on its own before the reset).
 //
 // seq is the answered request's number from wait: the requests admitted after
 // it may reach the same window, so they count against its remaining count.
 func (bk *bucket) observe(h http.Header, now time.Time, seq uint64) {
-	remaining, reset, ok := rateHints(h, now)
-	if !ok || !reset.After(now) {
+	hn, ok := parseRateHeaders(h, now)
+	if !ok || !hn.hasWindow || !hn.reset.After(now) {
 		return
 	}
+	bk.observeWindow(hn.remaining, hn.limit, hn.reset, now, seq)
+}
+
+// lowRemaining is the remaining count under which a window without a stated
+// limit counts as running low.
+const lowRemaining = 10
+
+func (bk *bucket) observeWindow(remaining, limit int64, reset, now time.Time, seq uint64) {
 	bk.mu.Lock()
 	defer bk.mu.Unlock()
 	if seq > 0 {
@@ -363,13 +435,19 @@ func (bk *bucket) observe(h http.Header, now time.Time, seq uint64) {
 		}
 		return
 	}
-	// Slow down only when the window holds less than this bucket would use
-	// on its own before the reset (someone else spends the same budget):
-	// at our own pace a window's first response shows one less than the
-	// rate, and slowing to remaining/left then would waste a slot a window.
 	left := reset.Sub(now).Seconds()
 	r := rate.Limit(float64(remaining) / left)
-	if float64(remaining) < float64(bk.base)*left-1 {
+	low := false
+	if bk.base == rate.Inf { // a paced bucket has the shared rule below
+		low = remaining <= lowRemaining
+		if limit > 0 {
+			low = remaining*4 <= limit
+		}
+	}
+	// At our own pace a window's first response shows one less than the
+	// rate; slowing to remaining/left then would waste a slot a window.
+	shared := bk.base != rate.Inf && float64(remaining) < float64(bk.base)*left-1
+	if (low || shared) && r < bk.base {
 		bk.lim.SetLimitAt(now, r)
 		bk.slowUntil = reset
 	} else if !bk.slowUntil.IsZero() {
@@ -382,26 +460,11 @@ func (bk *bucket) observe(h http.Header, now time.Time, seq uint64) {
 // rate-limit headers: GLP ratelimit-remaining/ratelimit-reset (seconds) or
 // Central X-RateLimit-Remaining/X-RateLimit-Reset (RFC 3339).
 func rateHints(h http.Header, now time.Time) (remaining int64, reset time.Time, ok bool) {
-	for _, pair := range [...][2]string{
-		{"Ratelimit-Remaining", "Ratelimit-Reset"},
-		{"X-Ratelimit-Remaining", "X-Ratelimit-Reset"},
-		{"X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"},
-	} {
-		rv := h.Get(pair[0])
-		if rv == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(rv), 10, 64)
-		if err != nil {
-			continue
-		}
-		t, ok := parseReset(h.Get(pair[1]), now)
-		if !ok {
-			continue
-		}
-		return n, t, true
+	hn, ok := parseRateHeaders(h, now)
+	if !ok || !hn.hasWindow {
+		return 0, time.Time{}, false
 	}
-	return 0, time.Time{}, false
+	return hn.remaining, hn.reset, true
 }
 
 // parseReset reads a reset header: RFC 3339 time, Unix epoch seconds, or
@@ -442,7 +505,7 @@ func retryAfterHint(h http.Header, now time.Time) (time.Duration, bool) {
 			if d < 0 {
 				d = 0
 			}
-			return d, true
+			return min(d, maxHeaderReset), true
 		}
 	}
 	return 0, false

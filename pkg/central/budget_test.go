@@ -18,20 +18,26 @@ func TestDefaultBudgetMapping(t *testing.T) {
 		method, path string
 		want         string
 		scope        Scope
+		family       string // GLP API family of a catch-all bucket
 	}{
-		{AppCentral, "GET", "/network-monitoring/v1/aps", BudgetCentral, ScopeAccount},
-		{AppCentral, "POST", "anything", BudgetCentral, ScopeAccount},
-		{AppGLP, "GET", "devices/v1/devices", BudgetGLPDevices, ScopeWorkspace},
-		{AppGLP, "GET", "/devices/v1/devices/abc", BudgetGLPDevices, ScopeWorkspace},
-		{AppGLP, "PATCH", "/devices/v1/devices", BudgetGLP, ScopeAccount},
-		{AppGLP, "GET", "/devices/v1/devicesX", BudgetGLP, ScopeAccount},
-		{AppGLP, "GET", "/subscriptions/v1/subscriptions", BudgetGLPSubscriptions, ScopeWorkspace},
-		{AppGLP, "GET", "/workspaces/v1/msp-tenants", BudgetGLP, ScopeAccount},
+		{AppCentral, "GET", "/network-monitoring/v1/aps", BudgetCentral, ScopeAccount, ""},
+		{AppCentral, "POST", "anything", BudgetCentral, ScopeAccount, ""},
+		{AppGLP, "GET", "devices/v1/devices", BudgetGLPDevices, ScopeWorkspace, ""},
+		{AppGLP, "GET", "/devices/v1/devices/abc", BudgetGLPDevices, ScopeWorkspace, ""},
+		{AppGLP, "PATCH", "/devices/v1/devices", BudgetGLP, ScopeWorkspace, "devices"},
+		{AppGLP, "GET", "/devices/v1/devicesX", BudgetGLP, ScopeWorkspace, "devices"},
+		{AppGLP, "GET", "/subscriptions/v1/subscriptions", BudgetGLPSubscriptions, ScopeWorkspace, ""},
+		{AppGLP, "GET", "/workspaces/v1/msp-tenants", BudgetGLP, ScopeWorkspace, "workspaces"},
+		{AppGLP, "GET", "/audit-log/v1/logs", BudgetGLP, ScopeWorkspace, "audit-log"},
+		{AppGLP, "POST", "/authorization/v2/oauth2/abc/token", BudgetGLPToken, ScopeAccount, ""},
 	} {
 		bk := b.bucketFor(tc.app, tc.method, tc.path, "acct", "ws")
 		wantKey := "acct"
 		if tc.scope == ScopeWorkspace {
 			wantKey = "ws"
+		}
+		if tc.family != "" {
+			wantKey = tc.family + "|" + wantKey
 		}
 		if bk.name != tc.want || bk.key != wantKey {
 			t.Errorf("%s %s %s -> %s/%s, want %s/%s", tc.app, tc.method, tc.path, bk.name, bk.key, tc.want, wantKey)

@@ -424,7 +424,7 @@ func (c *Client) do(ctx context.Context, req Request, decode func(*Response, str
 			if rle, ok := errors.AsType[*RateLimitError](err); ok {
 				rle.Attempts = attempts
 			}
-			return w, func(r *Response) { bk.observe(r.Header, c.now(), seq) }, err
+			return w, func(r *Response) { c.budgets.observe(bk, c.workspace, r.Header, c.now(), seq, c.log) }, err
 		},
 		Token: rt.src.Token,
 		RenewFailed: func(err error) error {

@@ -302,7 +302,9 @@ func (s *Server) serveAPI(w *statusWriter, r *http.Request, rt *route) {
 		if lim.Scope == ScopeWorkspace {
 			scopeKey = claims.Workspace
 		}
-		key := rt.name + "|" + scopeKey
+		// GLP counts per API family (the first path segment) and scope;
+		// New Central counts every call of the scope together.
+		key := glpFamily(rt.name) + "|" + scopeKey
 		if rt.app == appCentral {
 			key = "central|" + scopeKey
 		}
@@ -381,6 +383,15 @@ func (s *Server) writeBody(ctx context.Context, w http.ResponseWriter, p plan, b
 		return
 	}
 	w.Write(body)
+}
+
+// glpFamily is a GLP path's API family: its first segment.
+func glpFamily(path string) string {
+	path = strings.TrimLeft(path, "/")
+	if i := strings.IndexByte(path, '/'); i >= 0 {
+		path = path[:i]
+	}
+	return path
 }
 
 func (s *Server) rateHeaders(h http.Header, rt *route, res rlResult, now time.Time) {

@@ -87,19 +87,24 @@ type Limit struct {
 type RateLimits struct {
 	GLPDevices       Limit // GET /devices/v1/devices: 160/min per workspace
 	GLPSubscriptions Limit // GET /subscriptions/v1/subscriptions: 60/min per workspace
-	GLP              Limit // other GLP API calls (msp-tenants, audit logs): unlimited
-	Central          Limit // every New Central call: 8/s per MSP account
+	// GLP limits the other GLP API calls (msp-tenants, audit logs), counted
+	// per API family (workspaces, audit-log, ...): 300/min per workspace.
+	GLP     Limit
+	Central Limit // every New Central call: 8/s per MSP account
 	// Token limits both token endpoints (unlimited by default). ScopeAccount
 	// counts every call of the MSP account together; ScopeWorkspace counts
 	// per workspace in the path.
 	Token Limit
 }
 
-// DefaultRateLimits returns the documented limits (apis.md A6, A7, A9, B5).
+// DefaultRateLimits returns the documented limits: GLP devices 160/min and
+// subscriptions 60/min per workspace, other GLP families 300/min per
+// workspace, New Central 8/s per MSP account.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
 		GLPDevices:       Limit{Requests: 160, Window: time.Minute, Scope: ScopeWorkspace},
 		GLPSubscriptions: Limit{Requests: 60, Window: time.Minute, Scope: ScopeWorkspace},
+		GLP:              Limit{Requests: 300, Window: time.Minute, Scope: ScopeWorkspace},
 		Central:          Limit{Requests: 8, Window: time.Second, Scope: ScopeAccount},
 	}
 }

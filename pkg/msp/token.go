@@ -80,9 +80,10 @@ func (m *MSP) exchange(ctx context.Context, id string) (tok, subject *oauth2.Tok
 		if err != nil {
 			return nil, nil, loginError(url, fmt.Errorf("renew MSP token for tenant %s: %w", id, err))
 		}
-		// Exchanges are GLP requests: they draw on the MSP's shared budget
-		// (the "glp" bucket per MSP account unless configured otherwise), so
-		// a refresher's concurrent exchanges respect it like every call.
+		// Exchanges draw on the token endpoint's own budget
+		// (central.BudgetGLPToken, per MSP account), never on what another
+		// GLP API answered, so a refresher's concurrent exchanges respect a
+		// configured token limit without being paced by the tenant listing.
 		if _, err := m.budgets.Wait(ctx, central.AppGLP, http.MethodPost, "/authorization/v2/oauth2/"+id+"/token", m.unified.WorkspaceID, id); err != nil {
 			return nil, nil, loginError(url, fmt.Errorf("exchange token for tenant %s: %w", id, err))
 		}
