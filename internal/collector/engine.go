@@ -91,6 +91,9 @@ type Config struct {
 	// Params adds query parameters per dataset name, over the dataset's own
 	// (e.g. the audit-logs createdAt filter of an audit request).
 	Params map[string]map[string]any
+	// Listed, when not nil, is the tenant list already read (ListTenants):
+	// the engine selects from it instead of listing the MSP's tenants.
+	Listed []ListedTenant
 	// Tenants selects tenants by workspace id (with or without dashes) or
 	// by exact name; empty means every tenant. A selector that matches no
 	// tenant (or a name that matches several) is a failed tenant with class
@@ -372,7 +375,7 @@ func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, 
 	var all []msp.Tenant
 	var bad []TenantResult
 	var listErr error
-	for t, err := range r.cfg.MSP.Tenants(ctx) {
+	for t, err := range r.tenants(ctx) {
 		if err != nil {
 			var inv *msp.InvalidTenantIDError
 			if errors.As(err, &inv) && (t.WorkspaceID != "" || t.Name != "") {

@@ -1,11 +1,10 @@
-package scaleout_test
+package scaleout
 
 import (
 	"fmt"
 	"time"
 
 	"github.com/centralmsp/centralmsp/internal/collector"
-	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/pkg/central"
 )
 
@@ -26,8 +25,8 @@ func ExampleDecide() {
 				}
 				b := central.DefaultBudgets()
 				b.SetScope(central.BudgetCentral, scope)
-				d := scaleout.Decide(scaleout.Costs(ids, datasets, nil), scaleout.Params{
-					Budgets: scaleout.BudgetsFrom(b), Concurrency: 16, ShardConcurrency: k,
+				d := Decide(Costs(ids, datasets, nil), Params{
+					Budgets: BudgetsFrom(b), Concurrency: 16, ShardConcurrency: k,
 					Available: 900*time.Second - collector.DefaultReserve - collector.DefaultFinishTime,
 					ShardTime: 450 * time.Second,
 				})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/sink"
 )
 
 // PlanVersion is the version of the plan and pointer formats.
@@ -74,7 +75,7 @@ type Latest struct {
 	Shards     int       `json:"shards,omitempty"`
 }
 
-func putJSON(ctx context.Context, st Store, key string, v any) error {
+func putJSON(ctx context.Context, st sink.Sink, key string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("scaleout: encoding %s: %w", key, err)
@@ -82,7 +83,7 @@ func putJSON(ctx context.Context, st Store, key string, v any) error {
 	return st.Put(ctx, key, append(b, '\n'), "application/json")
 }
 
-func getJSON(ctx context.Context, st Store, key string, v any) error {
+func getJSON(ctx context.Context, st sink.Sink, key string, v any) error {
 	b, err := st.Get(ctx, key)
 	if err != nil {
 		return err
@@ -94,8 +95,8 @@ func getJSON(ctx context.Context, st Store, key string, v any) error {
 }
 
 // getIfExists reads key into v and reports whether it exists, deciding
-// existence by listing (see S3Store.List).
-func getIfExists(ctx context.Context, st Store, key string, v any) (bool, error) {
+// existence by listing (see sink.Sink.List).
+func getIfExists(ctx context.Context, st sink.Sink, key string, v any) (bool, error) {
 	keys, err := st.List(ctx, key)
 	if err != nil {
 		return false, err
@@ -103,7 +104,7 @@ func getIfExists(ctx context.Context, st Store, key string, v any) (bool, error)
 	for _, k := range keys {
 		if k == key {
 			err := getJSON(ctx, st, key, v)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, sink.ErrNotFound) {
 				return false, nil
 			}
 			return err == nil, err
@@ -113,12 +114,12 @@ func getIfExists(ctx context.Context, st Store, key string, v any) (bool, error)
 }
 
 // WritePlan stores the plan.
-func WritePlan(ctx context.Context, st Store, p *Plan) error {
+func WritePlan(ctx context.Context, st sink.Sink, p *Plan) error {
 	return putJSON(ctx, st, PlanKey(p.RunID), p)
 }
 
 // ReadPlan reads a run's plan (an error matching ErrNotFound if none).
-func ReadPlan(ctx context.Context, st Store, runID string) (*Plan, error) {
+func ReadPlan(ctx context.Context, st sink.Sink, runID string) (*Plan, error) {
 	var p Plan
 	if err := getJSON(ctx, st, PlanKey(runID), &p); err != nil {
 		return nil, err
@@ -132,12 +133,12 @@ func ReadPlan(ctx context.Context, st Store, runID string) (*Plan, error) {
 // RecordContinuation stores the continuation shard `from` enqueues, before
 // it is sent, so the joiner waits for it. It is idempotent: a retried shard
 // records the same id.
-func RecordContinuation(ctx context.Context, st Store, from string, next ShardMessage) error {
+func RecordContinuation(ctx context.Context, st sink.Sink, from string, next ShardMessage) error {
 	return putJSON(ctx, st, ContinuationKey(next.RunID, from), next)
 }
 
 // ReadManifest reads the manifest at key.
-func ReadManifest(ctx context.Context, st Store, key string) (*collector.Manifest, error) {
+func ReadManifest(ctx context.Context, st sink.Sink, key string) (*collector.Manifest, error) {
 	b, err := st.Get(ctx, key)
 	if err != nil {
 		return nil, err
@@ -165,7 +166,7 @@ type JoinResult struct {
 // It stops at the first missing shard. When complete it writes the joined
 // manifest and updates the Latest pointer. Joining is idempotent: shards
 // racing to be last read the same manifests and write the same result.
-func TryJoin(ctx context.Context, st Store, runID string) (*JoinResult, error) {
+func TryJoin(ctx context.Context, st sink.Sink, runID string) (*JoinResult, error) {
 	// One listing tells whether the plan, the shard manifests and the
 	// continuation records exist (a GET of a missing key would need an
 	// unconditional s3:ListBucket to be told apart from a denial).
@@ -174,7 +175,7 @@ func TryJoin(ctx context.Context, st Store, runID string) (*JoinResult, error) {
 		return nil, err
 	}
 	if !exists[PlanKey(runID)] {
-		return nil, fmt.Errorf("scaleout: run %s has no plan: %w", runID, ErrNotFound)
+		return nil, fmt.Errorf("scaleout: run %s has no plan: %w", runID, sink.ErrNotFound)
 	}
 	plan, err := ReadPlan(ctx, st, runID)
 	if err != nil {
@@ -231,7 +232,7 @@ func TryJoin(ctx context.Context, st Store, runID string) (*JoinResult, error) {
 }
 
 // listed returns the set of keys under prefix.
-func listed(ctx context.Context, st Store, prefix string) (map[string]bool, error) {
+func listed(ctx context.Context, st sink.Sink, prefix string) (map[string]bool, error) {
 	keys, err := st.List(ctx, prefix)
 	if err != nil {
 		return nil, err
@@ -245,7 +246,7 @@ func listed(ctx context.Context, st Store, prefix string) (map[string]bool, erro
 
 // UpdateLatest points LatestKey at m's run unless it already points at a
 // run that started later.
-func UpdateLatest(ctx context.Context, st Store, m *collector.Manifest) error {
+func UpdateLatest(ctx context.Context, st sink.Sink, m *collector.Manifest) error {
 	var cur Latest
 	switch ok, err := getIfExists(ctx, st, LatestKey, &cur); {
 	case ok && cur.RunID != m.RunID && cur.StartedAt.After(m.StartedAt):
@@ -266,7 +267,7 @@ func UpdateLatest(ctx context.Context, st Store, m *collector.Manifest) error {
 
 // Previous returns the manifest Latest points at, or nil when there is no
 // previous run.
-func Previous(ctx context.Context, st Store) (*collector.Manifest, error) {
+func Previous(ctx context.Context, st sink.Sink) (*collector.Manifest, error) {
 	var cur Latest
 	ok, err := getIfExists(ctx, st, LatestKey, &cur)
 	if !ok || err != nil {
@@ -299,7 +300,7 @@ func DeferredManifest(msg *ShardMessage, datasets []string, tenantNames map[stri
 // joined: its tenants are listed as deferred and the next scheduled run
 // collects them first. A message SQS accepted after all runs anyway and
 // replaces the deferred manifest with its own, then joins again.
-func DeferUnsent(ctx context.Context, st Store, unsent []ShardMessage, datasets []string, now time.Time) error {
+func DeferUnsent(ctx context.Context, st sink.Sink, unsent []ShardMessage, datasets []string, now time.Time) error {
 	if len(unsent) == 0 {
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/sink"
 	"github.com/centralmsp/centralmsp/pkg/central"
 )
 
@@ -310,7 +311,7 @@ func TestRetryDelay(t *testing.T) {
 // DeferUnsent writes a deferred manifest for unsent shards only, never over
 // a shard's own manifest, and the run then joins.
 func TestDeferUnsentJoins(t *testing.T) {
-	st := NewMemoryStore()
+	st := sink.NewMemory()
 	ctx := context.Background()
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	plan := &Plan{Version: PlanVersion, RunID: "run", Datasets: []string{"devices"},
@@ -350,7 +351,7 @@ func shardManifest(run, shard string, finished time.Time, tenants map[string]col
 
 func TestTryJoinWithContinuation(t *testing.T) {
 	ctx := context.Background()
-	st := NewMemoryStore()
+	st := sink.NewMemory()
 	run := "20261124T140000Z-abcd0123"
 	t0 := time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
 	plan := &Plan{Version: PlanVersion, RunID: run, Datasets: []string{"devices"},
@@ -410,7 +411,7 @@ func TestTryJoinWithContinuation(t *testing.T) {
 	if prev, _ := Previous(ctx, st); prev.RunID != run {
 		t.Errorf("pointer moved back to %s", prev.RunID)
 	}
-	if _, err := TryJoin(ctx, st, "no-such-run"); !errors.Is(err, ErrNotFound) {
+	if _, err := TryJoin(ctx, st, "no-such-run"); !errors.Is(err, sink.ErrNotFound) {
 		t.Errorf("no plan: %v", err)
 	}
 }
