@@ -15,8 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/time/rate"
-
+	"github.com/centralmsp/centralmsp/internal/apibudget"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/lambdafn/tokenrefresh"
 	"github.com/centralmsp/centralmsp/internal/sink"
@@ -126,10 +125,7 @@ func serveSim(ctx context.Context, cc childConfig, stdout io.Writer) error {
 // clientBudgets are the SDK's default budgets with the scenario's New
 // Central rate and scope (the burst stays the SDK's).
 func clientBudgets(cfg Config) *central.Budgets {
-	b := central.DefaultBudgets()
-	b.SetRate(central.BudgetCentral, rate.Limit(cfg.CentralRate), DefaultCentralBurst)
-	b.SetScope(central.BudgetCentral, cfg.CentralScope)
-	return b
+	return apibudget.Config{CentralRate: cfg.CentralRate, CentralScope: cfg.CentralScope.String()}.Budgets(1)
 }
 
 // runCollector runs the (optional) refresh and the measured collection, and

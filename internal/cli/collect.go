@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/centralmsp/centralmsp/internal/apibudget"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/sink"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
@@ -219,42 +220,20 @@ func collectValidRunID(id string) bool {
 	return true
 }
 
-// collectParseScope reads "account" or "workspace".
-func collectParseScope(flagName, v string) (central.Scope, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "account":
-		return central.ScopeAccount, nil
-	case "workspace":
-		return central.ScopeWorkspace, nil
-	}
-	return 0, &UsageError{Msg: fmt.Sprintf("--%s %q: want account or workspace", flagName, v)}
-}
-
-// collectBudgets returns the SDK's default budgets adjusted by the flags: a
-// New Central rate (0 keeps the default; the burst is one second's worth)
-// and the scopes of the New Central and GLP inventory budgets.
+// collectBudgets returns the budgets of the collect command's flags: a
+// New Central rate (0 keeps the default) and the scopes of the New Central
+// and GLP inventory budgets.
 func collectBudgets(centralRate float64, centralScope, glpScope string) (*central.Budgets, error) {
 	if centralRate < 0 || math.IsNaN(centralRate) || math.IsInf(centralRate, 0) {
 		return nil, &UsageError{Msg: "--central-rate must be a positive number of requests per second"}
 	}
-	cs, err := collectParseScope("central-scope", centralScope)
-	if err != nil {
-		return nil, err
+	cfg := apibudget.Config{CentralRate: centralRate, CentralScope: centralScope, GLPScope: glpScope}
+	for _, f := range [][2]string{{"central-scope", centralScope}, {"glp-scope", glpScope}} {
+		if _, ok, err := apibudget.ParseScope(f[1]); err != nil || !ok {
+			return nil, &UsageError{Msg: fmt.Sprintf("--%s %q: want account or workspace", f[0], f[1])}
+		}
 	}
-	gs, err := collectParseScope("glp-scope", glpScope)
-	if err != nil {
-		return nil, err
-	}
-	b := central.DefaultBudgets()
-	if centralRate > 0 {
-		// Burst 1, as the SDK default: the server counts fixed windows, and a
-		// burst on top of the rate would overrun one of them.
-		b.SetRate(central.BudgetCentral, rate.Limit(centralRate), 1)
-	}
-	b.SetScope(central.BudgetCentral, cs)
-	b.SetScope(central.BudgetGLPDevices, gs)
-	b.SetScope(central.BudgetGLPSubscriptions, gs)
-	return b, nil
+	return cfg.Budgets(1), nil
 }
 
 // collectDescribeBudgets names the inventory budgets' rates and scopes.

@@ -11,9 +11,9 @@ import (
 	"github.com/centralmsp/centralmsp/internal/sink"
 )
 
-// MaxTimeout is Lambda's longest invocation, assumed when ctx has no
+// maxTimeout is Lambda's longest invocation, assumed when ctx has no
 // deadline.
-const MaxTimeout = 15 * time.Minute
+const maxTimeout = 15 * time.Minute
 
 // Queue carries shard messages to the invocations that run them: SQS in
 // Lambda (SQSQueue), a slice in the demo (LocalQueue), a fake in tests.
@@ -24,7 +24,7 @@ type Queue interface {
 	// Backlog returns the messages waiting and those being processed.
 	Backlog(ctx context.Context) (waiting, inFlight int, err error)
 	// RetryLater makes a received message that failed visible again after
-	// RetryDelay(receiveCount) and returns that delay.
+	// retryDelay(receiveCount) and returns that delay.
 	RetryLater(ctx context.Context, receipt string, receiveCount int) (time.Duration, error)
 }
 
@@ -144,7 +144,7 @@ func (c *Coordinator) remaining(ctx context.Context) time.Duration {
 	if dl, ok := ctx.Deadline(); ok {
 		return dl.Sub(c.now())
 	}
-	return MaxTimeout
+	return maxTimeout
 }
 
 // detached is a context for finishing work after ctx's own time is over:
@@ -154,7 +154,7 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // RetryLater shortens a failed shard message's invisibility to
-// RetryDelay(receiveCount), so a shard that failed fast is retried in
+// retryDelay(receiveCount), so a shard that failed fast is retried in
 // minutes; without a queue or a receipt it does nothing.
 func (c *Coordinator) RetryLater(ctx context.Context, receipt string, receiveCount int) {
 	log := c.log()
@@ -183,7 +183,7 @@ func (c *Coordinator) WithLogger(l *slog.Logger) *Coordinator {
 // joined run through Joined. It returns an error matching sink.ErrNotFound
 // when the run has no plan.
 func (c *Coordinator) join(ctx context.Context, runID string, log *slog.Logger) error {
-	res, err := TryJoin(ctx, c.Store, runID)
+	res, err := tryJoin(ctx, c.Store, runID)
 	switch {
 	case err != nil:
 		return err

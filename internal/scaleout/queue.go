@@ -23,12 +23,12 @@ func (q *SQSQueue) Send(ctx context.Context, msgs ...ShardMessage) error {
 
 // Backlog implements Queue with the queue's approximate message counts.
 func (q *SQSQueue) Backlog(ctx context.Context) (waiting, inFlight int, err error) {
-	return Backlog(ctx, q.Client, q.URL)
+	return queueBacklog(ctx, q.Client, q.URL)
 }
 
 // RetryLater implements Queue with ChangeMessageVisibility.
 func (q *SQSQueue) RetryLater(ctx context.Context, receipt string, receiveCount int) (time.Duration, error) {
-	return RetryLater(ctx, q.Client, q.URL, receipt, receiveCount)
+	return changeVisibility(ctx, q.Client, q.URL, receipt, receiveCount)
 }
 
 // LocalQueue is an in-process Queue: the demo drains it after a scheduled

@@ -72,15 +72,15 @@ func (c *Coordinator) skipIfQueued(ctx context.Context, runID string, log *slog.
 
 // decide estimates every listed tenant from the previous run and decides
 // between in-process and sharded.
-func (c *Coordinator) decide(ctx context.Context, listed []collector.ListedTenant, datasets []collector.Dataset, log *slog.Logger) ([]TenantCost, Decision) {
+func (c *Coordinator) decide(ctx context.Context, listed []collector.ListedTenant, datasets []collector.Dataset, log *slog.Logger) ([]tenantCost, decision) {
 	prev, err := Previous(ctx, c.Store)
 	if err != nil {
 		log.WarnContext(ctx, "the previous run cannot be read; estimating with defaults", slog.Any("error", err))
 		prev = nil
 	}
-	costs := Costs(usableIDs(listed), datasets, prev)
+	costs := estimateCosts(usableIDs(listed), datasets, prev)
 	left := c.remaining(ctx)
-	dec := Decide(costs, Params{
+	dec := decide(costs, planParams{
 		Budgets:          c.Budgets,
 		Latency:          c.Latency,
 		Concurrency:      c.Concurrency,
@@ -107,13 +107,13 @@ func usableIDs(listed []collector.ListedTenant) []string {
 
 // runInProcess collects every listed tenant in this invocation, previously
 // deferred ones first, and points the latest-run pointer at the run.
-func (c *Coordinator) runInProcess(ctx context.Context, s Session, out *Scheduled, listed []collector.ListedTenant, costs []TenantCost, log *slog.Logger) (*Scheduled, error) {
+func (c *Coordinator) runInProcess(ctx context.Context, s Session, out *Scheduled, listed []collector.ListedTenant, costs []tenantCost, log *slog.Logger) (*Scheduled, error) {
 	out.Mode = ModeInProcess
 	cfg := collector.Config{RunID: out.RunID, Datasets: c.Datasets, Listed: listed, Concurrency: c.Concurrency, Logger: log, Now: c.Now}
 	if n := countDeferred(costs); n > 0 {
 		// Previously deferred tenants first; tenants with unusable ids
 		// are then not selectable and are left out.
-		cfg.Tenants = Order(costs)
+		cfg.Tenants = deferredFirst(costs)
 		log.InfoContext(ctx, "collecting the previous run's deferred tenants first", slog.Int("deferred", n))
 	}
 	man, err := s.Run(ctx, cfg)
@@ -121,7 +121,7 @@ func (c *Coordinator) runInProcess(ctx context.Context, s Session, out *Schedule
 	if err != nil {
 		return nil, err
 	}
-	if err := UpdateLatest(ctx, c.Store, man); err != nil {
+	if err := updateLatest(ctx, c.Store, man); err != nil {
 		log.WarnContext(ctx, "updating the latest-run pointer failed", slog.Any("error", err))
 		out.Warnings = append(out.Warnings, err.Error())
 	}
@@ -144,7 +144,7 @@ func (c *Coordinator) finish(ctx context.Context, out *Scheduled, man *collector
 	return out, nil
 }
 
-func countDeferred(costs []TenantCost) int {
+func countDeferred(costs []tenantCost) int {
 	n := 0
 	for _, t := range costs {
 		if t.Deferred {
@@ -156,7 +156,7 @@ func countDeferred(costs []TenantCost) int {
 
 // sendPlan writes the run's plan and sends one message per shard.
 func (c *Coordinator) sendPlan(ctx context.Context, out *Scheduled, listed []collector.ListedTenant, datasets []collector.Dataset,
-	costs []TenantCost, dec Decision, log *slog.Logger) (*Scheduled, error) {
+	costs []tenantCost, dec decision, log *slog.Logger) (*Scheduled, error) {
 	plan := c.newPlan(out.RunID, listed, datasets, dec)
 	if c.RunWindow > 0 && dec.Run > c.RunWindow {
 		w := fmt.Sprintf("the sharded run is estimated at %s, longer than the run window of %s: raise the shard concurrency or the budgets, or collect less often",
@@ -164,14 +164,14 @@ func (c *Coordinator) sendPlan(ctx context.Context, out *Scheduled, listed []col
 		log.WarnContext(ctx, w)
 		out.Warnings = append(out.Warnings, w)
 	}
-	if err := WritePlan(ctx, c.Store, plan); err != nil {
+	if err := writePlan(ctx, c.Store, plan); err != nil {
 		return nil, err
 	}
 	unsent, err := c.sendShards(ctx, plan, log)
 	if err != nil {
 		return nil, err
 	}
-	out.Mode, out.Shards, out.Plan, out.Tenants = ModeSharded, len(plan.Shards)-len(unsent), PlanKey(out.RunID), len(usableIDs(listed))
+	out.Mode, out.Shards, out.Plan, out.Tenants = ModeSharded, len(plan.Shards)-len(unsent), planKey(out.RunID), len(usableIDs(listed))
 	out.TenantsDeferred = countDeferred(costs)
 	if len(unsent) > 0 {
 		n := 0
@@ -185,13 +185,13 @@ func (c *Coordinator) sendPlan(ctx context.Context, out *Scheduled, listed []col
 }
 
 // newPlan is the plan of a sharded run.
-func (c *Coordinator) newPlan(runID string, listed []collector.ListedTenant, datasets []collector.Dataset, dec Decision) *Plan {
+func (c *Coordinator) newPlan(runID string, listed []collector.ListedTenant, datasets []collector.Dataset, dec decision) *Plan {
 	names := make([]string, len(datasets))
 	for i, d := range datasets {
 		names[i] = d.Name
 	}
 	plan := &Plan{
-		Version: PlanVersion, RunID: runID, CreatedAt: c.now().UTC(), Datasets: names,
+		Version: planVersion, RunID: runID, CreatedAt: c.now().UTC(), Datasets: names,
 		ShardConcurrency: c.ShardConcurrency, Reason: dec.Reason, Estimate: dec.Whole, RunEstimate: dec.Run, Shards: dec.Shards,
 		TenantNames: make(map[string]string, len(listed)),
 	}
@@ -222,13 +222,13 @@ func (c *Coordinator) sendShards(ctx context.Context, plan *Plan, log *slog.Logg
 		slog.Int("shards", len(plan.Shards)), slog.Any("error", err))
 	dctx, cancel := detached(ctx)
 	defer cancel()
-	if derr := DeferUnsent(dctx, c.Store, se.Unsent, plan.Datasets, c.now()); derr != nil {
+	if derr := deferUnsent(dctx, c.Store, se.Unsent, plan.Datasets, c.now()); derr != nil {
 		return nil, errors.Join(err, fmt.Errorf("scaleout: recording the unsent shards: %w", derr))
 	}
 	// Join now if nothing is left to wait for: when no shard was sent, or
 	// when the sent ones all finished before the deferred manifests were
 	// written (their own join attempts then found those missing).
-	_, jerr := TryJoin(dctx, c.Store, plan.RunID)
+	_, jerr := tryJoin(dctx, c.Store, plan.RunID)
 	if len(se.Unsent) < len(plan.Shards) {
 		if jerr != nil {
 			log.WarnContext(ctx, "joining after deferring the unsent shards failed; the last shard joins", slog.Any("error", jerr))

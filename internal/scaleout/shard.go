@@ -63,7 +63,7 @@ func (c *Coordinator) late(msg *ShardMessage) bool {
 func (c *Coordinator) deferShard(ctx context.Context, msg *ShardMessage, datasets []string, log *slog.Logger) error {
 	log.WarnContext(ctx, "shard received after its deadline: its tenants are deferred to the next scheduled run",
 		slog.Time("deadline", msg.Deadline()), slog.Int("tenants", len(msg.Tenants)))
-	return collector.WriteManifest(ctx, c.Store, DeferredManifest(msg, datasets, msg.TenantNames(), c.now()))
+	return collector.WriteManifest(ctx, c.Store, deferredManifest(msg, datasets, msg.TenantNames(), c.now()))
 }
 
 // collectShard runs the engine on the shard's tenants and continues the
@@ -76,7 +76,7 @@ func (c *Coordinator) collectShard(ctx context.Context, msg *ShardMessage, datas
 	if err != nil {
 		return nil, err
 	}
-	cfg := collector.Config{RunID: msg.RunID, Shard: msg.ID(), Date: RunDate(msg.RunID, now), Tenants: msg.Tenants, Datasets: datasets,
+	cfg := collector.Config{RunID: msg.RunID, Shard: msg.ID(), Date: runDate(msg.RunID, now), Tenants: msg.Tenants, Datasets: datasets,
 		Listed: shardTenants(msg), Concurrency: c.Concurrency, Logger: log, Now: c.Now}
 	man, runErr := s.Run(ctx, cfg)
 	s.Close(ctx)
@@ -130,7 +130,7 @@ func (c *Coordinator) continueShard(ctx context.Context, msg *ShardMessage, man 
 	// Detached: the invocation's time is nearly over by now.
 	cctx, cancel := detached(ctx)
 	defer cancel()
-	if err := RecordContinuation(cctx, c.Store, msg.ID(), next); err != nil {
+	if err := recordContinuation(cctx, c.Store, msg.ID(), next); err != nil {
 		return err
 	}
 	if err := c.Queue.Send(cctx, next); err != nil {

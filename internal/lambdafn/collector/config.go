@@ -13,11 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
-
+	"github.com/centralmsp/centralmsp/internal/apibudget"
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
-	"github.com/centralmsp/centralmsp/pkg/central"
 )
 
 // Environment variables the function reads.
@@ -88,151 +87,128 @@ type Config struct {
 	// run's start plus RunWindow (CENTRALMSP_RUN_WINDOW, a Go duration such
 	// as 50m): later shards defer their tenants to the next scheduled run.
 	RunWindow time.Duration
-	// CentralScope and GLPScope set the scope of the New Central budget and
-	// of the GLP budgets ("account" or "workspace"; default pkg/central's:
-	// Central per account, GLP per workspace).
-	CentralScope, GLPScope string
-	// CentralRate (requests/s), GLPDevicesRate and GLPSubscriptionsRate
-	// (requests/min) override pkg/central's default rates.
-	CentralRate, GLPDevicesRate, GLPSubscriptionsRate float64
+	// Budget adjusts pkg/central's default budgets
+	// (CENTRALMSP_CENTRAL_SCOPE, CENTRALMSP_GLP_SCOPE,
+	// CENTRALMSP_CENTRAL_RATE in requests/s, CENTRALMSP_GLP_DEVICES_RATE and
+	// CENTRALMSP_GLP_SUBSCRIPTIONS_RATE in requests/min). Config.Budgets(share)
+	// is its Budgets.
+	apibudget.Config
 }
 
 // ConfigFromEnv reads the configuration; every error names its variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	e := &envReader{getenv: getenv}
 	c := Config{
-		Bucket:            get(EnvBucket),
-		Prefix:            strings.TrimLeft(get(EnvPrefix), "/"),
-		CredentialsSecret: get(EnvCredentialsSecret),
-		TokenCachePrefix:  get(EnvTokenCachePrefix),
-		ShardQueueURL:     get(EnvShardQueueURL),
+		Bucket:            e.get(EnvBucket),
+		Prefix:            strings.TrimLeft(e.get(EnvPrefix), "/"),
+		CredentialsSecret: e.get(EnvCredentialsSecret),
+		TokenCachePrefix:  e.get(EnvTokenCachePrefix),
+		ShardQueueURL:     e.get(EnvShardQueueURL),
 		Concurrency:       collector.DefaultConcurrency,
 		ShardConcurrency:  DefaultShardConcurrency,
-		ShardFraction:     0.5,
+		ShardFraction:     scaleout.DefaultShardFraction,
 	}
-	var errs []error
-	bad := func(k, v, want string) { errs = append(errs, fmt.Errorf("%s=%q: %s", k, v, want)) }
-	if c.Bucket == "" {
-		errs = append(errs, fmt.Errorf("%s is not set: give the output bucket name", EnvBucket))
-	} else if strings.Contains(c.Bucket, "/") {
-		bad(EnvBucket, c.Bucket, "want a bucket name (put the key prefix in "+EnvPrefix+")")
-	}
-	if c.CredentialsSecret == "" {
-		errs = append(errs, fmt.Errorf("%s is not set: give the name or ARN of the secret with the unified MSP credentials", EnvCredentialsSecret))
-	}
-	if c.TokenCachePrefix != "" {
-		if err := tokencache.ValidatePrefix(c.TokenCachePrefix); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", EnvTokenCachePrefix, err))
-		}
-	}
-	intVar := func(k string, lo, hi int, dst *int) {
-		v := get(k)
-		if v == "" {
-			return
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			bad(k, v, fmt.Sprintf("want a whole number from %d to %d", lo, hi))
-			return
-		}
-		*dst = n
-	}
-	intVar(EnvConcurrency, 1, MaxConcurrency, &c.Concurrency)
-	intVar(EnvShardConcurrency, 1, MaxShardConcurrency, &c.ShardConcurrency)
-	intVar(EnvShardSize, 1, 1_000_000, &c.ShardSize)
-	floatVar := func(k string, lo, hi float64, dst *float64) {
-		v := get(k)
-		if v == "" {
-			return
-		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsNaN(f) || f <= lo || f > hi {
-			bad(k, v, fmt.Sprintf("want a number above %g and at most %g", lo, hi))
-			return
-		}
-		*dst = f
-	}
-	floatVar(EnvShardFraction, 0, 1, &c.ShardFraction)
-	floatVar(EnvCentralRate, 0, 100_000, &c.CentralRate)
-	floatVar(EnvGLPDevicesRate, 0, 1_000_000, &c.GLPDevicesRate)
-	floatVar(EnvGLPSubsRate, 0, 1_000_000, &c.GLPSubscriptionsRate)
-	if v := get(EnvDatasets); v != "" {
+	e.checkLocations(&c)
+	e.intVar(EnvConcurrency, 1, MaxConcurrency, &c.Concurrency)
+	e.intVar(EnvShardConcurrency, 1, MaxShardConcurrency, &c.ShardConcurrency)
+	e.intVar(EnvShardSize, 1, 1_000_000, &c.ShardSize)
+	e.floatVar(EnvShardFraction, 0, 1, &c.ShardFraction)
+	e.floatVar(EnvCentralRate, 0, 100_000, &c.CentralRate)
+	e.floatVar(EnvGLPDevicesRate, 0, 1_000_000, &c.GLPDevicesRate)
+	e.floatVar(EnvGLPSubsRate, 0, 1_000_000, &c.GLPSubscriptionsRate)
+	e.scopeVar(EnvCentralScope, &c.CentralScope)
+	e.scopeVar(EnvGLPScope, &c.GLPScope)
+	if v := e.get(EnvDatasets); v != "" {
 		c.Datasets = strings.Split(v, ",")
 		if _, err := collector.SelectDatasets(c.Datasets...); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", EnvDatasets, err))
+			e.errs = append(e.errs, fmt.Errorf("%s: %w", EnvDatasets, err))
 		}
 	}
-	if v := get(EnvForcePathStyle); v != "" {
+	if v := e.get(EnvForcePathStyle); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			bad(EnvForcePathStyle, v, "want true or false")
+			e.bad(EnvForcePathStyle, v, "want true or false")
 		}
 		c.ForcePathStyle = b
 	}
-	if v := get(EnvRunWindow); v != "" {
+	if v := e.get(EnvRunWindow); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			bad(EnvRunWindow, v, "want a positive duration such as 50m")
+			e.bad(EnvRunWindow, v, "want a positive duration such as 50m")
 		}
 		c.RunWindow = d
 	}
-	for _, s := range []struct {
-		k   string
-		dst *string
-	}{{EnvCentralScope, &c.CentralScope}, {EnvGLPScope, &c.GLPScope}} {
-		v := strings.ToLower(get(s.k))
-		switch v {
-		case "", "account", "workspace":
-			*s.dst = v
-		default:
-			bad(s.k, v, "want account or workspace")
-		}
-	}
-	if c.ShardQueueURL != "" && !strings.HasPrefix(c.ShardQueueURL, "https://") && !strings.HasPrefix(c.ShardQueueURL, "http://") {
-		bad(EnvShardQueueURL, c.ShardQueueURL, "want the queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)")
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(e.errs...); err != nil {
 		return Config{}, fmt.Errorf("collector: configuration: %w", err)
 	}
 	return c, nil
 }
 
-// Budgets returns the API budgets of one invocation: pkg/central's defaults
-// with the configured scopes and rates. share > 1 divides every
-// account-scoped rate (and burst) by share, for a shard invocation that
-// runs alongside share-1 others of the same account.
-func (c Config) Budgets(share int) *central.Budgets {
-	b := central.DefaultBudgets()
-	scope := func(s string) central.Scope {
-		if s == "workspace" {
-			return central.ScopeWorkspace
-		}
-		return central.ScopeAccount
+// envReader reads variables and collects every error, each naming its
+// variable.
+type envReader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (e *envReader) get(k string) string { return strings.TrimSpace(e.getenv(k)) }
+
+func (e *envReader) bad(k, v, want string) {
+	e.errs = append(e.errs, fmt.Errorf("%s=%q: %s", k, v, want))
+}
+
+// checkLocations checks the required bucket and secret, the token cache
+// prefix and the queue URL.
+func (e *envReader) checkLocations(c *Config) {
+	if c.Bucket == "" {
+		e.errs = append(e.errs, fmt.Errorf("%s is not set: give the output bucket name", EnvBucket))
+	} else if strings.Contains(c.Bucket, "/") {
+		e.bad(EnvBucket, c.Bucket, "want a bucket name (put the key prefix in "+EnvPrefix+")")
 	}
-	if c.CentralScope != "" {
-		b.SetScope(central.BudgetCentral, scope(c.CentralScope))
+	if c.CredentialsSecret == "" {
+		e.errs = append(e.errs, fmt.Errorf("%s is not set: give the name or ARN of the secret with the unified MSP credentials", EnvCredentialsSecret))
 	}
-	if c.GLPScope != "" {
-		for _, n := range []string{central.BudgetGLPDevices, central.BudgetGLPSubscriptions} {
-			b.SetScope(n, scope(c.GLPScope))
-		}
-	}
-	setRate := func(name string, perSecond float64) {
-		if s, ok := b.Spec(name); ok && perSecond > 0 {
-			b.SetRate(name, rate.Limit(perSecond), max(s.Burst, 1))
-		}
-	}
-	setRate(central.BudgetCentral, c.CentralRate)
-	setRate(central.BudgetGLPDevices, c.GLPDevicesRate/60)
-	setRate(central.BudgetGLPSubscriptions, c.GLPSubscriptionsRate/60)
-	if share > 1 {
-		for _, n := range []string{central.BudgetCentral, central.BudgetGLPDevices, central.BudgetGLPSubscriptions, central.BudgetGLP} {
-			s, ok := b.Spec(n)
-			if !ok || s.Scope != central.ScopeAccount || s.Rate == rate.Inf {
-				continue
-			}
-			b.SetRate(n, s.Rate/rate.Limit(share), max(s.Burst/share, 1))
+	if c.TokenCachePrefix != "" {
+		if err := tokencache.ValidatePrefix(c.TokenCachePrefix); err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s: %w", EnvTokenCachePrefix, err))
 		}
 	}
-	return b
+	if c.ShardQueueURL != "" && !strings.HasPrefix(c.ShardQueueURL, "https://") && !strings.HasPrefix(c.ShardQueueURL, "http://") {
+		e.bad(EnvShardQueueURL, c.ShardQueueURL, "want the queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)")
+	}
+}
+
+func (e *envReader) intVar(k string, lo, hi int, dst *int) {
+	v := e.get(k)
+	if v == "" {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		e.bad(k, v, fmt.Sprintf("want a whole number from %d to %d", lo, hi))
+		return
+	}
+	*dst = n
+}
+
+func (e *envReader) floatVar(k string, lo, hi float64, dst *float64) {
+	v := e.get(k)
+	if v == "" {
+		return
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || f <= lo || f > hi {
+		e.bad(k, v, fmt.Sprintf("want a number above %g and at most %g", lo, hi))
+		return
+	}
+	*dst = f
+}
+
+func (e *envReader) scopeVar(k string, dst *string) {
+	v := strings.ToLower(e.get(k))
+	if _, _, err := apibudget.ParseScope(v); err != nil {
+		e.bad(k, v, "want account or workspace")
+		return
+	}
+	*dst = v
 }
