@@ -68,12 +68,11 @@ const (
 )
 
 // GzipLevel is the compression level of the dataset objects: BestSpeed of
-// github.com/klauspost/compress, which writes standard gzip about six times
-// faster than compress/gzip's default level, for files about a quarter
-// bigger, with the same ~800 KB of state per writer (BenchmarkGzip on
-// simulator records: 470 vs 80 MB/s per core, compression ratio 11.2 vs
-// 13.9). Gzip was most of the collector's CPU, and a Lambda bills its time,
-// while S3 and Athena bill compressed bytes at a few dollars per TB.
+// github.com/klauspost/compress, which writes standard gzip several times
+// faster than compress/gzip's default level for somewhat bigger files, with
+// the same state per writer (figures: BenchmarkGzip, docs/DESIGN.md). Gzip
+// is most of the collector's CPU, and a Lambda bills its time, while S3 and
+// Athena bill compressed bytes at a few dollars per TB.
 const GzipLevel = gzip.BestSpeed
 
 // ContentType is the content type of the dataset objects.

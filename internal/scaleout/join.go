@@ -15,8 +15,8 @@ import (
 // planVersion is the version of the plan and pointer formats.
 const planVersion = 1
 
-// LatestKey is the key of the pointer to the last finished scheduled run.
-const LatestKey = "runs/latest.json"
+// LatestRunKey is the key of the pointer to the last finished scheduled run.
+const LatestRunKey = "runs/latest.json"
 
 // planKey returns the key of a run's plan.
 func planKey(runID string) string { return "runs/" + runID + "/plan.json" }
@@ -27,9 +27,9 @@ func continuationKey(runID, shard string) string {
 	return "runs/" + runID + "/continuations/" + shard + ".json"
 }
 
-// Plan is a sharded run's plan (planKey): which shards the joined manifest
+// RunPlan is a sharded run's plan (planKey): which shards the joined manifest
 // must hold.
-type Plan struct {
+type RunPlan struct {
 	Version   int       `json:"version"`
 	RunID     string    `json:"run_id"`
 	CreatedAt time.Time `json:"created_at"`
@@ -49,7 +49,7 @@ type Plan struct {
 }
 
 // Messages returns one message per planned shard.
-func (p *Plan) Messages() []ShardMessage {
+func (p *RunPlan) Messages() []ShardMessage {
 	out := make([]ShardMessage, len(p.Shards))
 	for i, s := range p.Shards {
 		n, _, _ := parseShardID(s.ID)
@@ -59,10 +59,10 @@ func (p *Plan) Messages() []ShardMessage {
 	return out
 }
 
-// Latest points at the last finished scheduled run (LatestKey), whose
+// LatestRun points at the last finished scheduled run (LatestRunKey), whose
 // manifest the next scheduled run reads for its estimate and its deferred
 // tenants.
-type Latest struct {
+type LatestRun struct {
 	Version    int       `json:"version"`
 	RunID      string    `json:"run_id"`
 	Manifest   string    `json:"manifest"`
@@ -114,13 +114,13 @@ func getIfExists(ctx context.Context, st sink.Sink, key string, v any) (bool, er
 }
 
 // writePlan stores the plan.
-func writePlan(ctx context.Context, st sink.Sink, p *Plan) error {
+func writePlan(ctx context.Context, st sink.Sink, p *RunPlan) error {
 	return putJSON(ctx, st, planKey(p.RunID), p)
 }
 
 // readPlan reads a run's plan (an error matching ErrNotFound if none).
-func readPlan(ctx context.Context, st sink.Sink, runID string) (*Plan, error) {
-	var p Plan
+func readPlan(ctx context.Context, st sink.Sink, runID string) (*RunPlan, error) {
+	var p RunPlan
 	if err := getJSON(ctx, st, planKey(runID), &p); err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ type joinResult struct {
 // tryJoin joins a sharded run if every expected shard has its manifest:
 // the planned shards and, transitively, the continuations they recorded.
 // It stops at the first missing shard. When complete it writes the joined
-// manifest and updates the Latest pointer. Joining is idempotent: shards
+// manifest and updates the LatestRun pointer. Joining is idempotent: shards
 // racing to be last read the same manifests and write the same result.
 func tryJoin(ctx context.Context, st sink.Sink, runID string) (*joinResult, error) {
 	// One listing tells whether the plan, the shard manifests and the
@@ -244,11 +244,11 @@ func listed(ctx context.Context, st sink.Sink, prefix string) (map[string]bool, 
 	return set, nil
 }
 
-// updateLatest points LatestKey at m's run unless it already points at a
+// updateLatest points LatestRunKey at m's run unless it already points at a
 // run that started later.
 func updateLatest(ctx context.Context, st sink.Sink, m *collector.Manifest) error {
-	var cur Latest
-	switch ok, err := getIfExists(ctx, st, LatestKey, &cur); {
+	var cur LatestRun
+	switch ok, err := getIfExists(ctx, st, LatestRunKey, &cur); {
 	case ok && cur.RunID != m.RunID && cur.StartedAt.After(m.StartedAt):
 		return nil
 	case err != nil:
@@ -258,18 +258,18 @@ func updateLatest(ctx context.Context, st sink.Sink, m *collector.Manifest) erro
 			return err
 		}
 	}
-	return putJSON(ctx, st, LatestKey, Latest{
+	return putJSON(ctx, st, LatestRunKey, LatestRun{
 		Version: planVersion, RunID: m.RunID, Manifest: collector.ManifestKey(m.RunID), StartedAt: m.StartedAt, FinishedAt: m.FinishedAt,
 		Complete: m.Complete, Tenants: m.Totals.Tenants, Deferred: m.Totals.TenantsDeferred, APICalls: m.Totals.APICalls,
 		Shards: len(m.Shards),
 	})
 }
 
-// Previous returns the manifest Latest points at, or nil when there is no
+// Previous returns the manifest LatestRun points at, or nil when there is no
 // previous run.
 func Previous(ctx context.Context, st sink.Sink) (*collector.Manifest, error) {
-	var cur Latest
-	ok, err := getIfExists(ctx, st, LatestKey, &cur)
+	var cur LatestRun
+	ok, err := getIfExists(ctx, st, LatestRunKey, &cur)
 	if !ok || err != nil {
 		return nil, err
 	}

@@ -4,8 +4,8 @@
 //
 // # Objects (keys relative to the output sink, next to the collector's)
 //
-//	runs/latest.json                        Latest: the last finished scheduled run
-//	runs/<run-id>/plan.json                 Plan: shard ids and tenants
+//	runs/latest.json                        LatestRun: the last finished scheduled run
+//	runs/<run-id>/plan.json                 RunPlan: shard ids and tenants
 //	runs/<run-id>/shards/<id>.json          a shard's manifest (written by the engine)
 //	runs/<run-id>/continuations/<id>.json   the continuation a shard enqueued
 //	runs/<run-id>/manifest.json             the joined run manifest

@@ -314,7 +314,7 @@ func TestDeferUnsentJoins(t *testing.T) {
 	st := sink.NewMemory()
 	ctx := context.Background()
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	plan := &Plan{Version: planVersion, RunID: "run", Datasets: []string{"devices"},
+	plan := &RunPlan{Version: planVersion, RunID: "run", Datasets: []string{"devices"},
 		Shards: []PlannedShard{{ID: "1", Tenants: []string{"a"}}, {ID: "2", Tenants: []string{"b", "c"}}}}
 	if err := writePlan(ctx, st, plan); err != nil {
 		t.Fatal(err)
@@ -354,7 +354,7 @@ func TestTryJoinWithContinuation(t *testing.T) {
 	st := sink.NewMemory()
 	run := "20261124T140000Z-abcd0123"
 	t0 := time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
-	plan := &Plan{Version: planVersion, RunID: run, Datasets: []string{"devices"},
+	plan := &RunPlan{Version: planVersion, RunID: run, Datasets: []string{"devices"},
 		Shards: []PlannedShard{{ID: "1", Tenants: []string{"a", "b"}}, {ID: "2", Tenants: []string{"c", "d"}}}}
 	if err := writePlan(ctx, st, plan); err != nil {
 		t.Fatal(err)
@@ -432,7 +432,7 @@ func TestDeferredManifestAndRunDate(t *testing.T) {
 // names that do not match the tenants are refused.
 func TestShardMessageNames(t *testing.T) {
 	a, b, c := strings.Repeat("a", 32), strings.Repeat("b", 32), strings.Repeat("c", 32)
-	plan := &Plan{RunID: "r", Shards: []PlannedShard{{ID: "1", Tenants: []string{a, b, c}}},
+	plan := &RunPlan{RunID: "r", Shards: []PlannedShard{{ID: "1", Tenants: []string{a, b, c}}},
 		TenantNames: map[string]string{a: "Alpha", b: "Beta", c: "Gamma"}}
 	msg := plan.Messages()[0]
 	if !slices.Equal(msg.Names, []string{"Alpha", "Beta", "Gamma"}) {

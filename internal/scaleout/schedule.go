@@ -185,12 +185,12 @@ func (c *Coordinator) sendPlan(ctx context.Context, out *Scheduled, listed []col
 }
 
 // newPlan is the plan of a sharded run.
-func (c *Coordinator) newPlan(runID string, listed []collector.ListedTenant, datasets []collector.Dataset, dec decision) *Plan {
+func (c *Coordinator) newPlan(runID string, listed []collector.ListedTenant, datasets []collector.Dataset, dec decision) *RunPlan {
 	names := make([]string, len(datasets))
 	for i, d := range datasets {
 		names[i] = d.Name
 	}
-	plan := &Plan{
+	plan := &RunPlan{
 		Version: planVersion, RunID: runID, CreatedAt: c.now().UTC(), Datasets: names,
 		ShardConcurrency: c.ShardConcurrency, Reason: dec.Reason, Estimate: dec.Whole, RunEstimate: dec.Run, Shards: dec.Shards,
 		TenantNames: make(map[string]string, len(listed)),
@@ -212,7 +212,7 @@ func (c *Coordinator) newPlan(runID string, listed []collector.ListedTenant, dat
 // returns the unsent shards, and an error only when no shard was sent or
 // the unsent ones could not be recorded: then the invocation fails, and a
 // joined manifest still records every tenant deferred when possible.
-func (c *Coordinator) sendShards(ctx context.Context, plan *Plan, log *slog.Logger) ([]ShardMessage, error) {
+func (c *Coordinator) sendShards(ctx context.Context, plan *RunPlan, log *slog.Logger) ([]ShardMessage, error) {
 	err := c.Queue.Send(ctx, plan.Messages()...)
 	var se *SendError
 	if err == nil || !errors.As(err, &se) || len(se.Unsent) == 0 {

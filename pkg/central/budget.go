@@ -62,9 +62,10 @@ type Budgets struct {
 
 type bucketKey struct{ name, key string }
 
-// DefaultBudgets returns the defaults of apis.md: New Central 8 requests/s per
-// account (B5); GLP devices 160/min and subscriptions 60/min per workspace
-// (A6, A7); other GLP calls unlimited per account (429 hints still apply).
+// DefaultBudgets returns HPE's documented limits: New Central 8 requests/s per
+// account (developer.arubanetworks.com/new-central); GLP devices 160/min and
+// subscriptions 60/min per workspace (developer.greenlake.hpe.com); other GLP
+// calls unlimited per account (429 hints still apply).
 // New Central's burst is 1: its quota is counted in fixed windows, and a burst
 // on top of the rate lets one window receive more than the quota.
 func DefaultBudgets() *Budgets {

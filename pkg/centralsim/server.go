@@ -95,7 +95,9 @@ type RateLimits struct {
 	Token Limit
 }
 
-// DefaultRateLimits returns the documented limits (apis.md A6, A7, A9, B5).
+// DefaultRateLimits returns the limits HPE documents for GLP devices,
+// subscriptions and workspaces (developer.greenlake.hpe.com) and New Central
+// (developer.arubanetworks.com/new-central).
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
 		GLPDevices:       Limit{Requests: 160, Window: time.Minute, Scope: ScopeWorkspace},

@@ -1,5 +1,7 @@
 // Package contract checks HTTP requests and responses against the official
-// GreenLake and New Central OpenAPI documents vendored in ../shared/openapi,
+// GreenLake and New Central OpenAPI documents HPE publishes
+// (developer.greenlake.hpe.com, developer.arubanetworks.com), kept in a
+// directory outside the module (see FindDir),
 // using github.com/pb33f/libopenapi-validator (OpenAPI 3.1).
 //
 // New Central paths may carry a base-path prefix such as "/central" (the
@@ -72,8 +74,8 @@ type doc struct {
 	v        validator.Validator
 }
 
-// FindDir locates the openapi directory: $CENTRALMSP_OPENAPI_DIR, else
-// ../shared/openapi next to the directory holding go.mod, searched upwards
+// FindDir locates the openapi directory: $CENTRALMSP_OPENAPI_DIR, else a
+// sibling "shared/openapi" of the directory holding go.mod, searched upwards
 // from start (the working directory when empty).
 func FindDir(start string) (string, error) {
 	if d := os.Getenv("CENTRALMSP_OPENAPI_DIR"); d != "" {

@@ -1,4 +1,4 @@
-package collector
+package collectorfn
 
 import (
 	"context"
@@ -148,7 +148,7 @@ func (h *Handler) stdout() io.Writer {
 	return os.Stdout
 }
 
-// Handle serves one invocation (see Classify for the event kinds). For an
+// Handle serves one invocation (see DecodeEvent for the event kinds). For an
 // SQS batch it returns events.SQSEventResponse listing the shards that
 // failed as a whole (SQS retries them, then the dead-letter queue); for the
 // others a *Summary. It returns an error for an unusable event or
@@ -164,7 +164,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		reqID = lc.AwsRequestID
 		log = log.With(slog.String("request_id", reqID))
 	}
-	inv, err := Classify(raw)
+	inv, err := DecodeEvent(raw)
 	if err != nil {
 		log.ErrorContext(ctx, "unusable event", slog.Any("error", err))
 		return nil, err

@@ -1,9 +1,9 @@
-// Package collector is the collector Lambda: it classifies the event
+// Package collectorfn is the collector Lambda: it classifies the event
 // (scheduled rule or Scheduler, audit request, SQS shard batch, direct
 // invocation), runs the collection engine (internal/collector) into S3 and,
 // when a scheduled run does not fit one invocation, shards it over SQS
 // (internal/scaleout).
-package collector
+package collectorfn
 
 import (
 	"errors"
