@@ -313,6 +313,25 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		r.emit(Event{Kind: TenantDone, TenantID: u.ID, Status: u.Status, Error: u.Error})
 	}
 
+	m.Tenants = append(m.Tenants, r.collectAll(work, tenants)...)
+	m.Tenants = append(m.Tenants, unresolved...)
+	end := r.now()
+	m.FinishedAt = end.UTC()
+	m.Totals.DurationMS = end.Sub(start).Milliseconds()
+	if hasTS {
+		t1 := ts.TokenStats()
+		m.Totals.Exchanges = t1.Exchanges - tok0.Exchanges
+		m.Totals.TokenCacheHits = t1.CacheHits - tok0.CacheHits
+		m.Totals.TokenCacheMisses = t1.CacheMisses - tok0.CacheMisses
+	}
+	m.Summarize()
+
+	return m, r.finish(ctx, m, listErr)
+}
+
+// collectAll collects the tenants, Concurrency at a time; tenants not
+// started before the deadline are deferred.
+func (r *run) collectAll(work context.Context, tenants []msp.Tenant) []TenantResult {
 	results := make([]TenantResult, len(tenants))
 	var g errgroup.Group
 	g.SetLimit(r.cfg.Concurrency)
@@ -327,20 +346,12 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		})
 	}
 	_ = g.Wait() // workers never return errors: failures are data
+	return results
+}
 
-	m.Tenants = append(m.Tenants, results...)
-	m.Tenants = append(m.Tenants, unresolved...)
-	end := r.now()
-	m.FinishedAt = end.UTC()
-	m.Totals.DurationMS = end.Sub(start).Milliseconds()
-	if hasTS {
-		t1 := ts.TokenStats()
-		m.Totals.Exchanges = t1.Exchanges - tok0.Exchanges
-		m.Totals.TokenCacheHits = t1.CacheHits - tok0.CacheHits
-		m.Totals.TokenCacheMisses = t1.CacheMisses - tok0.CacheMisses
-	}
-	m.Summarize()
-
+// finish writes the manifest and returns the run's errors: the manifest's
+// or an object's write, and ErrNothingCollected when no dataset was.
+func (r *run) finish(ctx context.Context, m *Manifest, listErr error) error {
 	// Never the work ctx (possibly expired) for the final write.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FinishTime)
 	defer cancel()
@@ -365,7 +376,7 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		slog.Int("tenants_failed", m.Totals.TenantsFailed), slog.Int("tenants_deferred", m.Totals.TenantsDeferred),
 		slog.Int64("records", m.Totals.Records), slog.Int64("api_calls", m.Totals.APICalls),
 		slog.Int64("duration_ms", m.Totals.DurationMS))
-	return m, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // selectTenants lists the tenants and applies the Tenants filter. It returns
