@@ -1,4 +1,4 @@
-// Command collector is the collector Lambda (see internal/lambdafn/collector).
+// Command collector is the collector Lambda (see internal/lambdafn/collectorfn).
 package main
 
 import (
@@ -8,11 +8,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/centralmsp/centralmsp/internal/lambdafn/collector"
+	"github.com/centralmsp/centralmsp/internal/lambdafn/collectorfn"
 )
 
 func main() {
-	h, err := collector.NewFromEnv(context.Background(), os.Getenv)
+	h, err := collectorfn.NewFromEnv(context.Background(), os.Getenv)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -169,7 +169,7 @@ func written(t *testing.T, objects map[string][]byte) map[string][]string {
 func memObjects(m *sink.Memory) map[string][]byte {
 	out := map[string][]byte{}
 	for _, k := range m.Keys() {
-		b, _ := m.Get(k)
+		b, _ := m.Object(k)
 		out[k] = b
 	}
 	return out

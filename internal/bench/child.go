@@ -15,8 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/time/rate"
-
+	"github.com/centralmsp/centralmsp/internal/apibudget"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/lambdafn/tokenrefresh"
 	"github.com/centralmsp/centralmsp/internal/sink"
@@ -131,13 +130,10 @@ func serveSim(ctx context.Context, cc childConfig, stdout io.Writer) error {
 // clientBudgets are the SDK's default budgets with the scenario's New
 // Central rate and scope (the burst stays the SDK's).
 func clientBudgets(cfg Config) *central.Budgets {
-	b := central.DefaultBudgets()
 	if cfg.LearnCentral {
-		return b
+		return central.DefaultBudgets()
 	}
-	b.SetRate(central.BudgetCentral, rate.Limit(cfg.CentralRate), DefaultCentralBurst)
-	b.SetScope(central.BudgetCentral, cfg.CentralScope)
-	return b
+	return apibudget.Config{CentralRate: cfg.CentralRate, CentralScope: cfg.CentralScope.String()}.Budgets(1)
 }
 
 // runCollector runs the (optional) refresh and the measured collection, and
@@ -156,32 +152,9 @@ func runCollector(ctx context.Context, cc childConfig, stdout io.Writer) error {
 	var rep childReport
 	var store msp.TenantTokenStore
 	if cfg.Warm {
-		const prefix = "bench/tokens"
-		backend := tokencache.NewDir(filepath.Join(cfg.WorkDir, "token-cache-"+cfg.Name))
-		rm, err := msp.New(creds, func(o *msp.Options) { o.Logger = log; o.Budgets = clientBudgets(cfg) })
-		if err != nil {
-			return fmt.Errorf("bench collector: %w", err)
+		if store, rep.Refresh, err = warmCache(ctx, cfg, creds, log); err != nil {
+			return err
 		}
-		r, err := tokencache.NewRefresher(tokencache.RefresherOptions{Prefix: prefix, Backend: backend,
-			Source: &tokenrefresh.MSPSource{MSP: rm, Logger: log}, Concurrency: 32, Logger: log, Classify: tokenrefresh.ClassifyError})
-		if err != nil {
-			return fmt.Errorf("bench collector: %w", err)
-		}
-		t0 := time.Now()
-		res, err := r.Refresh(ctx)
-		rep.Refresh = time.Since(t0)
-		rm.Close()
-		if err != nil {
-			return fmt.Errorf("bench collector: refresh: %w", err)
-		}
-		if len(res.Failures) > 0 {
-			return fmt.Errorf("bench collector: refresh: %d tenant(s) failed", len(res.Failures))
-		}
-		reader, err := tokencache.NewReader(tokencache.ReaderOptions{Prefix: prefix, Backend: backend, Logger: log})
-		if err != nil {
-			return fmt.Errorf("bench collector: %w", err)
-		}
-		store = reader
 	}
 	if rep.Stats0, err = fetchStats(ctx, cc.SimURL); err != nil {
 		return err
@@ -197,31 +170,13 @@ func runCollector(ctx context.Context, cc childConfig, stdout io.Writer) error {
 		return fmt.Errorf("bench collector: %w", err)
 	}
 	if path := os.Getenv(EnvCPUProfile); path != "" {
-		f, err := os.Create(path)
+		stop, err := startCPUProfile(path)
 		if err != nil {
-			return fmt.Errorf("bench collector: %w", err)
+			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("bench collector: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
-	cpu0, simCPU0 := cpuTime(), procCPU(cc.SimPID)
-	busy0, total0 := machineCPU()
-	t0 := time.Now()
-	man, err := collector.Run(ctx, collector.Config{
-		MSP:         collector.FromMSP(m),
-		Sink:        sink.NewDir(filepath.Join(cfg.WorkDir, "out-"+cfg.Name)),
-		Datasets:    cfg.Datasets,
-		Concurrency: cfg.Concurrency,
-		RunID:       "bench",
-		Logger:      log,
-	})
-	rep.Wall = time.Since(t0)
-	rep.CPU, rep.SimCPU = cpuTime()-cpu0, procCPU(cc.SimPID)-simCPU0
-	busy1, total1 := machineCPU()
-	rep.MachineBusy, rep.MachineTotal = busy1-busy0, total1-total0
+	man, err := measureRun(ctx, cc, m, log, &rep)
 	m.Close()
 	if man == nil {
 		return fmt.Errorf("bench collector: %w", err)
@@ -240,4 +195,70 @@ func runCollector(ctx context.Context, cc childConfig, stdout io.Writer) error {
 	}
 	rep.VmHWM = vmHWM()
 	return json.NewEncoder(stdout).Encode(rep)
+}
+
+// warmCache refreshes every tenant's token into a directory cache and
+// returns its reader and the refresh's time.
+func warmCache(ctx context.Context, cfg Config, creds *central.Credentials, log *slog.Logger) (msp.TenantTokenStore, time.Duration, error) {
+	const prefix = "bench/tokens"
+	backend := tokencache.NewDir(filepath.Join(cfg.WorkDir, "token-cache-"+cfg.Name))
+	rm, err := msp.New(creds, func(o *msp.Options) { o.Logger = log; o.Budgets = clientBudgets(cfg) })
+	if err != nil {
+		return nil, 0, fmt.Errorf("bench collector: %w", err)
+	}
+	defer rm.Close()
+	r, err := tokencache.NewRefresher(tokencache.RefresherOptions{Prefix: prefix, Backend: backend,
+		Source: &tokenrefresh.MSPSource{MSP: rm, Logger: log}, Concurrency: 32, Logger: log, Classify: tokenrefresh.ClassifyError})
+	if err != nil {
+		return nil, 0, fmt.Errorf("bench collector: %w", err)
+	}
+	t0 := time.Now()
+	res, err := r.Refresh(ctx)
+	took := time.Since(t0)
+	if err != nil {
+		return nil, took, fmt.Errorf("bench collector: refresh: %w", err)
+	}
+	if len(res.Failures) > 0 {
+		return nil, took, fmt.Errorf("bench collector: refresh: %d tenant(s) failed", len(res.Failures))
+	}
+	reader, err := tokencache.NewReader(tokencache.ReaderOptions{Prefix: prefix, Backend: backend, Logger: log})
+	if err != nil {
+		return nil, took, fmt.Errorf("bench collector: %w", err)
+	}
+	return reader, took, nil
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench collector: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench collector: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// measureRun runs the collection and records its wall time and the CPU of
+// the collector, the simulator and the machine.
+func measureRun(ctx context.Context, cc childConfig, m *msp.MSP, log *slog.Logger, rep *childReport) (*collector.Manifest, error) {
+	cfg := cc.Config
+	cpu0, simCPU0 := cpuTime(), procCPU(cc.SimPID)
+	busy0, total0 := machineCPU()
+	t0 := time.Now()
+	man, err := collector.Run(ctx, collector.Config{
+		MSP:         collector.FromMSP(m),
+		Sink:        sink.NewDir(filepath.Join(cfg.WorkDir, "out-"+cfg.Name)),
+		Datasets:    cfg.Datasets,
+		Concurrency: cfg.Concurrency,
+		RunID:       "bench",
+		Logger:      log,
+	})
+	rep.Wall = time.Since(t0)
+	rep.CPU, rep.SimCPU = cpuTime()-cpu0, procCPU(cc.SimPID)-simCPU0
+	busy1, total1 := machineCPU()
+	rep.MachineBusy, rep.MachineTotal = busy1-busy0, total1-total0
+	return man, err
 }

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/centralmsp/centralmsp/internal/apibudget"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/sink"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
@@ -49,52 +50,38 @@ type collectSpec struct {
 	Quiet       bool
 }
 
-// runCollect implements `centralmsp collect`.
-func runCollect(ctx context.Context, env *Env, args []string) error {
+// collectFlags are the collect command's flags beyond collectSpec.
+type collectFlags struct {
+	credsPath, out, tokenCache string
+	budget                     apibudget.Config
+	forcePath                  bool
+}
+
+// parseCollectFlags reads and checks the flags; ok is false when the
+// command is done (help, or a usage error in err).
+func parseCollectFlags(env *Env, args []string) (f collectFlags, spec collectSpec, ok bool, err error) {
 	fs := flag.NewFlagSet("collect", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	credsPath := fs.String("credentials", "", "unified MSP credentials file (YAML or JSON)")
-	out := fs.String("out", "", "output: a directory or s3://BUCKET/PREFIX")
+	fs.StringVar(&f.credsPath, "credentials", "", "unified MSP credentials file (YAML or JSON)")
+	fs.StringVar(&f.out, "out", "", "output: a directory or s3://BUCKET/PREFIX")
 	tenants := fs.String("tenants", "", "comma-separated tenant workspace ids or names (default: every tenant)")
 	datasets := fs.String("datasets", "", "comma-separated datasets (default: all but opt-in ones); known: "+strings.Join(collector.DatasetNames(), ", "))
-	concurrency := fs.Int("concurrency", collector.DefaultConcurrency, "tenants collected in parallel")
-	runID := fs.String("run-id", "", "run id (default: time-based)")
-	tokenCache := fs.String("token-cache", "", "read tenant tokens from this cache (a directory written by `centralmsp refresh`, or sm://PREFIX) before exchanging")
-	centralRate := fs.Float64("central-rate", 0, "New Central budget in requests/s (default: the SDK's 8/s)")
-	centralScope := fs.String("central-scope", "", "who shares the New Central budget: account (the MSP and all tenants) or workspace (each tenant); default: account until the server's rate-limit windows show otherwise")
-	glpScope := fs.String("glp-scope", "workspace", "who shares the GLP devices/subscriptions budgets: account or workspace")
-	forcePath := fs.Bool("s3-force-path-style", false, "path-style S3 addressing (S3-compatible stores)")
+	fs.IntVar(&spec.Concurrency, "concurrency", collector.DefaultConcurrency, "tenants collected in parallel")
+	fs.StringVar(&spec.RunID, "run-id", "", "run id (default: time-based)")
+	fs.StringVar(&f.tokenCache, "token-cache", "", "read tenant tokens from this cache (a directory written by `centralmsp refresh`, or sm://PREFIX) before exchanging")
+	fs.Float64Var(&f.budget.CentralRate, "central-rate", 0, "New Central budget in requests/s (default: the SDK's 8/s)")
+	fs.StringVar(&f.budget.CentralScope, "central-scope", "", "who shares the New Central budget: account (the MSP and all tenants) or workspace (each tenant); default: account until the server's rate-limit windows show otherwise")
+	fs.StringVar(&f.budget.GLPScope, "glp-scope", "workspace", "who shares the GLP devices/subscriptions budgets: account or workspace")
+	fs.BoolVar(&f.forcePath, "s3-force-path-style", false, "path-style S3 addressing (S3-compatible stores)")
 	auditSince := fs.Duration("audit-since", 24*time.Hour, "with --datasets audit-logs: collect the audit events of this last period")
-	timeout := fs.Duration("timeout", 0, "stop starting tenants this long after the start (0: no limit); the rest are deferred")
-	quiet := fs.Bool("quiet", false, "no progress output")
+	fs.DurationVar(&spec.Timeout, "timeout", 0, "stop starting tenants this long after the start (0: no limit); the rest are deferred")
+	fs.BoolVar(&spec.Quiet, "quiet", false, "no progress output")
 	if ok, err := parseFlags(env, fs, collectUsage, args); !ok {
-		return err
+		return f, spec, false, err
 	}
-	switch {
-	case fs.NArg() > 0:
-		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	case *credsPath == "":
-		return &UsageError{Msg: "--credentials FILE is required"}
-	case *out == "":
-		return &UsageError{Msg: "--out DIR|s3://BUCKET/PREFIX is required"}
-	case *concurrency < 1:
-		return &UsageError{Msg: "--concurrency must be at least 1"}
-	case *timeout < 0 || *auditSince < 0:
-		return &UsageError{Msg: "--timeout and --audit-since must not be negative"}
-	}
-	spec := collectSpec{
-		Tenants:     collectSplit(*tenants),
-		Datasets:    collectSplit(*datasets),
-		Concurrency: *concurrency,
-		RunID:       *runID,
-		Timeout:     *timeout,
-		Quiet:       *quiet,
-	}
-	if _, err := collector.SelectDatasets(spec.Datasets...); err != nil {
-		return &UsageError{Msg: err.Error()}
-	}
-	if *runID != "" && !collectValidRunID(*runID) {
-		return &UsageError{Msg: fmt.Sprintf("invalid --run-id %q: letters, digits, '.', '_', '-' (at most 128, starting with a letter or digit)", *runID)}
+	spec.Tenants, spec.Datasets = collectSplit(*tenants), collectSplit(*datasets)
+	if err := checkCollectFlags(fs, f, spec, *auditSince); err != nil {
+		return f, spec, false, err
 	}
 	for _, d := range spec.Datasets {
 		if strings.EqualFold(strings.TrimSpace(d), "audit-logs") {
@@ -102,27 +89,51 @@ func runCollect(ctx context.Context, env *Env, args []string) error {
 			spec.Params = map[string]map[string]any{"audit-logs": {"filter": "createdAt ge '" + since + "'"}}
 		}
 	}
-	budgets, err := collectBudgets(*centralRate, *centralScope, *glpScope)
+	return f, spec, true, nil
+}
+
+// checkCollectFlags refuses unusable flag values.
+func checkCollectFlags(fs *flag.FlagSet, f collectFlags, spec collectSpec, auditSince time.Duration) error {
+	switch {
+	case fs.NArg() > 0:
+		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	case f.credsPath == "":
+		return &UsageError{Msg: "--credentials FILE is required"}
+	case f.out == "":
+		return &UsageError{Msg: "--out DIR|s3://BUCKET/PREFIX is required"}
+	case spec.Concurrency < 1:
+		return &UsageError{Msg: "--concurrency must be at least 1"}
+	case spec.Timeout < 0 || auditSince < 0:
+		return &UsageError{Msg: "--timeout and --audit-since must not be negative"}
+	}
+	if _, err := collector.SelectDatasets(spec.Datasets...); err != nil {
+		return &UsageError{Msg: err.Error()}
+	}
+	if spec.RunID != "" && !collectValidRunID(spec.RunID) {
+		return &UsageError{Msg: fmt.Sprintf("invalid --run-id %q: letters, digits, '.', '_', '-' (at most 128, starting with a letter or digit)", spec.RunID)}
+	}
+	return nil
+}
+
+// runCollect implements `centralmsp collect`.
+func runCollect(ctx context.Context, env *Env, args []string) error {
+	f, spec, ok, err := parseCollectFlags(env, args)
+	if !ok {
+		return err
+	}
+	budgets, err := collectBudgets(f.budget)
 	if err != nil {
 		return err
 	}
-	snk, err := sink.Open(ctx, *out, *forcePath)
+	snk, err := sink.Open(ctx, f.out, f.forcePath)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	var store msp.TenantTokenStore
-	if *tokenCache != "" {
-		backend, prefix, err := refreshOpenCache(ctx, env, *tokenCache)
-		if err != nil {
-			return err
-		}
-		r, err := tokencache.NewReader(tokencache.ReaderOptions{Prefix: prefix, Backend: backend, Logger: env.Logger})
-		if err != nil {
-			return &ExitError{Code: 2, Err: err}
-		}
-		store = r
+	store, err := collectTokenStore(ctx, env, f.tokenCache)
+	if err != nil {
+		return err
 	}
-	m, err := msp.NewFromFile(*credsPath, func(o *msp.Options) {
+	m, err := msp.NewFromFile(f.credsPath, func(o *msp.Options) {
 		o.Logger = env.Logger
 		o.Budgets = budgets
 		if store != nil {
@@ -133,7 +144,7 @@ func runCollect(ctx context.Context, env *Env, args []string) error {
 		return &ExitError{Code: 2, Err: err}
 	}
 	defer m.Close()
-	if !*quiet {
+	if !spec.Quiet {
 		fmt.Fprintf(env.Stderr, "budgets: %s\n", collectDescribeBudgets(budgets))
 	}
 	man, err := collectRun(ctx, env, m, snk, spec)
@@ -142,6 +153,22 @@ func runCollect(ctx context.Context, env *Env, args []string) error {
 	}
 	collectPrintSummary(env.Stdout, man, collectLocation(snk, collector.ManifestKey(man.RunID)), store != nil)
 	return collectExit(man, err)
+}
+
+// collectTokenStore opens the token cache reader of --token-cache, or nil.
+func collectTokenStore(ctx context.Context, env *Env, cache string) (msp.TenantTokenStore, error) {
+	if cache == "" {
+		return nil, nil
+	}
+	backend, prefix, err := refreshOpenCache(ctx, env, cache)
+	if err != nil {
+		return nil, err
+	}
+	r, err := tokencache.NewReader(tokencache.ReaderOptions{Prefix: prefix, Backend: backend, Logger: env.Logger})
+	if err != nil {
+		return nil, &ExitError{Code: 2, Err: err}
+	}
+	return r, nil
 }
 
 // collectRun runs the collector with progress on env.Stderr. A nil
@@ -219,47 +246,19 @@ func collectValidRunID(id string) bool {
 	return true
 }
 
-// collectParseScope reads "account" or "workspace".
-func collectParseScope(flagName, v string) (central.Scope, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "account":
-		return central.ScopeAccount, nil
-	case "workspace":
-		return central.ScopeWorkspace, nil
-	}
-	return 0, &UsageError{Msg: fmt.Sprintf("--%s %q: want account or workspace", flagName, v)}
-}
-
-// collectBudgets returns the SDK's default budgets adjusted by the flags: a
-// New Central rate (0 keeps the default; the burst is one second's worth)
-// and the scopes of the New Central and GLP inventory budgets.
-func collectBudgets(centralRate float64, centralScope, glpScope string) (*central.Budgets, error) {
-	if centralRate < 0 || math.IsNaN(centralRate) || math.IsInf(centralRate, 0) {
+// collectBudgets returns the budgets of the collect command's flags: a
+// New Central rate (0 keeps the default) and the scopes of the New Central
+// and GLP inventory budgets.
+func collectBudgets(cfg apibudget.Config) (*central.Budgets, error) {
+	if r := cfg.CentralRate; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
 		return nil, &UsageError{Msg: "--central-rate must be a positive number of requests per second"}
 	}
-	cs := central.ScopeAccount
-	if centralScope != "" {
-		var err error
-		if cs, err = collectParseScope("central-scope", centralScope); err != nil {
-			return nil, err
+	for _, f := range [][2]string{{"central-scope", cfg.CentralScope}, {"glp-scope", cfg.GLPScope}} {
+		if _, _, err := apibudget.ParseScope(f[1]); err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("--%s %q: want account or workspace", f[0], f[1])}
 		}
 	}
-	gs, err := collectParseScope("glp-scope", glpScope)
-	if err != nil {
-		return nil, err
-	}
-	b := central.DefaultBudgets()
-	if centralRate > 0 {
-		// Burst 1, as the SDK default: the server counts fixed windows, and a
-		// burst on top of the rate would overrun one of them.
-		b.SetRate(central.BudgetCentral, rate.Limit(centralRate), 1)
-	}
-	if centralScope != "" { // an explicit scope wins over detection
-		b.SetScope(central.BudgetCentral, cs)
-	}
-	b.SetScope(central.BudgetGLPDevices, gs)
-	b.SetScope(central.BudgetGLPSubscriptions, gs)
-	return b, nil
+	return cfg.Budgets(1), nil
 }
 
 // collectDescribeBudgets names the inventory budgets' rates and scopes.

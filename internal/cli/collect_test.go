@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/centralmsp/centralmsp/internal/apibudget"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/centralsim"
@@ -180,14 +181,14 @@ func TestCollectUsesTokenCache(t *testing.T) {
 }
 
 func TestCollectBudgets(t *testing.T) {
-	b, err := collectBudgets(0, "account", "workspace")
+	b, err := collectBudgets(apibudget.Config{CentralScope: "account", GLPScope: "workspace"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := collectDescribeBudgets(b), "central 8 req/s per account, glp-devices 2.67 req/s per workspace, glp-subscriptions 1 req/s per workspace"; got != want {
 		t.Errorf("defaults: %q, want %q", got, want)
 	}
-	b, _ = collectBudgets(200, "workspace", "account")
+	b, _ = collectBudgets(apibudget.Config{CentralRate: 200, CentralScope: "workspace", GLPScope: "account"})
 	if s, _ := b.Spec(central.BudgetCentral); s.Rate != 200 || s.Burst != 1 || s.Scope != central.ScopeWorkspace {
 		t.Errorf("central: %+v", s)
 	}

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,9 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
-
+	"github.com/centralmsp/centralmsp/internal/apibudget"
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/internal/sink"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
 	"github.com/centralmsp/centralmsp/pkg/central"
@@ -42,36 +44,60 @@ const (
 	demoDefaultTenants     = 50
 	demoDefaultCentralRate = 50
 	demoDefaultLatency     = 20 * time.Millisecond
-	// demoBurst keeps the SDK's default New Central burst.
-	demoBurst = 8
 )
 
-// runDemo implements `centralmsp demo`.
-func runDemo(ctx context.Context, env *Env, args []string) error {
+// demoOptions are the demo's flags.
+type demoOptions struct {
+	out         string
+	tenants     int
+	seed        int64
+	concurrency int
+	shardSize   int
+	centralRate float64
+	latency     time.Duration
+}
+
+// parseDemoFlags reads and checks the demo's flags; ok is false when the
+// command is done (help, or a usage error in err).
+func parseDemoFlags(env *Env, args []string) (o demoOptions, ok bool, err error) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	out := fs.String("out", "centralmsp-out", "output directory")
-	tenants := fs.Int("tenants", demoDefaultTenants, "number of simulated tenants")
-	seed := fs.Int64("seed", 1, "simulator data seed")
-	concurrency := fs.Int("concurrency", collector.DefaultConcurrency, "tenants collected in parallel")
-	centralRate := fs.Float64("central-rate", demoDefaultCentralRate, "New Central requests/s per MSP account, for the simulator and the client alike")
-	latency := fs.Duration("latency", demoDefaultLatency, "simulated latency per request (plus up to half of it as jitter)")
+	fs.StringVar(&o.out, "out", "centralmsp-out", "output directory")
+	fs.IntVar(&o.tenants, "tenants", demoDefaultTenants, "number of simulated tenants")
+	fs.Int64Var(&o.seed, "seed", 1, "simulator data seed")
+	fs.IntVar(&o.concurrency, "concurrency", collector.DefaultConcurrency, "tenants collected in parallel")
+	fs.IntVar(&o.shardSize, "shard-size", 0, "most tenants per invocation: more are sharded through the in-process queue, as the Lambda shards through SQS (0: only when the run does not fit)")
+	fs.Float64Var(&o.centralRate, "central-rate", demoDefaultCentralRate, "New Central requests/s per MSP account, for the simulator and the client alike")
+	fs.DurationVar(&o.latency, "latency", demoDefaultLatency, "simulated latency per request (plus up to half of it as jitter)")
 	if ok, err := parseFlags(env, fs, demoUsage, args); !ok {
-		return err
+		return o, false, err
 	}
 	switch {
 	case fs.NArg() > 0:
-		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	case *tenants < 1 || *tenants > 100000:
-		return &UsageError{Msg: "--tenants must be from 1 to 100000"}
-	case *concurrency < 1:
-		return &UsageError{Msg: "--concurrency must be at least 1"}
-	case *centralRate < 1:
-		return &UsageError{Msg: "--central-rate must be at least 1 request/s"}
-	case *latency < 0:
-		return &UsageError{Msg: "--latency must not be negative"}
-	case *out == "":
-		return &UsageError{Msg: "--out must not be empty"}
+		return o, false, &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	case o.tenants < 1 || o.tenants > 100000:
+		return o, false, &UsageError{Msg: "--tenants must be from 1 to 100000"}
+	case o.concurrency < 1:
+		return o, false, &UsageError{Msg: "--concurrency must be at least 1"}
+	case o.shardSize < 0:
+		return o, false, &UsageError{Msg: "--shard-size must not be negative"}
+	case o.centralRate < 1:
+		return o, false, &UsageError{Msg: "--central-rate must be at least 1 request/s"}
+	case o.latency < 0:
+		return o, false, &UsageError{Msg: "--latency must not be negative"}
+	case o.out == "":
+		return o, false, &UsageError{Msg: "--out must not be empty"}
+	}
+	return o, true, nil
+}
+
+// runDemo implements `centralmsp demo`: the simulator, a token refresh
+// into a file cache, then the scheduled path of the Lambda function (the
+// scale-out coordinator) with a directory store and an in-process queue.
+func runDemo(ctx context.Context, env *Env, args []string) error {
+	o, ok, err := parseDemoFlags(env, args)
+	if !ok {
+		return err
 	}
 	started := time.Now()
 	if env.IsTerminal {
@@ -81,23 +107,12 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		quiet.Logger = slog.New(demoMinLevel{h: env.Logger.Handler(), min: slog.LevelError})
 		env = &quiet
 	}
-	outDir, err := filepath.Abs(*out)
+	outDir, err := filepath.Abs(o.out)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-
-	// The simulator, with the documented limits except the demo's Central rate.
-	centralReq := int(*centralRate)
-	sim := centralsim.NewServer(func(o *centralsim.Options) {
-		o.Tenants = *tenants
-		o.Seed = *seed
-		o.Latency = *latency
-		o.Jitter = *latency / 2
-		o.Logger = slog.New(slog.DiscardHandler)
-		o.RateLimits.Central = centralsim.Limit{Requests: centralReq, Window: time.Second, Scope: centralsim.ScopeAccount}
-	})
+	sim := demoSimulator(o)
 	defer sim.Close()
-
 	tmp, err := os.MkdirTemp("", "centralmsp-demo-")
 	if err != nil {
 		return fmt.Errorf("demo: temporary directory: %w", err)
@@ -108,54 +123,125 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("demo: writing credentials: %w", err)
 	}
 	cacheDir := filepath.Join(tmp, "token-cache")
-
-	budgets := func() *central.Budgets {
-		b := central.DefaultBudgets()
-		b.SetRate(central.BudgetCentral, rate.Limit(centralReq), demoBurst)
-		return b
+	budgets := func(share int) *central.Budgets {
+		return apibudget.Config{CentralRate: o.centralRate}.Budgets(share)
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "centralmsp demo: simulated MSP with %d tenants (seed %d), %s latency (+ up to %s jitter)\n", *tenants, *seed, *latency, *latency/2)
-	fmt.Fprintf(w, "budgets:        %s\n", collectDescribeBudgets(budgets()))
-	fmt.Fprintf(w, "                (demo setting: New Central %d req/s for simulator and client; the SDK default is 8 req/s per account)\n", centralReq)
+	fmt.Fprintf(w, "centralmsp demo: simulated MSP with %d tenants (seed %d), %s latency (+ up to %s jitter)\n", o.tenants, o.seed, o.latency, o.latency/2)
+	fmt.Fprintf(w, "budgets:        %s\n", collectDescribeBudgets(budgets(1)))
+	fmt.Fprintf(w, "                (demo setting: New Central %d req/s for simulator and client; the SDK default is 8 req/s per account)\n", int(o.centralRate))
 
 	// 1. Token refresh into the file cache.
-	rm, err := msp.NewFromFile(credsPath, func(o *msp.Options) { o.Logger = env.Logger; o.Budgets = budgets() })
+	res, err := demoRefresh(ctx, env, credsPath, cacheDir, budgets(1))
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return err
 	}
-	res, err := refreshRun(ctx, env, rm, tokencache.NewDir(cacheDir), refreshDirPrefix, tokencache.DefaultConcurrency)
-	rm.Close()
-	if err != nil {
-		return &ExitError{Code: 1, Err: fmt.Errorf("token refresh: %w", err)}
-	}
-	fmt.Fprintf(w, "token refresh:  %d tenants, %d tokens exchanged, %d failed, %d cache object(s) written (%s)\n",
-		res.Tenants, res.Exchanged, len(res.Failures), len(res.Written), res.Duration.Round(time.Millisecond))
-
-	// 2. Collection from the cache.
-	reader, err := tokencache.NewReader(tokencache.ReaderOptions{Prefix: refreshDirPrefix, Backend: tokencache.NewDir(cacheDir), Logger: env.Logger})
-	if err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	cm, err := msp.NewFromFile(credsPath, func(o *msp.Options) {
-		o.Logger = env.Logger
-		o.Budgets = budgets()
-		o.TenantTokens = reader
-	})
-	if err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	defer cm.Close()
+	// 2. The scheduled run from the cache.
 	snk := sink.NewDir(outDir)
 	fmt.Fprintf(w, "collecting into %s\n", outDir)
-	man, err := collectRun(ctx, env, cm, snk, collectSpec{Concurrency: *concurrency})
+	man, err := demoSchedule(ctx, env, o, snk, demoConnect(env, credsPath, cacheDir, budgets))
 	if man == nil {
 		return err
 	}
 	fmt.Fprintln(w)
 	collectPrintSummary(w, man, collectLocation(snk, collector.ManifestKey(man.RunID)), true)
+	demoPrintFigures(w, sim.Stats(), res, man, snk, outDir)
+	fmt.Fprintf(w, "total time:     %s\n", time.Since(started).Round(10*time.Millisecond))
+	return collectExit(man, err)
+}
 
-	st := sim.Stats()
+// demoSimulator starts the simulator with the documented limits except
+// the demo's Central rate.
+func demoSimulator(o demoOptions) *centralsim.Server {
+	return centralsim.NewServer(func(so *centralsim.Options) {
+		so.Tenants = o.tenants
+		so.Seed = o.seed
+		so.Latency = o.latency
+		so.Jitter = o.latency / 2
+		so.Logger = slog.New(slog.DiscardHandler)
+		so.RateLimits.Central = centralsim.Limit{Requests: int(o.centralRate), Window: time.Second, Scope: centralsim.ScopeAccount}
+	})
+}
+
+// demoRefresh runs the token refresh into the file cache and prints it.
+func demoRefresh(ctx context.Context, env *Env, credsPath, cacheDir string, budgets *central.Budgets) (*tokencache.Result, error) {
+	rm, err := msp.NewFromFile(credsPath, func(o *msp.Options) { o.Logger = env.Logger; o.Budgets = budgets })
+	if err != nil {
+		return nil, &ExitError{Code: 2, Err: err}
+	}
+	res, err := refreshRun(ctx, env, rm, tokencache.NewDir(cacheDir), refreshDirPrefix, tokencache.DefaultConcurrency)
+	rm.Close()
+	if err != nil {
+		return nil, &ExitError{Code: 1, Err: fmt.Errorf("token refresh: %w", err)}
+	}
+	fmt.Fprintf(env.Stdout, "token refresh:  %d tenants, %d tokens exchanged, %d failed, %d cache object(s) written (%s)\n",
+		res.Tenants, res.Exchanged, len(res.Failures), len(res.Written), res.Duration.Round(time.Millisecond))
+	return res, nil
+}
+
+// demoConnect opens an MSP client that reads tenant tokens from the file
+// cache, with 1/share of the account budgets.
+func demoConnect(env *Env, credsPath, cacheDir string, budgets func(share int) *central.Budgets) func(context.Context, int) (*msp.MSP, error) {
+	return func(ctx context.Context, share int) (*msp.MSP, error) {
+		reader, err := tokencache.NewReader(tokencache.ReaderOptions{Prefix: refreshDirPrefix, Backend: tokencache.NewDir(cacheDir), Logger: env.Logger})
+		if err != nil {
+			return nil, &ExitError{Code: 2, Err: err}
+		}
+		m, err := msp.NewFromFile(credsPath, func(o *msp.Options) {
+			o.Logger = env.Logger
+			o.Budgets = budgets(share)
+			o.TenantTokens = reader
+		})
+		if err != nil {
+			return nil, &ExitError{Code: 2, Err: err}
+		}
+		return m, nil
+	}
+}
+
+// demoSchedule runs the scheduled path: the coordinator decides, collects
+// in-process or sends shards to an in-process queue, which is then drained
+// as SQS would feed the function. It returns the run's manifest (the
+// joined one for a sharded run).
+func demoSchedule(ctx context.Context, env *Env, o demoOptions, store sink.Sink, connect func(context.Context, int) (*msp.MSP, error)) (*collector.Manifest, error) {
+	prog := newCollectProgress(env.Stderr, env.IsTerminal, time.Now)
+	defer prog.finish()
+	q := &scaleout.LocalQueue{}
+	c := &scaleout.Coordinator{
+		Store:            store,
+		Queue:            q,
+		Runner:           &scaleout.EngineRunner{Connect: connect, Store: store, Progress: prog.event, Logger: env.Logger},
+		Budgets:          scaleout.BudgetsFrom(apibudget.Config{CentralRate: o.centralRate}.Budgets(1)),
+		Concurrency:      o.concurrency,
+		ShardConcurrency: 1, // the queue is drained one shard at a time
+		ShardSize:        o.shardSize,
+		Logger:           env.Logger,
+	}
+	out, err := c.Schedule(ctx)
+	if out == nil {
+		return nil, &ExitError{Code: 2, Err: err}
+	}
+	if out.Mode != scaleout.ModeSharded {
+		return out.Manifest, err
+	}
+	fmt.Fprintf(env.Stdout, "sharded:        %d shards through the in-process queue (%s)\n", out.Shards, out.Reason)
+	var errs []error
+	for _, err := range q.Drain(ctx, 3, c.RunShard) {
+		errs = append(errs, err)
+	}
+	b, gerr := store.Get(ctx, collector.ManifestKey(out.RunID))
+	if gerr != nil {
+		return nil, &ExitError{Code: 1, Err: errors.Join(append(errs, gerr)...)}
+	}
+	man, merr := collector.ReadManifest(bytes.NewReader(b))
+	if merr != nil {
+		return nil, &ExitError{Code: 1, Err: merr}
+	}
+	return man, errors.Join(errs...)
+}
+
+// demoPrintFigures prints the simulator's figures and where to look.
+func demoPrintFigures(w io.Writer, st centralsim.Stats, res *tokencache.Result, man *collector.Manifest, snk sink.Sink, outDir string) {
 	centralCalls := demoCentralCalls(st)
 	fmt.Fprintf(w, "\nsimulator:      %s requests served, %d answered 429, %s New Central calls (at the default 8 req/s they alone would take ≥ %s)\n",
 		collectGroup(st.Requests), st.RateLimited, collectGroup(centralCalls),
@@ -178,8 +264,6 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 			}
 		}
 	}
-	fmt.Fprintf(w, "total time:     %s\n", time.Since(started).Round(10*time.Millisecond))
-	return collectExit(man, err)
 }
 
 // demoCentralCalls counts the New Central requests the simulator answered.

@@ -69,3 +69,25 @@ func TestDemoSmall(t *testing.T) {
 		t.Errorf("temporary paths printed:\n%s", s)
 	}
 }
+
+// TestDemoSharded runs the demo's scheduled path sharded through the
+// in-process queue: the coordinator plans, sends, runs every shard and
+// joins the run.
+func TestDemoSharded(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	env, stdout, stderr := collectEnv(false)
+	err := runDemo(context.Background(), env, []string{"--out", out, "--tenants", "5", "--seed", "3", "--latency", "1ms", "--shard-size", "2"})
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
+	}
+	s := stdout.String()
+	for _, want := range []string{"sharded:        3 shards through the in-process queue", "tenants      5: 5 ok", "(complete)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	shards, _ := filepath.Glob(filepath.Join(out, "runs", "*", "shards", "*.json"))
+	if len(shards) != 3 {
+		t.Errorf("shard manifests = %v, want 3", shards)
+	}
+}

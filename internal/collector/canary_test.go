@@ -239,7 +239,7 @@ func TestCanaryEchoingServer(t *testing.T) {
 			manifests = append(manifests, string(js))
 			for _, k := range mem.Keys() {
 				if strings.HasSuffix(k, "manifest.json") {
-					b, _ := mem.Get(k)
+					b, _ := mem.Object(k)
 					manifests = append(manifests, string(b))
 				}
 			}

@@ -27,7 +27,9 @@ type Dataset struct {
 	OptIn bool
 }
 
-// Paths, paging styles and limits per apis.md B2 (New Central) and A6/A7 (GLP).
+// Paths, paging styles and limits per HPE's API references: New Central
+// monitoring (https://developer.arubanetworks.com/new-central/reference/) and
+// GLP devices and subscriptions (https://developer.greenlake.hpe.com/docs/greenlake/services/).
 var datasets = [...]Dataset{
 	{Name: "devices", App: central.AppCentral, Path: "/network-monitoring/v1/devices", Style: central.CursorPaging, Limit: 1000},
 	{Name: "device-inventory", App: central.AppCentral, Path: "/network-monitoring/v1/device-inventory", Style: central.CursorPaging, Limit: 1000},
@@ -37,7 +39,7 @@ var datasets = [...]Dataset{
 	{Name: "sites-health", App: central.AppCentral, Path: "/network-monitoring/v1/sites-health", Style: central.OffsetPaging, Limit: 1000},
 	{Name: "glp-devices", App: central.AppGLP, Path: "/devices/v1/devices", Style: central.OffsetPaging, Limit: 2000},
 	{Name: "subscriptions", App: central.AppGLP, Path: "/subscriptions/v1/subscriptions", Style: central.OffsetPaging, Limit: 200},
-	// GLP audit logs (apis.md A8): opt-in, filtered by Config.Params, e.g.
+	// GLP audit logs (HPE GreenLake audit log API): opt-in, filtered by Config.Params, e.g.
 	// {"audit-logs": {"filter": "createdAt ge '2026-11-23T00:00:00Z'"}}.
 	{Name: "audit-logs", App: central.AppGLP, Path: "/audit-log/v1/logs", Style: central.OffsetPaging, Limit: 2000, OptIn: true},
 }

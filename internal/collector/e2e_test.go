@@ -321,7 +321,7 @@ func TestRunDefersNearDeadline(t *testing.T) {
 	if m.Complete || m.Totals.TenantsOK != 1 || m.Totals.TenantsDeferred != 3 || m.Totals.DatasetsDeferred != 6 {
 		t.Fatalf("totals %+v", m.Totals)
 	}
-	if _, ok := mem.Get(ManifestKey("r-defer")); !ok {
+	if _, ok := mem.Object(ManifestKey("r-defer")); !ok {
 		t.Fatal("manifest not written")
 	}
 	objects := 0
@@ -339,7 +339,7 @@ func TestRunDefersNearDeadline(t *testing.T) {
 	if !errors.Is(err, ErrNothingCollected) || m == nil || m.Totals.TenantsDeferred != 4 {
 		t.Fatalf("err=%v manifest=%+v", err, m)
 	}
-	if _, ok := mem.Get(ManifestKey("r-late")); !ok {
+	if _, ok := mem.Object(ManifestKey("r-late")); !ok {
 		t.Fatal("manifest of the deferred run not written")
 	}
 }
@@ -410,7 +410,7 @@ func TestRunTenantListFails(t *testing.T) {
 	if m == nil || m.Error == nil || m.Error.Class != ClassAPIError || m.Complete {
 		t.Fatalf("manifest: %+v", m)
 	}
-	if _, ok := mem.Get(ManifestKey("r-nolist")); !ok {
+	if _, ok := mem.Object(ManifestKey("r-nolist")); !ok {
 		t.Fatal("manifest not written")
 	}
 }
@@ -484,7 +484,7 @@ func TestRunShards(t *testing.T) {
 				}
 			}
 		}
-		b, ok := mem.Get(ShardKey("r-sh", m.Shard))
+		b, ok := mem.Object(ShardKey("r-sh", m.Shard))
 		if !ok {
 			t.Fatalf("shard %s not written", m.Shard)
 		}
@@ -494,7 +494,7 @@ func TestRunShards(t *testing.T) {
 		}
 		shards = append(shards, back)
 	}
-	if _, ok := mem.Get(ManifestKey("r-sh")); ok {
+	if _, ok := mem.Object(ManifestKey("r-sh")); ok {
 		t.Fatal("a shard wrote the run manifest")
 	}
 	j, err := Join("r-sh", []string{"0", "1"}, shards...)
@@ -507,7 +507,7 @@ func TestRunShards(t *testing.T) {
 	if err := WriteManifest(t.Context(), mem, j); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := mem.Get(ManifestKey("r-sh")); !ok {
+	if _, ok := mem.Object(ManifestKey("r-sh")); !ok {
 		t.Fatal("joined manifest not written")
 	}
 }

@@ -68,12 +68,11 @@ const (
 )
 
 // GzipLevel is the compression level of the dataset objects: BestSpeed of
-// github.com/klauspost/compress, which writes standard gzip about six times
-// faster than compress/gzip's default level, for files about a quarter
-// bigger, with the same ~800 KB of state per writer (BenchmarkGzip on
-// simulator records: 470 vs 80 MB/s per core, compression ratio 11.2 vs
-// 13.9). Gzip was most of the collector's CPU, and a Lambda bills its time,
-// while S3 and Athena bill compressed bytes at a few dollars per TB.
+// github.com/klauspost/compress, which writes standard gzip several times
+// faster than compress/gzip's default level for somewhat bigger files, with
+// the same state per writer (figures: BenchmarkGzip, docs/DESIGN.md). Gzip
+// is most of the collector's CPU, and a Lambda bills its time, while S3 and
+// Athena bill compressed bytes at a few dollars per TB.
 const GzipLevel = gzip.BestSpeed
 
 // ContentType is the content type of the dataset objects.
@@ -91,6 +90,9 @@ type Config struct {
 	// Params adds query parameters per dataset name, over the dataset's own
 	// (e.g. the audit-logs createdAt filter of an audit request).
 	Params map[string]map[string]any
+	// Listed, when not nil, is the tenant list already read (ListTenants):
+	// the engine selects from it instead of listing the MSP's tenants.
+	Listed []ListedTenant
 	// Tenants selects tenants by workspace id (with or without dashes) or
 	// by exact name; empty means every tenant. A selector that matches no
 	// tenant (or a name that matches several) is a failed tenant with class
@@ -311,22 +313,7 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		r.emit(Event{Kind: TenantDone, TenantID: u.ID, Status: u.Status, Error: u.Error})
 	}
 
-	results := make([]TenantResult, len(tenants))
-	var g errgroup.Group
-	g.SetLimit(r.cfg.Concurrency)
-	for i, t := range tenants {
-		if r.deferring.Load() || work.Err() != nil {
-			results[i] = r.deferred(t)
-			continue
-		}
-		g.Go(func() error {
-			results[i] = r.tenant(work, t)
-			return nil
-		})
-	}
-	_ = g.Wait() // workers never return errors: failures are data
-
-	m.Tenants = append(m.Tenants, results...)
+	m.Tenants = append(m.Tenants, r.collectAll(work, tenants)...)
 	m.Tenants = append(m.Tenants, unresolved...)
 	end := r.now()
 	m.FinishedAt = end.UTC()
@@ -342,6 +329,32 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 	}
 	m.Summarize()
 
+	return m, r.finish(ctx, m, listErr)
+}
+
+// collectAll collects the tenants, Concurrency at a time; tenants not
+// started before the deadline are deferred.
+func (r *run) collectAll(work context.Context, tenants []msp.Tenant) []TenantResult {
+	results := make([]TenantResult, len(tenants))
+	var g errgroup.Group
+	g.SetLimit(r.cfg.Concurrency)
+	for i, t := range tenants {
+		if r.deferring.Load() || work.Err() != nil {
+			results[i] = r.deferred(t)
+			continue
+		}
+		g.Go(func() error {
+			results[i] = r.tenant(work, t)
+			return nil
+		})
+	}
+	_ = g.Wait() // workers never return errors: failures are data
+	return results
+}
+
+// finish writes the manifest and returns the run's errors: the manifest's
+// or an object's write, and ErrNothingCollected when no dataset was.
+func (r *run) finish(ctx context.Context, m *Manifest, listErr error) error {
 	// Never the work ctx (possibly expired) for the final write.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FinishTime)
 	defer cancel()
@@ -366,7 +379,7 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		slog.Int("tenants_failed", m.Totals.TenantsFailed), slog.Int("tenants_deferred", m.Totals.TenantsDeferred),
 		slog.Int64("records", m.Totals.Records), slog.Int64("api_calls", m.Totals.APICalls),
 		slog.Int64("duration_ms", m.Totals.DurationMS))
-	return m, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // selectTenants lists the tenants and applies the Tenants filter. It returns
@@ -375,7 +388,7 @@ func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, 
 	var all []msp.Tenant
 	var bad []TenantResult
 	var listErr error
-	for t, err := range r.cfg.MSP.Tenants(ctx) {
+	for t, err := range r.tenants(ctx) {
 		if err != nil {
 			var inv *msp.InvalidTenantIDError
 			if errors.As(err, &inv) && (t.WorkspaceID != "" || t.Name != "") {

@@ -1,11 +1,10 @@
-package scaleout_test
+package scaleout
 
 import (
 	"fmt"
 	"time"
 
 	"github.com/centralmsp/centralmsp/internal/collector"
-	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/pkg/central"
 )
 
@@ -14,7 +13,7 @@ import (
 // default of 2 requests per dataset and tenant, 8 datasets) and
 // pkg/central's default budgets, with New Central per account (default) or
 // per workspace.
-func ExampleDecide() {
+func Example_decide() {
 	datasets, _ := collector.SelectDatasets()
 	fmt.Println("tenants  central    K  decision     shards  run")
 	for _, scope := range []central.Scope{central.ScopeAccount, central.ScopeWorkspace} {
@@ -26,8 +25,8 @@ func ExampleDecide() {
 				}
 				b := central.DefaultBudgets()
 				b.SetScope(central.BudgetCentral, scope)
-				d := scaleout.Decide(scaleout.Costs(ids, datasets, nil), scaleout.Params{
-					Budgets: scaleout.BudgetsFrom(b), Concurrency: 16, ShardConcurrency: k,
+				d := decide(estimateCosts(ids, datasets, nil), planParams{
+					Budgets: BudgetsFrom(b), Concurrency: 16, ShardConcurrency: k,
 					Available: 900*time.Second - collector.DefaultReserve - collector.DefaultFinishTime,
 					ShardTime: 450 * time.Second,
 				})

@@ -17,7 +17,7 @@ func FuzzDecodeShardMessage(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, _, ok := ParseShardID(m.ID()); !ok {
+		if _, _, ok := parseShardID(m.ID()); !ok {
 			t.Fatalf("id %q does not parse", m.ID())
 		}
 		if len(m.Names) > 0 && len(m.TenantNames()) == 0 {

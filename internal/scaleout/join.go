@@ -9,26 +9,27 @@ import (
 	"time"
 
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/sink"
 )
 
-// PlanVersion is the version of the plan and pointer formats.
-const PlanVersion = 1
+// planVersion is the version of the plan and pointer formats.
+const planVersion = 1
 
-// LatestKey is the key of the pointer to the last finished scheduled run.
-const LatestKey = "runs/latest.json"
+// LatestRunKey is the key of the pointer to the last finished scheduled run.
+const LatestRunKey = "runs/latest.json"
 
-// PlanKey returns the key of a run's plan.
-func PlanKey(runID string) string { return "runs/" + runID + "/plan.json" }
+// planKey returns the key of a run's plan.
+func planKey(runID string) string { return "runs/" + runID + "/plan.json" }
 
-// ContinuationKey returns the key where a shard records the continuation it
+// continuationKey returns the key where a shard records the continuation it
 // enqueued.
-func ContinuationKey(runID, shard string) string {
+func continuationKey(runID, shard string) string {
 	return "runs/" + runID + "/continuations/" + shard + ".json"
 }
 
-// Plan is a sharded run's plan (PlanKey): which shards the joined manifest
+// RunPlan is a sharded run's plan (planKey): which shards the joined manifest
 // must hold.
-type Plan struct {
+type RunPlan struct {
 	Version   int       `json:"version"`
 	RunID     string    `json:"run_id"`
 	CreatedAt time.Time `json:"created_at"`
@@ -39,7 +40,7 @@ type Plan struct {
 	DeadlineUnix     int64    `json:"deadline_unix,omitempty"`
 	Reason           string   `json:"reason"`
 	Estimate         Estimate `json:"estimate"`
-	// RunEstimate is Decision.Run: the sharded run's estimated wall time.
+	// RunEstimate is decision.Run: the sharded run's estimated wall time.
 	RunEstimate time.Duration  `json:"run_estimate_ns"`
 	Shards      []PlannedShard `json:"shards"`
 	// TenantNames maps tenant ids to names, as the run listed them; the
@@ -48,20 +49,20 @@ type Plan struct {
 }
 
 // Messages returns one message per planned shard.
-func (p *Plan) Messages() []ShardMessage {
+func (p *RunPlan) Messages() []ShardMessage {
 	out := make([]ShardMessage, len(p.Shards))
 	for i, s := range p.Shards {
-		n, _, _ := ParseShardID(s.ID)
+		n, _, _ := parseShardID(s.ID)
 		out[i] = ShardMessage{RunID: p.RunID, Shard: n, Shards: len(p.Shards), Tenants: s.Tenants, Datasets: p.Datasets, DeadlineUnix: p.DeadlineUnix}
 		out[i].Names = namesFor(s.Tenants, p.TenantNames)
 	}
 	return out
 }
 
-// Latest points at the last finished scheduled run (LatestKey), whose
+// LatestRun points at the last finished scheduled run (LatestRunKey), whose
 // manifest the next scheduled run reads for its estimate and its deferred
 // tenants.
-type Latest struct {
+type LatestRun struct {
 	Version    int       `json:"version"`
 	RunID      string    `json:"run_id"`
 	Manifest   string    `json:"manifest"`
@@ -74,7 +75,7 @@ type Latest struct {
 	Shards     int       `json:"shards,omitempty"`
 }
 
-func putJSON(ctx context.Context, st Store, key string, v any) error {
+func putJSON(ctx context.Context, st sink.Sink, key string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("scaleout: encoding %s: %w", key, err)
@@ -82,7 +83,7 @@ func putJSON(ctx context.Context, st Store, key string, v any) error {
 	return st.Put(ctx, key, append(b, '\n'), "application/json")
 }
 
-func getJSON(ctx context.Context, st Store, key string, v any) error {
+func getJSON(ctx context.Context, st sink.Sink, key string, v any) error {
 	b, err := st.Get(ctx, key)
 	if err != nil {
 		return err
@@ -94,8 +95,8 @@ func getJSON(ctx context.Context, st Store, key string, v any) error {
 }
 
 // getIfExists reads key into v and reports whether it exists, deciding
-// existence by listing (see S3Store.List).
-func getIfExists(ctx context.Context, st Store, key string, v any) (bool, error) {
+// existence by listing (see sink.Sink.List).
+func getIfExists(ctx context.Context, st sink.Sink, key string, v any) (bool, error) {
 	keys, err := st.List(ctx, key)
 	if err != nil {
 		return false, err
@@ -103,7 +104,7 @@ func getIfExists(ctx context.Context, st Store, key string, v any) (bool, error)
 	for _, k := range keys {
 		if k == key {
 			err := getJSON(ctx, st, key, v)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, sink.ErrNotFound) {
 				return false, nil
 			}
 			return err == nil, err
@@ -112,32 +113,32 @@ func getIfExists(ctx context.Context, st Store, key string, v any) (bool, error)
 	return false, nil
 }
 
-// WritePlan stores the plan.
-func WritePlan(ctx context.Context, st Store, p *Plan) error {
-	return putJSON(ctx, st, PlanKey(p.RunID), p)
+// writePlan stores the plan.
+func writePlan(ctx context.Context, st sink.Sink, p *RunPlan) error {
+	return putJSON(ctx, st, planKey(p.RunID), p)
 }
 
-// ReadPlan reads a run's plan (an error matching ErrNotFound if none).
-func ReadPlan(ctx context.Context, st Store, runID string) (*Plan, error) {
-	var p Plan
-	if err := getJSON(ctx, st, PlanKey(runID), &p); err != nil {
+// readPlan reads a run's plan (an error matching ErrNotFound if none).
+func readPlan(ctx context.Context, st sink.Sink, runID string) (*RunPlan, error) {
+	var p RunPlan
+	if err := getJSON(ctx, st, planKey(runID), &p); err != nil {
 		return nil, err
 	}
-	if p.Version != PlanVersion || p.RunID != runID {
-		return nil, fmt.Errorf("scaleout: %s: version %d run %q, want version %d run %q", PlanKey(runID), p.Version, p.RunID, PlanVersion, runID)
+	if p.Version != planVersion || p.RunID != runID {
+		return nil, fmt.Errorf("scaleout: %s: version %d run %q, want version %d run %q", planKey(runID), p.Version, p.RunID, planVersion, runID)
 	}
 	return &p, nil
 }
 
-// RecordContinuation stores the continuation shard `from` enqueues, before
+// recordContinuation stores the continuation shard `from` enqueues, before
 // it is sent, so the joiner waits for it. It is idempotent: a retried shard
 // records the same id.
-func RecordContinuation(ctx context.Context, st Store, from string, next ShardMessage) error {
-	return putJSON(ctx, st, ContinuationKey(next.RunID, from), next)
+func recordContinuation(ctx context.Context, st sink.Sink, from string, next ShardMessage) error {
+	return putJSON(ctx, st, continuationKey(next.RunID, from), next)
 }
 
-// ReadManifest reads the manifest at key.
-func ReadManifest(ctx context.Context, st Store, key string) (*collector.Manifest, error) {
+// readManifest reads the manifest at key.
+func readManifest(ctx context.Context, st sink.Sink, key string) (*collector.Manifest, error) {
 	b, err := st.Get(ctx, key)
 	if err != nil {
 		return nil, err
@@ -149,8 +150,8 @@ func ReadManifest(ctx context.Context, st Store, key string) (*collector.Manifes
 	return m, nil
 }
 
-// JoinResult is what TryJoin found.
-type JoinResult struct {
+// joinResult is what tryJoin found.
+type joinResult struct {
 	// Joined is the run manifest, written to collector.ManifestKey; nil
 	// while a shard is missing.
 	Joined *collector.Manifest
@@ -160,12 +161,12 @@ type JoinResult struct {
 	Missing  string
 }
 
-// TryJoin joins a sharded run if every expected shard has its manifest:
+// tryJoin joins a sharded run if every expected shard has its manifest:
 // the planned shards and, transitively, the continuations they recorded.
 // It stops at the first missing shard. When complete it writes the joined
-// manifest and updates the Latest pointer. Joining is idempotent: shards
+// manifest and updates the LatestRun pointer. Joining is idempotent: shards
 // racing to be last read the same manifests and write the same result.
-func TryJoin(ctx context.Context, st Store, runID string) (*JoinResult, error) {
+func tryJoin(ctx context.Context, st sink.Sink, runID string) (*joinResult, error) {
 	// One listing tells whether the plan, the shard manifests and the
 	// continuation records exist (a GET of a missing key would need an
 	// unconditional s3:ListBucket to be told apart from a denial).
@@ -173,14 +174,14 @@ func TryJoin(ctx context.Context, st Store, runID string) (*JoinResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !exists[PlanKey(runID)] {
-		return nil, fmt.Errorf("scaleout: run %s has no plan: %w", runID, ErrNotFound)
+	if !exists[planKey(runID)] {
+		return nil, fmt.Errorf("scaleout: run %s has no plan: %w", runID, sink.ErrNotFound)
 	}
-	plan, err := ReadPlan(ctx, st, runID)
+	plan, err := readPlan(ctx, st, runID)
 	if err != nil {
 		return nil, err
 	}
-	res := &JoinResult{}
+	res := &joinResult{}
 	queue := make([]string, 0, len(plan.Shards))
 	for _, s := range plan.Shards {
 		queue = append(queue, s.ID)
@@ -199,14 +200,14 @@ func TryJoin(ctx context.Context, st Store, runID string) (*JoinResult, error) {
 			res.Missing = id
 			return res, nil
 		}
-		m, err := ReadManifest(ctx, st, collector.ShardKey(runID, id))
+		m, err := readManifest(ctx, st, collector.ShardKey(runID, id))
 		if err != nil {
 			return res, err
 		}
 		shards = append(shards, m)
-		if exists[ContinuationKey(runID, id)] {
+		if exists[continuationKey(runID, id)] {
 			var next ShardMessage
-			if err := getJSON(ctx, st, ContinuationKey(runID, id), &next); err != nil {
+			if err := getJSON(ctx, st, continuationKey(runID, id), &next); err != nil {
 				return res, err
 			}
 			queue = append(queue, next.ID())
@@ -224,14 +225,14 @@ func TryJoin(ctx context.Context, st Store, runID string) (*JoinResult, error) {
 		return res, err
 	}
 	res.Joined = joined
-	if err := UpdateLatest(ctx, st, joined); err != nil {
+	if err := updateLatest(ctx, st, joined); err != nil {
 		return res, err
 	}
 	return res, nil
 }
 
 // listed returns the set of keys under prefix.
-func listed(ctx context.Context, st Store, prefix string) (map[string]bool, error) {
+func listed(ctx context.Context, st sink.Sink, prefix string) (map[string]bool, error) {
 	keys, err := st.List(ctx, prefix)
 	if err != nil {
 		return nil, err
@@ -243,11 +244,11 @@ func listed(ctx context.Context, st Store, prefix string) (map[string]bool, erro
 	return set, nil
 }
 
-// UpdateLatest points LatestKey at m's run unless it already points at a
+// updateLatest points LatestRunKey at m's run unless it already points at a
 // run that started later.
-func UpdateLatest(ctx context.Context, st Store, m *collector.Manifest) error {
-	var cur Latest
-	switch ok, err := getIfExists(ctx, st, LatestKey, &cur); {
+func updateLatest(ctx context.Context, st sink.Sink, m *collector.Manifest) error {
+	var cur LatestRun
+	switch ok, err := getIfExists(ctx, st, LatestRunKey, &cur); {
 	case ok && cur.RunID != m.RunID && cur.StartedAt.After(m.StartedAt):
 		return nil
 	case err != nil:
@@ -257,30 +258,30 @@ func UpdateLatest(ctx context.Context, st Store, m *collector.Manifest) error {
 			return err
 		}
 	}
-	return putJSON(ctx, st, LatestKey, Latest{
-		Version: PlanVersion, RunID: m.RunID, Manifest: collector.ManifestKey(m.RunID), StartedAt: m.StartedAt, FinishedAt: m.FinishedAt,
+	return putJSON(ctx, st, LatestRunKey, LatestRun{
+		Version: planVersion, RunID: m.RunID, Manifest: collector.ManifestKey(m.RunID), StartedAt: m.StartedAt, FinishedAt: m.FinishedAt,
 		Complete: m.Complete, Tenants: m.Totals.Tenants, Deferred: m.Totals.TenantsDeferred, APICalls: m.Totals.APICalls,
 		Shards: len(m.Shards),
 	})
 }
 
-// Previous returns the manifest Latest points at, or nil when there is no
+// Previous returns the manifest LatestRun points at, or nil when there is no
 // previous run.
-func Previous(ctx context.Context, st Store) (*collector.Manifest, error) {
-	var cur Latest
-	ok, err := getIfExists(ctx, st, LatestKey, &cur)
+func Previous(ctx context.Context, st sink.Sink) (*collector.Manifest, error) {
+	var cur LatestRun
+	ok, err := getIfExists(ctx, st, LatestRunKey, &cur)
 	if !ok || err != nil {
 		return nil, err
 	}
-	return ReadManifest(ctx, st, cur.Manifest)
+	return readManifest(ctx, st, cur.Manifest)
 }
 
-// DeferredManifest is the manifest of a shard that starts none of its
+// deferredManifest is the manifest of a shard that starts none of its
 // tenants (received after its deadline): every tenant and dataset is
 // deferred, so the joined manifest lists them for the next scheduled run.
-func DeferredManifest(msg *ShardMessage, datasets []string, tenantNames map[string]string, now time.Time) *collector.Manifest {
+func deferredManifest(msg *ShardMessage, datasets []string, tenantNames map[string]string, now time.Time) *collector.Manifest {
 	m := &collector.Manifest{
-		Version: collector.ManifestVersion, RunID: msg.RunID, Shard: msg.ID(), Date: RunDate(msg.RunID, now),
+		Version: collector.ManifestVersion, RunID: msg.RunID, Shard: msg.ID(), Date: runDate(msg.RunID, now),
 		Datasets: datasets, StartedAt: now.UTC(), FinishedAt: now.UTC(), Tenants: []collector.TenantResult{},
 	}
 	for _, id := range msg.Tenants {
@@ -294,16 +295,16 @@ func DeferredManifest(msg *ShardMessage, datasets []string, tenantNames map[stri
 	return m
 }
 
-// DeferUnsent writes DeferredManifest for every message that was never sent
+// deferUnsent writes deferredManifest for every message that was never sent
 // (SendError.Unsent) and has no shard manifest yet, so the run can still be
 // joined: its tenants are listed as deferred and the next scheduled run
 // collects them first. A message SQS accepted after all runs anyway and
 // replaces the deferred manifest with its own, then joins again.
-func DeferUnsent(ctx context.Context, st Store, unsent []ShardMessage, datasets []string, now time.Time) error {
+func deferUnsent(ctx context.Context, st sink.Sink, unsent []ShardMessage, datasets []string, now time.Time) error {
 	if len(unsent) == 0 {
 		return nil
 	}
-	// Existence by listing (see TryJoin).
+	// Existence by listing (see tryJoin).
 	exists, err := listed(ctx, st, "runs/"+unsent[0].RunID+"/shards/")
 	if err != nil {
 		return err
@@ -314,7 +315,7 @@ func DeferUnsent(ctx context.Context, st Store, unsent []ShardMessage, datasets 
 		if exists[key] {
 			continue
 		}
-		b, err := DeferredManifest(msg, datasets, msg.TenantNames(), now).Marshal()
+		b, err := deferredManifest(msg, datasets, msg.TenantNames(), now).Marshal()
 		if err != nil {
 			return fmt.Errorf("scaleout: encoding shard %s's deferred manifest: %w", msg.ID(), err)
 		}
@@ -325,9 +326,9 @@ func DeferUnsent(ctx context.Context, st Store, unsent []ShardMessage, datasets 
 	return nil
 }
 
-// RunDate is the dt partition of a run id made by collector.NewRunID, or
+// runDate is the dt partition of a run id made by collector.NewRunID, or
 // now's date for other ids.
-func RunDate(runID string, now time.Time) string {
+func runDate(runID string, now time.Time) string {
 	if len(runID) >= 16 {
 		if t, err := time.Parse("20060102T150405Z", runID[:16]); err == nil {
 			return t.Format("2006-01-02")

@@ -13,16 +13,16 @@ import (
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
-// MaxContinuations bounds the chain of continuation shards of one shard
+// maxContinuations bounds the chain of continuation shards of one shard
 // ("3", "3c1", ..., "3c8"). A continuation always makes progress (the engine
 // starts at least one tenant when the invocation has time), so the bound
 // only guards against a misconfigured timeout; tenants still deferred after
 // it are picked up by the next scheduled run.
-const MaxContinuations = 8
+const maxContinuations = 8
 
-// MaxShardTenants caps the tenants of one shard so that a shard message
+// maxShardTenants caps the tenants of one shard so that a shard message
 // (about 35 bytes per tenant) stays far below SQS's 256 KiB body limit.
-const MaxShardTenants = 2000
+const maxShardTenants = 2000
 
 // ShardMessage is the SQS message body of one shard of a scheduled run (the
 // sample is events/shard-message.json):
@@ -59,10 +59,10 @@ type ShardMessage struct {
 
 // ID is the shard's name in keys and manifests: "3", or "3c1" for the first
 // continuation of shard 3.
-func (m *ShardMessage) ID() string { return ShardID(m.Shard, m.Continuation) }
+func (m *ShardMessage) ID() string { return shardID(m.Shard, m.Continuation) }
 
-// ShardID names shard n's c-th continuation ("n" when c is 0).
-func ShardID(n, c int) string {
+// shardID names shard n's c-th continuation ("n" when c is 0).
+func shardID(n, c int) string {
 	if c == 0 {
 		return strconv.Itoa(n)
 	}
@@ -71,8 +71,8 @@ func ShardID(n, c int) string {
 
 var shardIDRE = regexp.MustCompile(`^([1-9][0-9]*)(?:c([1-9][0-9]*))?$`)
 
-// ParseShardID splits a shard id made by ShardID.
-func ParseShardID(id string) (n, c int, ok bool) {
+// parseShardID splits a shard id made by shardID.
+func parseShardID(id string) (n, c int, ok bool) {
 	sm := shardIDRE.FindStringSubmatch(id)
 	if sm == nil {
 		return 0, 0, false
@@ -93,9 +93,9 @@ func (m *ShardMessage) Deadline() time.Time {
 }
 
 // Next returns the continuation of this shard for tenants, or false when
-// the chain has reached MaxContinuations.
+// the chain has reached maxContinuations.
 func (m *ShardMessage) Next(tenants []string) (ShardMessage, bool) {
-	if m.Continuation >= MaxContinuations {
+	if m.Continuation >= maxContinuations {
 		return ShardMessage{}, false
 	}
 	n := *m
@@ -173,8 +173,8 @@ func (m *ShardMessage) Validate() error {
 	if m.Shard < 1 || (m.Shards > 0 && m.Shard > m.Shards) {
 		errs = append(errs, fmt.Errorf("shard %d: want 1 <= shard <= shards (%d)", m.Shard, m.Shards))
 	}
-	if m.Continuation < 0 || m.Continuation > MaxContinuations {
-		errs = append(errs, fmt.Errorf("continuation %d: want 0 to %d", m.Continuation, MaxContinuations))
+	if m.Continuation < 0 || m.Continuation > maxContinuations {
+		errs = append(errs, fmt.Errorf("continuation %d: want 0 to %d", m.Continuation, maxContinuations))
 	}
 	if len(m.Tenants) == 0 {
 		errs = append(errs, errors.New("tenants is empty"))
@@ -182,8 +182,8 @@ func (m *ShardMessage) Validate() error {
 	if len(m.Names) > 0 && len(m.Names) != len(m.Tenants) {
 		errs = append(errs, fmt.Errorf("%d names for %d tenants", len(m.Names), len(m.Tenants)))
 	}
-	if len(m.Tenants) > MaxShardTenants {
-		errs = append(errs, fmt.Errorf("%d tenants: at most %d per shard", len(m.Tenants), MaxShardTenants))
+	if len(m.Tenants) > maxShardTenants {
+		errs = append(errs, fmt.Errorf("%d tenants: at most %d per shard", len(m.Tenants), maxShardTenants))
 	}
 	for _, t := range m.Tenants {
 		if _, err := msp.NormalizeTenantID(t); err != nil {

@@ -4,8 +4,8 @@
 //
 // # Objects (keys relative to the output sink, next to the collector's)
 //
-//	runs/latest.json                        Latest: the last finished scheduled run
-//	runs/<run-id>/plan.json                 Plan: shard ids and tenants
+//	runs/latest.json                        LatestRun: the last finished scheduled run
+//	runs/<run-id>/plan.json                 RunPlan: shard ids and tenants
 //	runs/<run-id>/shards/<id>.json          a shard's manifest (written by the engine)
 //	runs/<run-id>/continuations/<id>.json   the continuation a shard enqueued
 //	runs/<run-id>/manifest.json             the joined run manifest
@@ -14,10 +14,10 @@
 //
 // The scheduled invocation estimates the run (Estimate) from the previous
 // run's manifest. If it fits the invocation's deadline it runs in-process.
-// Otherwise Split makes shards, the plan is written, and one message per
+// Otherwise split makes shards, the plan is written, and one message per
 // shard goes to the queue (Sender). Each shard invocation runs the engine on
 // its tenants; if it ran out of time it records and enqueues a continuation
-// for its deferred tenants; then TryJoin joins the run once every expected
+// for its deferred tenants; then tryJoin joins the run once every expected
 // shard manifest (planned shards plus recorded continuations) exists.
 package scaleout
 
@@ -36,15 +36,15 @@ import (
 
 // Defaults of the estimate.
 const (
-	// DefaultRequestsPerDataset is the requests a tenant is assumed to need
+	// defaultRequestsPerDataset is the requests a tenant is assumed to need
 	// per dataset when no previous run tells: two pages (most tenants fit
 	// one page of 1000-2000 items; the second covers the larger ones).
-	DefaultRequestsPerDataset = 2
+	defaultRequestsPerDataset = 2
 	// DefaultLatency is the assumed time of one API request.
 	DefaultLatency = 250 * time.Millisecond
-	// DefaultSafety multiplies the lower bound before comparing it with
+	// defaultSafety multiplies the lower bound before comparing it with
 	// the time available (budget waits, retries, start-up).
-	DefaultSafety = 1.25
+	defaultSafety = 1.25
 	// DefaultShardFraction is the fraction of the function timeout a shard
 	// is sized to, leaving the rest for estimate errors and 429 backoffs.
 	DefaultShardFraction = 0.5
@@ -80,9 +80,9 @@ func BudgetsFrom(b *central.Budgets) []Budget {
 	return out
 }
 
-// DatasetBudget returns the name of the default budget a dataset's requests
+// datasetBudget returns the name of the default budget a dataset's requests
 // count against (pkg/central's default path mapping).
-func DatasetBudget(d collector.Dataset) string {
+func datasetBudget(d collector.Dataset) string {
 	switch {
 	case d.App == central.AppCentral || d.App == "":
 		return central.BudgetCentral
@@ -94,8 +94,8 @@ func DatasetBudget(d collector.Dataset) string {
 	return central.BudgetGLP
 }
 
-// TenantCost is a tenant's estimated work.
-type TenantCost struct {
+// tenantCost is a tenant's estimated work.
+type tenantCost struct {
 	ID string `json:"id"`
 	// Requests per budget name.
 	Requests map[string]float64 `json:"requests"`
@@ -105,27 +105,27 @@ type TenantCost struct {
 	Measured bool `json:"measured,omitempty"`
 }
 
-// Costs estimates every tenant's requests for the datasets. A tenant found
+// estimateCosts estimates every tenant's requests for the datasets. A tenant found
 // in prev (the previous run's manifest, may be nil) uses its API calls per
 // dataset (a dataset that did not finish there counts at least the
 // default); others use the mean of the measured tenants, or
-// DefaultRequestsPerDataset per dataset when none was measured. Tenants that
+// defaultRequestsPerDataset per dataset when none was measured. Tenants that
 // prev recorded as deferred are marked. The result is in tenantIDs' order.
-func Costs(tenantIDs []string, datasets []collector.Dataset, prev *collector.Manifest) []TenantCost {
+func estimateCosts(tenantIDs []string, datasets []collector.Dataset, prev *collector.Manifest) []tenantCost {
 	def := map[string]float64{}
 	for _, d := range datasets {
-		def[DatasetBudget(d)] += DefaultRequestsPerDataset
+		def[datasetBudget(d)] += defaultRequestsPerDataset
 	}
-	measured := map[string]TenantCost{}
+	measured := map[string]tenantCost{}
 	if prev != nil {
 		sum := map[string]float64{}
 		n := 0
 		for _, tr := range prev.Tenants {
-			tc := TenantCost{ID: tr.ID, Requests: map[string]float64{}, Deferred: tr.Status == collector.StatusDeferred}
+			tc := tenantCost{ID: tr.ID, Requests: map[string]float64{}, Deferred: tr.Status == collector.StatusDeferred}
 			complete := true
 			for _, d := range datasets {
 				dr := tr.Dataset(d.Name)
-				req := float64(DefaultRequestsPerDataset)
+				req := float64(defaultRequestsPerDataset)
 				switch {
 				case dr == nil:
 					complete = false
@@ -137,7 +137,7 @@ func Costs(tenantIDs []string, datasets []collector.Dataset, prev *collector.Man
 					complete = false
 					req = max(req, float64(dr.APICalls))
 				}
-				tc.Requests[DatasetBudget(d)] += req
+				tc.Requests[datasetBudget(d)] += req
 			}
 			tc.Measured = complete
 			if complete {
@@ -155,7 +155,7 @@ func Costs(tenantIDs []string, datasets []collector.Dataset, prev *collector.Man
 			}
 		}
 	}
-	out := make([]TenantCost, len(tenantIDs))
+	out := make([]tenantCost, len(tenantIDs))
 	for i, id := range tenantIDs {
 		if tc, ok := measured[id]; ok {
 			out[i] = tc
@@ -165,13 +165,13 @@ func Costs(tenantIDs []string, datasets []collector.Dataset, prev *collector.Man
 		for b, r := range def {
 			req[b] = r
 		}
-		out[i] = TenantCost{ID: id, Requests: req}
+		out[i] = tenantCost{ID: id, Requests: req}
 	}
 	return out
 }
 
-// Params are the planner's inputs besides the tenants.
-type Params struct {
+// planParams are the planner's inputs besides the tenants.
+type planParams struct {
 	Budgets []Budget
 	// Latency of one request (default DefaultLatency).
 	Latency time.Duration
@@ -190,18 +190,18 @@ type Params struct {
 	// MaxTenants, when > 0, is the most tenants one invocation collects:
 	// more always shard, and no shard gets more.
 	MaxTenants int
-	// Safety multiplies estimates (default DefaultSafety).
+	// Safety multiplies estimates (default defaultSafety).
 	Safety float64
 }
 
-func (p Params) withDefaults() Params {
+func (p planParams) withDefaults() planParams {
 	if p.Latency <= 0 {
 		p.Latency = DefaultLatency
 	}
 	p.Concurrency = max(p.Concurrency, 1)
 	p.ShardConcurrency = max(p.ShardConcurrency, 1)
 	if p.Safety < 1 {
-		p.Safety = DefaultSafety
+		p.Safety = defaultSafety
 	}
 	if p.ShardTime <= 0 {
 		p.ShardTime = time.Duration(float64(p.Available) * DefaultShardFraction)
@@ -233,7 +233,7 @@ func (e Estimate) String() string {
 
 // tenantTime is a tenant's own time: every request's latency, or for a
 // per-workspace budget its requests at its rate if slower.
-func tenantTime(t TenantCost, p Params) time.Duration {
+func tenantTime(t tenantCost, p planParams) time.Duration {
 	var s float64
 	for _, b := range p.Budgets {
 		r := t.Requests[b.Name]
@@ -253,9 +253,9 @@ func tenantTime(t TenantCost, p Params) time.Duration {
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// EstimateRun estimates tenants collected by one invocation that gets
+// estimateRun estimates tenants collected by one invocation that gets
 // 1/share of every shared budget.
-func EstimateRun(tenants []TenantCost, p Params, share int) Estimate {
+func estimateRun(tenants []tenantCost, p planParams, share int) Estimate {
 	p = p.withDefaults()
 	share = max(share, 1)
 	e := Estimate{Tenants: len(tenants), Requests: map[string]float64{}, Budgets: map[string]time.Duration{}, Bound: "critical_path"}
@@ -286,8 +286,8 @@ func EstimateRun(tenants []TenantCost, p Params, share int) Estimate {
 	return e
 }
 
-// Decision is the planner's answer for a scheduled run.
-type Decision struct {
+// decision is the planner's answer for a scheduled run.
+type decision struct {
 	// InProcess: collect every tenant in this invocation.
 	InProcess bool `json:"in_process"`
 	// Reason explains the decision.
@@ -322,11 +322,11 @@ type PlannedShard struct {
 	Estimate time.Duration `json:"estimate_ns"`
 }
 
-// Decide estimates the tenants in this invocation and, if they do not fit
+// decide estimates the tenants in this invocation and, if they do not fit
 // (LowerBound x Safety > Available) or exceed MaxTenants, splits them.
-func Decide(tenants []TenantCost, p Params) Decision {
+func decide(tenants []tenantCost, p planParams) decision {
 	p = p.withDefaults()
-	whole := EstimateRun(tenants, p, 1)
+	whole := estimateRun(tenants, p, 1)
 	need := time.Duration(float64(whole.LowerBound) * p.Safety)
 	var reason string
 	switch {
@@ -335,31 +335,31 @@ func Decide(tenants []TenantCost, p Params) Decision {
 	case need > p.Available:
 		reason = fmt.Sprintf("estimated %s (x%.2f) exceeds the %s available", whole.LowerBound.Round(time.Second), p.Safety, p.Available.Round(time.Second))
 	default:
-		return Decision{InProcess: true, Whole: whole, Run: whole.LowerBound,
+		return decision{InProcess: true, Whole: whole, Run: whole.LowerBound,
 			Reason: fmt.Sprintf("estimated %s (x%.2f) fits the %s available", whole.LowerBound.Round(time.Second), p.Safety, p.Available.Round(time.Second))}
 	}
-	shards := Split(tenants, p)
-	return Decision{Whole: whole, Reason: reason, Shards: shards, Run: runTime(shards, p.ShardConcurrency)}
+	shards := split(tenants, p)
+	return decision{Whole: whole, Reason: reason, Shards: shards, Run: runTime(shards, p.ShardConcurrency)}
 }
 
-// ShardCount is the number of shards that makes each fit ShardTime when
+// shardCount is the number of shards that makes each fit ShardTime when
 // ShardConcurrency of them run at once, each with its share of the shared
 // budgets: the largest of the tenants' total time over the concurrency and,
 // per shared budget, its requests at rate/ShardConcurrency, divided by
-// ShardTime; at least enough for MaxTenants (or MaxShardTenants), at most
+// ShardTime; at least enough for MaxTenants (or maxShardTenants), at most
 // one per tenant.
-func ShardCount(tenants []TenantCost, p Params) int {
+func shardCount(tenants []tenantCost, p planParams) int {
 	p = p.withDefaults()
 	if len(tenants) == 0 {
 		return 0
 	}
-	e := EstimateRun(tenants, p, p.ShardConcurrency)
+	e := estimateRun(tenants, p, p.ShardConcurrency)
 	work := max(e.Parallel, e.CriticalPath)
 	for _, d := range e.Budgets {
 		work = max(work, d)
 	}
 	n := int(math.Ceil(float64(work) * p.Safety / float64(p.ShardTime)))
-	maxT := MaxShardTenants
+	maxT := maxShardTenants
 	if p.MaxTenants > 0 {
 		maxT = min(maxT, p.MaxTenants)
 	}
@@ -367,20 +367,20 @@ func ShardCount(tenants []TenantCost, p Params) int {
 	return min(n, len(tenants))
 }
 
-// Split assigns tenants to ShardCount shards, balanced by estimated cost:
+// split assigns tenants to shardCount shards, balanced by estimated cost:
 // tenants sorted by cost (largest first, then id) go one by one to the
 // shard with the least cost so far that has room (longest-processing-time
 // first). The result depends only on the tenants' ids and costs, not on
 // their order. Within a shard, tenants the previous run deferred come
 // first, then by cost.
-func Split(tenants []TenantCost, p Params) []PlannedShard {
+func split(tenants []tenantCost, p planParams) []PlannedShard {
 	p = p.withDefaults()
-	n := ShardCount(tenants, p)
+	n := shardCount(tenants, p)
 	if n == 0 {
 		return nil
 	}
 	type item struct {
-		t    TenantCost
+		t    tenantCost
 		cost float64
 	}
 	items := make([]item, len(tenants))
@@ -393,7 +393,7 @@ func Split(tenants []TenantCost, p Params) []PlannedShard {
 		}
 		return cmp.Compare(a.t.ID, b.t.ID)
 	})
-	maxT := MaxShardTenants
+	maxT := maxShardTenants
 	if p.MaxTenants > 0 {
 		maxT = min(maxT, p.MaxTenants)
 	}
@@ -424,13 +424,13 @@ func Split(tenants []TenantCost, p Params) []PlannedShard {
 			}
 			return 0 // keep cost order
 		})
-		ps := PlannedShard{ID: ShardID(s+1, 0)}
-		costs := make([]TenantCost, len(ms))
+		ps := PlannedShard{ID: shardID(s+1, 0)}
+		costs := make([]tenantCost, len(ms))
 		for i, it := range ms {
 			ps.Tenants = append(ps.Tenants, it.t.ID)
 			costs[i] = it.t
 		}
-		ps.Estimate = EstimateRun(costs, p, p.ShardConcurrency).LowerBound
+		ps.Estimate = estimateRun(costs, p, p.ShardConcurrency).LowerBound
 		out = append(out, ps)
 	}
 	return out
@@ -439,7 +439,7 @@ func Split(tenants []TenantCost, p Params) []PlannedShard {
 // costOf is a tenant's share of a shard's time: its own time over the
 // concurrency plus, per shared budget, its requests at the shard's share
 // of the rate.
-func costOf(t TenantCost, p Params) float64 {
+func costOf(t tenantCost, p planParams) float64 {
 	c := tenantTime(t, p).Seconds() / float64(p.Concurrency)
 	for _, b := range p.Budgets {
 		if b.Shared && b.limited() {
@@ -449,9 +449,9 @@ func costOf(t TenantCost, p Params) float64 {
 	return c
 }
 
-// Order returns ids with the deferred ones (per costs) first, otherwise in
+// deferredFirst returns ids with the deferred ones (per costs) first, otherwise in
 // the given order.
-func Order(costs []TenantCost) []string {
+func deferredFirst(costs []tenantCost) []string {
 	out := make([]string, 0, len(costs))
 	for _, t := range costs {
 		if t.Deferred {

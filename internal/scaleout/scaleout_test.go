@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/sink"
 	"github.com/centralmsp/centralmsp/pkg/central"
 )
 
@@ -28,10 +29,10 @@ var testBudgets = []Budget{
 	{Name: central.BudgetGLP, Rate: math.Inf(1), Shared: true},
 }
 
-func uniform(n int, central_, dev, subs float64) []TenantCost {
-	out := make([]TenantCost, n)
+func uniform(n int, central_, dev, subs float64) []tenantCost {
+	out := make([]tenantCost, n)
 	for i := range out {
-		out[i] = TenantCost{ID: fmt.Sprintf("%032x", i+1), Requests: map[string]float64{
+		out[i] = tenantCost{ID: fmt.Sprintf("%032x", i+1), Requests: map[string]float64{
 			central.BudgetCentral: central_, central.BudgetGLPDevices: dev, central.BudgetGLPSubscriptions: subs}}
 	}
 	return out
@@ -40,21 +41,21 @@ func uniform(n int, central_, dev, subs float64) []TenantCost {
 func near(a, b time.Duration) bool { return (a - b).Abs() < time.Millisecond }
 
 func TestEstimateArithmetic(t *testing.T) {
-	p := Params{Budgets: testBudgets, Latency: 100 * time.Millisecond, Concurrency: 4}
+	p := planParams{Budgets: testBudgets, Latency: 100 * time.Millisecond, Concurrency: 4}
 	// Per tenant: central 10 x 0.1 s = 1 s; glp-devices max(2 x 0.1, 2 / (160/60)) = 0.75 s;
 	// subscriptions max(0.2, 2 / 1) = 2 s: 3.75 s.
-	e := EstimateRun(uniform(3, 10, 2, 2), p, 1)
+	e := estimateRun(uniform(3, 10, 2, 2), p, 1)
 	if !near(e.CriticalPath, 3750*time.Millisecond) || !near(e.Parallel, 2812500*time.Microsecond) ||
 		!near(e.Budgets["central"], 3750*time.Millisecond) || !near(e.LowerBound, 3750*time.Millisecond) {
 		t.Fatalf("3 tenants: %+v", e)
 	}
 	// 40 tenants: parallel 40 x 3.75 / 4 = 37.5 s; central 400 / 8 = 50 s.
-	e = EstimateRun(uniform(40, 10, 2, 2), p, 1)
+	e = estimateRun(uniform(40, 10, 2, 2), p, 1)
 	if !near(e.LowerBound, 50*time.Second) || e.Bound != "budget:central" || !near(e.Parallel, 37500*time.Millisecond) {
 		t.Fatalf("40 tenants: %+v", e)
 	}
 	// A shard with half the central budget needs twice as long.
-	if e2 := EstimateRun(uniform(40, 10, 2, 2), p, 2); !near(e2.LowerBound, 100*time.Second) {
+	if e2 := estimateRun(uniform(40, 10, 2, 2), p, 2); !near(e2.LowerBound, 100*time.Second) {
 		t.Fatalf("share 2: %+v", e2)
 	}
 	// Workspace-scoped central: no shared bound; a tenant takes
@@ -62,17 +63,17 @@ func TestEstimateArithmetic(t *testing.T) {
 	ws := slices.Clone(testBudgets)
 	ws[0].Shared = false
 	p.Budgets = ws
-	if e3 := EstimateRun(uniform(40, 10, 2, 2), p, 1); e3.Bound != "concurrency" || !near(e3.LowerBound, 40*time.Second) {
+	if e3 := estimateRun(uniform(40, 10, 2, 2), p, 1); e3.Bound != "concurrency" || !near(e3.LowerBound, 40*time.Second) {
 		t.Fatalf("workspace scope: %+v", e3)
 	}
 }
 
 func TestDecide(t *testing.T) {
-	p := Params{Budgets: testBudgets, Latency: 100 * time.Millisecond, Concurrency: 4, Available: 60 * time.Second,
+	p := planParams{Budgets: testBudgets, Latency: 100 * time.Millisecond, Concurrency: 4, Available: 60 * time.Second,
 		ShardTime: 30 * time.Second, ShardConcurrency: 2, Safety: 1.25}
 	// 50 s x 1.25 = 62.5 s > 60 s: split. Per shard with half the
 	// central budget: 100 s x 1.25 / 30 s = 4.17 -> 5 shards of 8.
-	d := Decide(uniform(40, 10, 2, 2), p)
+	d := decide(uniform(40, 10, 2, 2), p)
 	if d.InProcess || len(d.Shards) != 5 {
 		t.Fatalf("decision %+v", d)
 	}
@@ -85,12 +86,12 @@ func TestDecide(t *testing.T) {
 		t.Errorf("ids %v", got)
 	}
 	// 30 tenants: 37.5 s x 1.25 fits in 60 s.
-	if d := Decide(uniform(30, 10, 2, 2), p); !d.InProcess || !strings.Contains(d.Reason, "fits") {
+	if d := decide(uniform(30, 10, 2, 2), p); !d.InProcess || !strings.Contains(d.Reason, "fits") {
 		t.Fatalf("30 tenants: %+v", d)
 	}
 	// MaxTenants forces shards of at most that many.
 	p.MaxTenants = 7
-	d = Decide(uniform(30, 10, 2, 2), p)
+	d = decide(uniform(30, 10, 2, 2), p)
 	if d.InProcess || len(d.Shards) != 5 {
 		t.Fatalf("max tenants: %+v", d)
 	}
@@ -99,7 +100,7 @@ func TestDecide(t *testing.T) {
 			t.Errorf("shard %s has %d tenants", s.ID, len(s.Tenants))
 		}
 	}
-	if n := ShardCount(uniform(1, 10000, 0, 0), p); n != 1 {
+	if n := shardCount(uniform(1, 10000, 0, 0), p); n != 1 {
 		t.Errorf("one huge tenant: %d shards", n)
 	}
 }
@@ -111,12 +112,12 @@ func TestSplitStableAndBalanced(t *testing.T) {
 		tenants[i].Requests[central.BudgetCentral] = float64(1 + rng.IntN(60))
 		tenants[i].Deferred = i%17 == 0
 	}
-	p := Params{Budgets: testBudgets, Latency: 100 * time.Millisecond, Concurrency: 8, Available: time.Minute,
+	p := planParams{Budgets: testBudgets, Latency: 100 * time.Millisecond, Concurrency: 8, Available: time.Minute,
 		ShardTime: 60 * time.Second, ShardConcurrency: 2}
-	a := Split(tenants, p)
+	a := split(tenants, p)
 	shuffled := slices.Clone(tenants)
 	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	b := Split(shuffled, p)
+	b := split(shuffled, p)
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	if !bytes.Equal(ja, jb) {
@@ -125,7 +126,7 @@ func TestSplitStableAndBalanced(t *testing.T) {
 	if len(a) < 2 {
 		t.Fatalf("%d shards", len(a))
 	}
-	byID := map[string]TenantCost{}
+	byID := map[string]tenantCost{}
 	for _, tc := range tenants {
 		byID[tc.ID] = tc
 	}
@@ -169,7 +170,7 @@ func TestCostsFromManifest(t *testing.T) {
 			{Dataset: "aps", Status: collector.StatusDeferred},
 			{Dataset: "subscriptions", Status: collector.StatusDeferred}}},
 	}}
-	c := Costs([]string{"a", "b", "new"}, ds, prev)
+	c := estimateCosts([]string{"a", "b", "new"}, ds, prev)
 	if c[0].Requests["central"] != 8 || c[0].Requests["glp-subscriptions"] != 1 || !c[0].Measured || c[0].Deferred {
 		t.Errorf("a: %+v", c[0])
 	}
@@ -180,12 +181,12 @@ func TestCostsFromManifest(t *testing.T) {
 	if c[2].Requests["central"] != 8 || c[2].Requests["glp-subscriptions"] != 1 || c[2].Deferred {
 		t.Errorf("new: %+v", c[2])
 	}
-	if got := Order(c); !slices.Equal(got, []string{"b", "a", "new"}) {
+	if got := deferredFirst(c); !slices.Equal(got, []string{"b", "a", "new"}) {
 		t.Errorf("order %v", got)
 	}
 	// No previous run: the stated default per dataset.
-	d := Costs([]string{"x"}, ds, nil)
-	if d[0].Requests["central"] != 2*DefaultRequestsPerDataset || d[0].Requests["glp-subscriptions"] != DefaultRequestsPerDataset {
+	d := estimateCosts([]string{"x"}, ds, nil)
+	if d[0].Requests["central"] != 2*defaultRequestsPerDataset || d[0].Requests["glp-subscriptions"] != defaultRequestsPerDataset {
 		t.Errorf("defaults: %+v", d[0])
 	}
 }
@@ -205,12 +206,12 @@ func TestShardMessage(t *testing.T) {
 	if nn.ID() != "2c2" {
 		t.Errorf("second continuation %s", nn.ID())
 	}
-	if n, c, ok := ParseShardID("12c3"); !ok || n != 12 || c != 3 {
+	if n, c, ok := parseShardID("12c3"); !ok || n != 12 || c != 3 {
 		t.Errorf("parse: %d %d %v", n, c, ok)
 	}
-	last := ShardMessage{RunID: "r", Shard: 1, Continuation: MaxContinuations, Tenants: []string{id}}
+	last := ShardMessage{RunID: "r", Shard: 1, Continuation: maxContinuations, Tenants: []string{id}}
 	if _, ok := last.Next([]string{id}); ok {
-		t.Error("continuation past MaxContinuations")
+		t.Error("continuation past maxContinuations")
 	}
 	for name, bad := range map[string]string{
 		"unknown field": `{"run_id":"r","shard":1,"shards":1,"tenants":["` + id + `"],"extra":1}`,
@@ -301,21 +302,21 @@ func TestSenderBatches(t *testing.T) {
 func TestRetryDelay(t *testing.T) {
 	for n, want := range map[int]time.Duration{0: time.Minute, 1: time.Minute, 2: 2 * time.Minute, 3: 4 * time.Minute,
 		4: 8 * time.Minute, 5: 15 * time.Minute, 1000: 15 * time.Minute} {
-		if got := RetryDelay(n); got != want {
-			t.Errorf("RetryDelay(%d) = %s, want %s", n, got, want)
+		if got := retryDelay(n); got != want {
+			t.Errorf("retryDelay(%d) = %s, want %s", n, got, want)
 		}
 	}
 }
 
-// DeferUnsent writes a deferred manifest for unsent shards only, never over
+// deferUnsent writes a deferred manifest for unsent shards only, never over
 // a shard's own manifest, and the run then joins.
 func TestDeferUnsentJoins(t *testing.T) {
-	st := NewMemoryStore()
+	st := sink.NewMemory()
 	ctx := context.Background()
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	plan := &Plan{Version: PlanVersion, RunID: "run", Datasets: []string{"devices"},
+	plan := &RunPlan{Version: planVersion, RunID: "run", Datasets: []string{"devices"},
 		Shards: []PlannedShard{{ID: "1", Tenants: []string{"a"}}, {ID: "2", Tenants: []string{"b", "c"}}}}
-	if err := WritePlan(ctx, st, plan); err != nil {
+	if err := writePlan(ctx, st, plan); err != nil {
 		t.Fatal(err)
 	}
 	msgs := plan.Messages()
@@ -325,10 +326,10 @@ func TestDeferUnsentJoins(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Shard 1 was in a call that failed as a whole but ran after all.
-	if err := DeferUnsent(ctx, st, msgs, plan.Datasets, now); err != nil {
+	if err := deferUnsent(ctx, st, msgs, plan.Datasets, now); err != nil {
 		t.Fatal(err)
 	}
-	res, err := TryJoin(ctx, st, "run")
+	res, err := tryJoin(ctx, st, "run")
 	if err != nil || res.Joined == nil {
 		t.Fatalf("join %+v %v", res, err)
 	}
@@ -350,12 +351,12 @@ func shardManifest(run, shard string, finished time.Time, tenants map[string]col
 
 func TestTryJoinWithContinuation(t *testing.T) {
 	ctx := context.Background()
-	st := NewMemoryStore()
+	st := sink.NewMemory()
 	run := "20261124T140000Z-abcd0123"
 	t0 := time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
-	plan := &Plan{Version: PlanVersion, RunID: run, Datasets: []string{"devices"},
+	plan := &RunPlan{Version: planVersion, RunID: run, Datasets: []string{"devices"},
 		Shards: []PlannedShard{{ID: "1", Tenants: []string{"a", "b"}}, {ID: "2", Tenants: []string{"c", "d"}}}}
-	if err := WritePlan(ctx, st, plan); err != nil {
+	if err := writePlan(ctx, st, plan); err != nil {
 		t.Fatal(err)
 	}
 	if msgs := plan.Messages(); len(msgs) != 2 || msgs[1].Shard != 2 || msgs[1].Shards != 2 || msgs[1].Tenants[0] != "c" {
@@ -368,21 +369,21 @@ func TestTryJoinWithContinuation(t *testing.T) {
 		}
 	}
 	put(shardManifest(run, "1", t0.Add(time.Minute), map[string]collector.Status{"a": "ok", "b": "ok"}))
-	if res, err := TryJoin(ctx, st, run); err != nil || res.Joined != nil || res.Missing != "2" {
+	if res, err := tryJoin(ctx, st, run); err != nil || res.Joined != nil || res.Missing != "2" {
 		t.Fatalf("%+v %v", res, err)
 	}
 	// Shard 2 ran out of time for d and recorded its continuation.
 	put(shardManifest(run, "2", t0.Add(2*time.Minute), map[string]collector.Status{"c": "ok", "d": "deferred"}))
 	m2 := plan.Messages()[1]
 	next, _ := m2.Next([]string{"d"})
-	if err := RecordContinuation(ctx, st, "2", next); err != nil {
+	if err := recordContinuation(ctx, st, "2", next); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := TryJoin(ctx, st, run); err != nil || res.Joined != nil || res.Missing != "2c1" {
+	if res, err := tryJoin(ctx, st, run); err != nil || res.Joined != nil || res.Missing != "2c1" {
 		t.Fatalf("%+v %v", res, err)
 	}
 	put(shardManifest(run, "2c1", t0.Add(3*time.Minute), map[string]collector.Status{"d": "ok"}))
-	res, err := TryJoin(ctx, st, run)
+	res, err := tryJoin(ctx, st, run)
 	if err != nil || res.Joined == nil {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -391,7 +392,7 @@ func TestTryJoinWithContinuation(t *testing.T) {
 		t.Fatalf("joined %+v", j)
 	}
 	first, _ := st.Get(ctx, collector.ManifestKey(run))
-	if _, err := TryJoin(ctx, st, run); err != nil {
+	if _, err := tryJoin(ctx, st, run); err != nil {
 		t.Fatal(err)
 	}
 	second, _ := st.Get(ctx, collector.ManifestKey(run))
@@ -404,13 +405,13 @@ func TestTryJoinWithContinuation(t *testing.T) {
 	}
 	// An older run does not move the pointer back.
 	older := shardManifest("20261124T130000Z-00000000", "", t0, map[string]collector.Status{"a": "ok"})
-	if err := UpdateLatest(ctx, st, older); err != nil {
+	if err := updateLatest(ctx, st, older); err != nil {
 		t.Fatal(err)
 	}
 	if prev, _ := Previous(ctx, st); prev.RunID != run {
 		t.Errorf("pointer moved back to %s", prev.RunID)
 	}
-	if _, err := TryJoin(ctx, st, "no-such-run"); !errors.Is(err, ErrNotFound) {
+	if _, err := tryJoin(ctx, st, "no-such-run"); !errors.Is(err, sink.ErrNotFound) {
 		t.Errorf("no plan: %v", err)
 	}
 }
@@ -418,11 +419,11 @@ func TestTryJoinWithContinuation(t *testing.T) {
 func TestDeferredManifestAndRunDate(t *testing.T) {
 	now := time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)
 	msg := &ShardMessage{RunID: "20261124T230000Z-abcd0123", Shard: 3, Continuation: 1, Tenants: []string{"a", "b"}}
-	m := DeferredManifest(msg, []string{"devices", "aps"}, nil, now)
+	m := deferredManifest(msg, []string{"devices", "aps"}, nil, now)
 	if m.Shard != "3c1" || m.Date != "2026-11-24" || m.Totals.TenantsDeferred != 2 || m.Totals.DatasetsDeferred != 4 || m.Complete {
 		t.Fatalf("%+v", m)
 	}
-	if d := RunDate("manual-run", now); d != "2026-11-25" {
+	if d := runDate("manual-run", now); d != "2026-11-25" {
 		t.Errorf("custom id date %s", d)
 	}
 }
@@ -431,7 +432,7 @@ func TestDeferredManifestAndRunDate(t *testing.T) {
 // names that do not match the tenants are refused.
 func TestShardMessageNames(t *testing.T) {
 	a, b, c := strings.Repeat("a", 32), strings.Repeat("b", 32), strings.Repeat("c", 32)
-	plan := &Plan{RunID: "r", Shards: []PlannedShard{{ID: "1", Tenants: []string{a, b, c}}},
+	plan := &RunPlan{RunID: "r", Shards: []PlannedShard{{ID: "1", Tenants: []string{a, b, c}}},
 		TenantNames: map[string]string{a: "Alpha", b: "Beta", c: "Gamma"}}
 	msg := plan.Messages()[0]
 	if !slices.Equal(msg.Names, []string{"Alpha", "Beta", "Gamma"}) {
@@ -467,7 +468,7 @@ func TestSenderSizes(t *testing.T) {
 		m := ShardMessage{RunID: "r", Shard: i, Shards: 12}
 		n := 500 // ~17 KB of ids: 10 of them exceed one call's 256 KiB
 		if i == 1 {
-			n = MaxShardTenants // with 200-byte names: over MaxMessageBytes
+			n = maxShardTenants // with 200-byte names: over maxMessageBytes
 		}
 		for j := range n {
 			m.Tenants = append(m.Tenants, fmt.Sprintf("%032x", i*10000+j))
@@ -494,7 +495,7 @@ func TestSenderSizes(t *testing.T) {
 			}
 			sent++
 		}
-		if size > MaxBatchBytes || len(call) > BatchSize {
+		if size > maxBatchBytes || len(call) > batchSize {
 			t.Errorf("a call of %d messages, %d bytes", len(call), size)
 		}
 	}

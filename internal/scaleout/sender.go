@@ -14,56 +14,56 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// BatchSize is the most messages one SendMessageBatch call takes.
-const BatchSize = 10
+// batchSize is the most messages one SendMessageBatch call takes.
+const batchSize = 10
 
 // SQS limits one message body, and the bodies of one SendMessageBatch call
 // together, to 256 KiB (some regions now take more; 256 KiB works in all).
 const (
-	// MaxMessageBytes is the largest shard message body sent with tenant
+	// maxMessageBytes is the largest shard message body sent with tenant
 	// names; a bigger one is sent without them.
-	MaxMessageBytes = 240 << 10
-	// MaxBatchBytes bounds the bodies of one SendMessageBatch call.
-	MaxBatchBytes = 256 << 10
+	maxMessageBytes = 240 << 10
+	// maxBatchBytes bounds the bodies of one SendMessageBatch call.
+	maxBatchBytes = 256 << 10
 )
 
-// SQSAPI is the part of the SQS client Sender uses.
-type SQSAPI interface {
+// sqsAPI is the part of the SQS client Sender uses.
+type sqsAPI interface {
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
 // QueueAPI is the part of the SQS client the collector uses: sending
 // shards, reading the queue's backlog and scheduling a failed shard's retry.
 type QueueAPI interface {
-	SQSAPI
+	sqsAPI
 	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 }
 
 // Retry delays of a failed shard message: the first retry after
-// RetryBase, each later one twice the one before, at most RetryMax.
+// retryBase, each later one twice the one before, at most retryMax.
 const (
-	RetryBase = time.Minute
-	RetryMax  = 15 * time.Minute
+	retryBase = time.Minute
+	retryMax  = 15 * time.Minute
 )
 
-// RetryDelay is how long a shard message that failed on its receiveCount-th
+// retryDelay is how long a shard message that failed on its receiveCount-th
 // receive (SQS's ApproximateReceiveCount, from 1) stays invisible before
 // SQS delivers it again. Without it the message would wait for the queue's
 // whole visibility timeout (sized to the function's timeout), although a
 // failed shard usually failed fast (the API or a store was unreachable).
-func RetryDelay(receiveCount int) time.Duration {
-	d := RetryBase
-	for i := 1; i < receiveCount && d < RetryMax; i++ {
+func retryDelay(receiveCount int) time.Duration {
+	d := retryBase
+	for i := 1; i < receiveCount && d < retryMax; i++ {
 		d *= 2
 	}
-	return min(d, RetryMax)
+	return min(d, retryMax)
 }
 
-// RetryLater makes a received message visible again after
-// RetryDelay(receiveCount) (SQS ChangeMessageVisibility).
-func RetryLater(ctx context.Context, client QueueAPI, queueURL, receiptHandle string, receiveCount int) (time.Duration, error) {
-	d := RetryDelay(receiveCount)
+// changeVisibility makes a received message visible again after
+// retryDelay(receiveCount) (SQS ChangeMessageVisibility).
+func changeVisibility(ctx context.Context, client QueueAPI, queueURL, receiptHandle string, receiveCount int) (time.Duration, error) {
+	d := retryDelay(receiveCount)
 	_, err := client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl: aws.String(queueURL), ReceiptHandle: aws.String(receiptHandle), VisibilityTimeout: int32(d / time.Second),
 	})
@@ -73,14 +73,14 @@ func RetryLater(ctx context.Context, client QueueAPI, queueURL, receiptHandle st
 	return d, nil
 }
 
-// Backlog returns the shard messages waiting in the queue
+// queueBacklog returns the shard messages waiting in the queue
 // (ApproximateNumberOfMessages) and those being processed or waiting for a
 // retry (ApproximateNumberOfMessagesNotVisible). A scheduled run that finds
 // messages waiting skips: an earlier run is still being collected, and
 // starting another would only lengthen the queue. Messages in flight do not
-// stop it: a failed shard stays invisible for RetryDelay (the collector
+// stop it: a failed shard stays invisible for retryDelay (the collector
 // shortens the queue's visibility timeout) before its retry.
-func Backlog(ctx context.Context, client QueueAPI, queueURL string) (waiting, inFlight int, err error) {
+func queueBacklog(ctx context.Context, client QueueAPI, queueURL string) (waiting, inFlight int, err error) {
 	visible, hidden := types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible
 	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
 		AttributeNames: []types.QueueAttributeName{visible, hidden}})
@@ -109,7 +109,7 @@ func Backlog(ctx context.Context, client QueueAPI, queueURL string) (waiting, in
 
 // Sender sends shard messages to the shard queue.
 type Sender struct {
-	Client   SQSAPI
+	Client   sqsAPI
 	QueueURL string
 }
 
@@ -139,7 +139,7 @@ func (e *SendError) Error() string {
 func (e *SendError) Unwrap() error { return e.Err }
 
 // Send sends one message per shard, in SendMessageBatch calls of at most
-// BatchSize messages and MaxBatchBytes of bodies. Entries SQS reports as
+// batchSize messages and maxBatchBytes of bodies. Entries SQS reports as
 // failed without a sender fault are sent once more; anything still failed
 // is a *SendError. The SDK retries whole calls.
 func (s *Sender) Send(ctx context.Context, msgs ...ShardMessage) error {
@@ -147,7 +147,7 @@ func (s *Sender) Send(ctx context.Context, msgs ...ShardMessage) error {
 	bodies := make([]string, len(msgs))
 	for i := range msgs {
 		body, err := json.Marshal(msgs[i])
-		if err == nil && len(body) > MaxMessageBytes && len(msgs[i].Names) > 0 {
+		if err == nil && len(body) > maxMessageBytes && len(msgs[i].Names) > 0 {
 			// Too big with the names: the shard lists tenants itself.
 			msgs[i].Names = nil
 			body, err = json.Marshal(msgs[i])
@@ -161,7 +161,7 @@ func (s *Sender) Send(ctx context.Context, msgs ...ShardMessage) error {
 	var unsent []ShardMessage
 	for start := 0; start < len(msgs); {
 		end, size := start, 0
-		for end < len(msgs) && end-start < BatchSize && (end == start || size+len(bodies[end]) <= MaxBatchBytes) {
+		for end < len(msgs) && end-start < batchSize && (end == start || size+len(bodies[end]) <= maxBatchBytes) {
 			size += len(bodies[end])
 			end++
 		}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -29,8 +31,8 @@ func NewMemory() *Memory {
 // String returns "memory://".
 func (m *Memory) String() string { return "memory://" }
 
-// Get returns a committed object's bytes.
-func (m *Memory) Get(key string) ([]byte, bool) {
+// Object returns a committed object's bytes.
+func (m *Memory) Object(key string) ([]byte, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, ok := m.objects[key]
@@ -42,6 +44,29 @@ func (m *Memory) ContentType(key string) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.types[key]
+}
+
+// Get returns a committed object's bytes, or an error matching ErrNotFound.
+func (m *Memory) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b, ok := m.Object(key)
+	if !ok {
+		return nil, fmt.Errorf("memory://%s: %w", key, ErrNotFound)
+	}
+	return bytes.Clone(b), nil
+}
+
+// List returns the committed keys that start with prefix, sorted.
+func (m *Memory) List(ctx context.Context, prefix string) ([]string, error) {
+	var out []string
+	for _, k := range m.Keys() {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	return out, ctx.Err()
 }
 
 // Keys returns the committed keys, sorted.

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // S3Options tune the S3 sink's streaming upload.
@@ -156,6 +158,45 @@ func (s *S3) Put(ctx context.Context, key string, body []byte, contentType strin
 		return fmt.Errorf("sink: putting s3://%s/%s%s: %w", s.bucket, s.prefix, key, err)
 	}
 	return nil
+}
+
+// Get returns the object's bytes, or an error matching ErrNotFound.
+func (s *S3) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
+	if err != nil {
+		var nsk *types.NoSuchKey
+		var re *awshttp.ResponseError
+		if errors.As(err, &nsk) || (errors.As(err, &re) && re.HTTPStatusCode() == 404) {
+			return nil, fmt.Errorf("s3://%s/%s%s: %w", s.bucket, s.prefix, key, ErrNotFound)
+		}
+		return nil, fmt.Errorf("sink: reading s3://%s/%s%s: %w", s.bucket, s.prefix, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("sink: reading s3://%s/%s%s: %w", s.bucket, s.prefix, key, err)
+	}
+	return b, nil
+}
+
+// List returns the keys under prefix with ListObjectsV2 (s3:ListBucket on
+// the prefix), relative to the sink's prefix.
+func (s *S3) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sink: listing s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), s.prefix))
+		}
+	}
+	return keys, nil
 }
 
 type s3Object struct {

@@ -1,5 +1,8 @@
-// Package sink stores the collector's output objects: a local directory or an
-// S3 bucket (through the AWS SDK), both with the same key layout.
+// Package sink is the one object store of the project: a local directory, an
+// S3 bucket (through the AWS SDK) or memory, all with the same key layout.
+// The collector streams its dataset objects and manifests into it, and the
+// scale-out coordinator reads and writes its run objects (plan, shard
+// manifests, continuations, the latest-run pointer) through the same Sink.
 //
 // Every object is written through Create, streamed with Write, and then either
 // made visible with Commit or discarded with Abort. Readers never see a
@@ -17,14 +20,20 @@ import (
 	"strings"
 )
 
-// Sink creates objects under a root (a directory or an S3 bucket and prefix).
-// Keys are slash-separated and relative to that root.
+// Sink is an object store under a root (a directory, an S3 bucket and
+// prefix, or memory). Keys are slash-separated and relative to that root.
 type Sink interface {
 	// Create starts a streamed object. The object is invisible until Commit.
 	// ctx bounds the whole life of the object (the upload runs under it).
 	Create(ctx context.Context, key string, contentType string) (Object, error)
 	// Put writes a small object in one call, atomically.
 	Put(ctx context.Context, key string, body []byte, contentType string) error
+	// Get returns a small object's bytes, or an error matching ErrNotFound.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// List returns the keys that start with prefix, sorted. Callers decide
+	// existence by listing: without an unconditional s3:ListBucket, S3
+	// answers a GET of a missing key with 403, not 404.
+	List(ctx context.Context, prefix string) ([]string, error)
 	// String describes the sink's root, e.g. "s3://bucket/prefix/" or a path.
 	String() string
 }
@@ -60,6 +69,8 @@ var (
 	ErrClosed = errors.New("sink: object already committed or aborted")
 	// ErrAborted is the cause seen by an upload that Abort stopped.
 	ErrAborted = errors.New("sink: object aborted")
+	// ErrNotFound is matched by Get errors for a missing key.
+	ErrNotFound = errors.New("sink: object not found")
 )
 
 // KeyError reports a key that cannot be stored (empty, absolute, or with

@@ -23,7 +23,7 @@ var functions = map[string]struct {
 }{
 	"CollectorFunction": {
 		codeURI:    "functions/collector",
-		handlerDir: "internal/lambdafn/collector",
+		handlerDir: "internal/lambdafn/collectorfn",
 		envVars: []string{"CENTRALMSP_BUCKET", "CENTRALMSP_PREFIX", "CENTRALMSP_CREDENTIALS_SECRET",
 			"CENTRALMSP_TOKEN_CACHE_PREFIX", "CENTRALMSP_CONCURRENCY", "CENTRALMSP_DATASETS",
 			"CENTRALMSP_SHARD_QUEUE_URL", "CENTRALMSP_SHARD_CONCURRENCY", "CENTRALMSP_EVENT_BUS"},

@@ -227,6 +227,32 @@ func (r *Refresher) Refresh(ctx context.Context) (*Result, error) {
 	res.Tenants = len(tenants)
 
 	// The MSP object first: the collector needs it even if tenants fail.
+	r.writeMSP(ctx, mspState, mspTok, ws, we, res, log)
+
+	shards = assign(o.Prefix, o.Layout, shards, tenants, res.ListComplete, res)
+	res.Shards = len(shards)
+
+	todo := r.pending(shards, started, we, res)
+	res.Exchanged = r.exchange(ctx, todo, mspTok.AccessToken, ws, res, log)
+	slices.SortFunc(res.Failures, func(a, b TenantFailure) int { return cmp.Compare(a.TenantID, b.TenantID) })
+	slices.Sort(res.Written)
+	res.Duration = o.Now().Sub(started)
+	log.InfoContext(ctx, "token cache refreshed",
+		"window_start", ws, "tenants", res.Tenants, "shards", res.Shards, "new_shards", res.NewShards,
+		"exchanged", res.Exchanged, "failed", len(res.Failures), "written", len(res.Written),
+		"skipped", len(res.Skipped), "write_errors", len(res.Errors))
+
+	switch {
+	case len(res.Errors) > 0 && len(res.Written) == 0:
+		return res, fmt.Errorf("tokencache: nothing could be written: %d write error(s), first: %s", len(res.Errors), res.Errors[0].Message)
+	}
+	return res, nil
+}
+
+// writeMSP writes the MSP object unless its token is still valid for the
+// window.
+func (r *Refresher) writeMSP(ctx context.Context, mspState *shardState, mspTok *oauth2.Token, ws, we time.Time, res *Result, log *slog.Logger) {
+	o := r.o
 	mspEntry := Entry{TenantID: MSPEntryID, Name: "MSP", Token: mspTok.AccessToken, TokenType: mspTok.Type(), Expiry: mspTok.Expiry, Status: StatusOK, Updated: o.Now()}
 	if mspEntry.Expiry.IsZero() {
 		mspEntry.Expiry = o.Now().Add(o.Schedule.TokenLifetime)
@@ -237,11 +263,12 @@ func (r *Refresher) Refresh(ctx context.Context) (*Result, error) {
 	} else {
 		res.skip(mspState.name, SkipFresh, "")
 	}
+}
 
-	shards = assign(o.Prefix, o.Layout, shards, tenants, res.ListComplete, res)
-	res.Shards = len(shards)
-
-	// Decide which shards to write and what to exchange.
+// pending decides which cache secrets to write and which of their entries
+// to exchange; the others are recorded as skipped.
+func (r *Refresher) pending(shards []*shardState, started, we time.Time, res *Result) []*shardState {
+	o := r.o
 	var todo []*shardState
 	for _, st := range shards {
 		for i, e := range st.entries {
@@ -261,7 +288,13 @@ func (r *Refresher) Refresh(ctx context.Context) (*Result, error) {
 			todo = append(todo, st)
 		}
 	}
+	return todo
+}
 
+// exchange exchanges every pending entry, writing each cache secret as soon
+// as its last entry is done, and returns the tokens exchanged. Failures are
+// recorded in res.
+func (r *Refresher) exchange(ctx context.Context, todo []*shardState, mspToken string, ws time.Time, res *Result, log *slog.Logger) int {
 	// Keep a reserve of the invocation's time for the writes.
 	exCtx := ctx
 	if dl, ok := ctx.Deadline(); ok {
@@ -270,18 +303,17 @@ func (r *Refresher) Refresh(ctx context.Context) (*Result, error) {
 		exCtx, cancel = context.WithDeadline(ctx, dl.Add(-reserve))
 		defer cancel()
 	}
-
 	var (
 		g       errgroup.Group
 		mu      sync.Mutex
 		okCount atomic.Int64
 	)
-	g.SetLimit(o.Concurrency)
+	g.SetLimit(r.o.Concurrency)
 	for _, st := range todo {
 		st.remaining.Store(int64(len(st.pending)))
 		for _, i := range st.pending {
 			g.Go(func() error {
-				fail := r.exchangeOne(exCtx, st, i, mspTok.AccessToken)
+				fail := r.exchangeOne(exCtx, st, i, mspToken)
 				if fail == nil {
 					okCount.Add(1)
 				} else {
@@ -300,21 +332,7 @@ func (r *Refresher) Refresh(ctx context.Context) (*Result, error) {
 		}
 	}
 	_ = g.Wait() // workers record failures as data and return nil
-
-	res.Exchanged = int(okCount.Load())
-	slices.SortFunc(res.Failures, func(a, b TenantFailure) int { return cmp.Compare(a.TenantID, b.TenantID) })
-	slices.Sort(res.Written)
-	res.Duration = o.Now().Sub(started)
-	log.InfoContext(ctx, "token cache refreshed",
-		"window_start", ws, "tenants", res.Tenants, "shards", res.Shards, "new_shards", res.NewShards,
-		"exchanged", res.Exchanged, "failed", len(res.Failures), "written", len(res.Written),
-		"skipped", len(res.Skipped), "write_errors", len(res.Errors))
-
-	switch {
-	case len(res.Errors) > 0 && len(res.Written) == 0:
-		return res, fmt.Errorf("tokencache: nothing could be written: %d write error(s), first: %s", len(res.Errors), res.Errors[0].Message)
-	}
-	return res, nil
+	return int(okCount.Load())
 }
 
 func (res *Result) skip(name string, why SkipReason, detail string) {

@@ -74,7 +74,8 @@ type Budgets struct {
 
 type bucketKey struct{ name, key string }
 
-// DefaultBudgets returns the documented defaults: New Central 8 requests/s
+// DefaultBudgets returns HPE's documented defaults
+// (developer.arubanetworks.com/new-central, developer.greenlake.hpe.com): New Central 8 requests/s
 // per account (its scope is detected from the answers until SetScope pins
 // it); GLP devices 160/min and subscriptions 60/min per workspace; the GLP
 // token endpoint unlimited per account; every other GLP API unlimited, with

@@ -11,7 +11,8 @@ type cluster struct {
 }
 
 // clusters lists the 16 New Central clusters exactly as PyCentral's
-// CLUSTER_BASE_URLS and the official OpenAPI servers list (apis.md B1).
+// CLUSTER_BASE_URLS and the servers list of HPE's New Central OpenAPI
+// documents (https://developer.arubanetworks.com/new-central/docs/).
 // It is read-only.
 var clusters = [...]cluster{
 	{"EU-1", "https://de1.api.central.arubanetworks.com"},

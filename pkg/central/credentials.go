@@ -22,7 +22,8 @@ import (
 
 // Default endpoints.
 const (
-	// DefaultGLPBaseURL is the single GreenLake Platform API host (apis.md A1).
+	// DefaultGLPBaseURL is the single GreenLake Platform API host
+	// (https://developer.greenlake.hpe.com/docs/greenlake/guides/public/authentication/authentication).
 	DefaultGLPBaseURL = "https://global.api.greenlake.hpe.com"
 	// SSOTokenURL is the token endpoint of standalone glp and new_central blocks.
 	SSOTokenURL = "https://sso.common.cloud.hpe.com/as/token.oauth2"
@@ -332,8 +333,8 @@ func pyType(v any) string {
 	}
 }
 
-// Validate checks the credentials with PyCentral's rules (pycentral-behaviour.md
-// §1.2) plus URL safety: every URL must be https, except http for loopback
+// Validate checks the credentials with PyCentral's rules
+// (https://github.com/aruba/pycentral, its credential validation) plus URL safety: every URL must be https, except http for loopback
 // hosts. It does not modify c. Warnings (ignored blocks) go to slog.Default().
 func (c *Credentials) Validate() error {
 	return c.validate(slog.Default(), false)
@@ -520,7 +521,8 @@ func (u *Unified) TokenURL() string {
 
 // WorkspaceTokenURL returns the GLP issuer of any workspace,
 // {glp_base_url}/authorization/v2/oauth2/{workspaceID}/token, e.g. the tenant
-// token-exchange endpoint (apis.md A3). token_endpoint does not apply.
+// token-exchange endpoint (https://developer.greenlake.hpe.com/docs/greenlake/services/credentials/public/msp-token-exchange).
+// token_endpoint does not apply.
 func (u *Unified) WorkspaceTokenURL(workspaceID string) string {
 	return u.GLPURL() + "/authorization/v2/oauth2/" + workspaceID + "/token"
 }

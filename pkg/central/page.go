@@ -68,7 +68,7 @@ func (e *PaginationError) Error() string {
 }
 
 // Pages iterates over the pages of a list. It yields (nil, err) once on
-// error and stops. Stop rules (apis.md F.4): null/empty next (cursor), a short
+// error and stops. Stop rules (as HPE's API references describe paging): null/empty next (cursor), a short
 // page when no total is given (offset), the total reached.
 func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page[T], error] {
 	return func(yield func(*Page[T], error) bool) {

@@ -251,7 +251,8 @@ func ClientCredentials(ctx context.Context, hc *http.Client, tokenURL, clientID,
 	return tokenRequest(ctx, hc, "", tokenURL, form, clientID, clientSecret, time.Now)
 }
 
-// ExchangeToken runs the RFC 8693 token exchange of apis.md A3: the form holds
+// ExchangeToken runs the RFC 8693 token exchange HPE documents for MSPs
+// (https://developer.greenlake.hpe.com/docs/greenlake/services/credentials/public/msp-token-exchange): the form holds
 // exactly grant_type, subject_token and subject_token_type. When clientID and
 // clientSecret are both non-empty they are sent as HTTP Basic auth, as PyCentral
 // does. hc nil means http.DefaultClient.

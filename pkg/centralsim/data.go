@@ -300,32 +300,66 @@ var (
 
 // generate builds all datasets of ts for generation g.
 func (s *Server) generate(ts *tenantState, g int64) *tenantData {
-	info := ts.sizes()
-	seed := s.opts.Seed
-	n := info.Devices
-	start := 0
+	gn := &generation{ts: ts, g: g, info: ts.sizes(), seed: s.opts.Seed, sets: make(map[string][]json.RawMessage, len(allDatasets))}
 	if g > 0 && ts.baseSize > 0 {
-		start = int(g) * max(1, ts.baseSize/20)
+		gn.start = int(g) * max(1, ts.baseSize/20)
 	}
-	sets := make(map[string][]json.RawMessage, len(allDatasets))
 	for _, name := range allDatasets {
-		sets[name] = []json.RawMessage{}
+		gn.sets[name] = []json.RawMessage{}
 	}
-	// Sites.
-	siteIDs := make([]string, info.Sites)
-	siteNames := make([]string, info.Sites)
-	for j := range info.Sites {
-		siteIDs[j] = strconv.FormatUint(1e8+hash64(seed, ts.info.HexID, "site", strconv.Itoa(j))%9e8, 10)
+	gn.sites()
+	gn.subscriptions()
+	gn.devices()
+	for _, d := range gn.devs {
+		gn.deviceRecords(d)
+	}
+	gn.sitesHealth()
+	gn.auditLogs()
+	ts.mergeAppended(gn.sets, ts.appended)
+	return &tenantData{gen: g, sets: gn.sets}
+}
+
+// generation is the state of one generate call: a tenant's sizes, the
+// records built so far, and the sites, subscriptions and devices the
+// datasets share.
+type generation struct {
+	ts    *tenantState
+	g     int64
+	info  Tenant
+	seed  int64
+	start int
+	sets  map[string][]json.RawMessage
+
+	siteIDs, siteNames []string
+	subKeys, subIDs    []string
+	devs               []simDevice
+}
+
+func (gn *generation) add(dataset string, v any) {
+	gn.sets[dataset] = append(gn.sets[dataset], mustJSON(v))
+}
+
+// sites names the tenant's sites.
+func (gn *generation) sites() {
+	ts := gn.ts
+	gn.siteIDs = make([]string, gn.info.Sites)
+	gn.siteNames = make([]string, gn.info.Sites)
+	for j := range gn.info.Sites {
+		gn.siteIDs[j] = strconv.FormatUint(1e8+hash64(gn.seed, ts.info.HexID, "site", strconv.Itoa(j))%9e8, 10)
 		c := cities[j%len(cities)]
-		siteNames[j] = fmt.Sprintf("%s %d – %s", c[0], j+1, strings.SplitN(ts.info.Name, " ", 2)[0])
+		gn.siteNames[j] = fmt.Sprintf("%s %d – %s", c[0], j+1, strings.SplitN(ts.info.Name, " ", 2)[0])
 	}
-	// Subscriptions.
-	subKeys := make([]string, info.Subscriptions)
-	subIDs := make([]string, info.Subscriptions)
-	for j := range info.Subscriptions {
-		sr := newRand(seed, ts.info.HexID, "sub", strconv.Itoa(j))
-		subIDs[j] = uuidFrom(sr)
-		subKeys[j] = "E" + strings.ToUpper(alnum(sr, 11))
+}
+
+// subscriptions builds the subscriptions dataset.
+func (gn *generation) subscriptions() {
+	ts := gn.ts
+	gn.subKeys = make([]string, gn.info.Subscriptions)
+	gn.subIDs = make([]string, gn.info.Subscriptions)
+	for j := range gn.info.Subscriptions {
+		sr := newRand(gn.seed, ts.info.HexID, "sub", strconv.Itoa(j))
+		gn.subIDs[j] = uuidFrom(sr)
+		gn.subKeys[j] = "E" + strings.ToUpper(alnum(sr, 11))
 		typ, tier, sku := "CENTRAL_AP", "FOUNDATION_AP", "R3K02AAE"
 		switch j % 3 {
 		case 1:
@@ -339,22 +373,27 @@ func (s *Server) generate(ts *tenantState, g int64) *tenantData {
 			status = "ENDED"
 		}
 		qty := 10 + sr.IntN(200)
-		sets[DatasetSubscriptions] = append(sets[DatasetSubscriptions], mustJSON(map[string]any{
-			"id": subIDs[j], "type": "subscriptions/subscription", "key": subKeys[j], "sku": sku,
+		gn.add(DatasetSubscriptions, map[string]any{
+			"id": gn.subIDs[j], "type": "subscriptions/subscription", "key": gn.subKeys[j], "sku": sku,
 			"skuDescription": "Aruba Central " + tier + " subscription", "subscriptionType": typ,
 			"subscriptionStatus": status, "productType": "DEVICE", "tier": tier, "tierDescription": tier,
 			"quantity": strconv.Itoa(qty), "availableQuantity": strconv.Itoa(sr.IntN(qty)),
 			"startTime": ts3339(st), "endTime": ts3339(st.AddDate(3, 0, 0)), "isEval": j%11 == 10,
 			"contract": "", "quote": "", "po": "", "resellerPo": "", "tags": map[string]string{},
 			"createdAt": ts3339(st), "updatedAt": ts3339(st.Add(48 * time.Hour)),
-		}))
+		})
 	}
-	// Devices: monitored (aps, switches, gateways) then inventory-only.
-	devs := make([]simDevice, 0, n+info.InventoryOnly)
+}
+
+// devices draws the devices: monitored (aps, switches, gateways) then
+// inventory-only.
+func (gn *generation) devices() {
+	info, ts, n := gn.info, gn.ts, gn.info.Devices
+	gn.devs = make([]simDevice, 0, n+info.InventoryOnly)
 	for x := range n + info.InventoryOnly {
-		k := start + x
-		dr := newRand(seed, ts.info.HexID, "dev", strconv.Itoa(k))
-		d := simDevice{k: k, onboard: x < n, online: dr.IntN(10) != 0 || g%2 == 1 && k%3 == 0,
+		k := gn.start + x
+		dr := newRand(gn.seed, ts.info.HexID, "dev", strconv.Itoa(k))
+		d := simDevice{k: k, onboard: x < n, online: dr.IntN(10) != 0 || gn.g%2 == 1 && k%3 == 0,
 			created: baseTime.Add(-time.Duration(dr.IntN(900*24)) * time.Hour), uuid: uuidFrom(dr),
 			ip:       fmt.Sprintf("10.%d.%d.%d", dr.IntN(256), dr.IntN(256), 1+dr.IntN(254)),
 			uptimeMs: float64(dr.IntN(90*24*3600)) * 1000, subIdx: -1}
@@ -384,102 +423,126 @@ func (s *Server) generate(ts *tenantState, g int64) *tenantData {
 		d.serial = fmt.Sprintf("%sT%s%07d", letter, ts.code, k)
 		d.mac = fmt.Sprintf("02:%02X:%02X:%02X:%02X:%02X", ts.info.Index&0xFF, (ts.info.Index>>8)&0xFF, (k>>16)&0xFF, (k>>8)&0xFF, k&0xFF)
 		d.name = fmt.Sprintf("%s-%s-%04d", strings.ToUpper(d.kind[:2]), strings.ToLower(ts.code), k)
-		devs = append(devs, d)
+		gn.devs = append(gn.devs, d)
 	}
-	lastSeen := func(d simDevice) time.Time { return baseTime.Add(-time.Duration(d.k%600) * time.Second) }
-	site := func(d simDevice) (string, string) {
-		if !d.onboard || info.Sites == 0 {
-			return "", ""
-		}
-		return siteIDs[d.site], siteNames[d.site]
+}
+
+func lastSeen(d simDevice) time.Time { return baseTime.Add(-time.Duration(d.k%600) * time.Second) }
+
+// site returns a device's site id and name ("" when it has none).
+func (gn *generation) site(d simDevice) (string, string) {
+	if !d.onboard || gn.info.Sites == 0 {
+		return "", ""
 	}
-	for _, d := range devs {
-		sid, sname := site(d)
-		status := "OFFLINE"
+	return gn.siteIDs[d.site], gn.siteNames[d.site]
+}
+
+// deviceView is what every dataset shows of one device.
+type deviceView struct {
+	sid, sname, status, devType, ctype string
+}
+
+// deviceRecords adds one device's records to every dataset it appears in.
+func (gn *generation) deviceRecords(d simDevice) {
+	v := deviceView{status: "OFFLINE"}
+	v.sid, v.sname = gn.site(d)
+	if d.online {
+		v.status = "ONLINE"
+	}
+	v.devType = map[string]string{"ap": "ACCESS_POINT", "switch": "SWITCH", "gateway": "GATEWAY"}[d.kind]
+	v.ctype = "network-monitoring/" + map[string]string{"ap": "access-point", "switch": "switch", "gateway": "gateway"}[d.kind]
+	if d.onboard {
+		gn.monitoring(d, v)
+	}
+	tier, subKey := "", ""
+	if d.subIdx >= 0 {
+		subKey = gn.subKeys[d.subIdx]
+		tier = "FOUNDATION"
+	}
+	prov := "No"
+	if d.onboard {
+		prov = "Yes"
+	}
+	gn.add(DatasetDeviceInventory, map[string]any{
+		"id": d.serial, "type": "network-monitoring/device-inventory", "serialNumber": d.serial,
+		"macAddress": d.mac, "deviceName": d.name, "deviceType": v.devType, "model": d.model,
+		"partNumber": d.part, "status": v.status, "isProvisioned": prov, "subscriptionKey": subKey, "tier": tier,
+		"siteId": v.sid, "siteName": v.sname, "firmwareVersion": d.fw, "deviceGroupName": "default",
+	})
+	gn.glpDevice(d)
+}
+
+// monitoring adds an onboarded device to devices and to aps, switches or
+// gateways.
+func (gn *generation) monitoring(d simDevice, v deviceView) {
+	gn.add(DatasetDevices, map[string]any{
+		"id": d.serial, "type": v.ctype, "serialNumber": d.serial, "macAddress": d.mac, "deviceName": d.name,
+		"deviceType": v.devType, "model": d.model, "partNumber": d.part, "status": v.status, "ipv4": d.ip,
+		"siteId": v.sid, "siteName": v.sname, "firmwareVersion": d.fw, "deployment": "Standalone",
+		"role": "Member", "configStatus": "SYNCHRONIZED", "lastSeenAt": ts3339(lastSeen(d)),
+		"uptimeInMillis": d.uptimeMs,
+	})
+	switch d.kind {
+	case "ap":
+		gn.add(DatasetAPs, map[string]any{
+			"id": d.serial, "type": v.ctype, "serialNumber": d.serial, "macAddress": d.mac, "deviceName": d.name,
+			"model": d.model, "partNumber": d.part, "status": v.status, "ipv4": d.ip, "siteId": v.sid,
+			"siteName": v.sname, "firmwareVersion": d.fw, "clientCount": d.k % 40, "wlanCount": 1 + d.k%4,
+			"deployment": "Standalone", "role": "AP", "lastSeenAt": ts3339(lastSeen(d)),
+			"uptimeInMillis": d.uptimeMs, "cpuUtilization": d.k % 60, "memoryUtilization": 20 + d.k%50,
+			"clusterName": "",
+		})
+	case "switch":
+		gn.add(DatasetSwitches, map[string]any{
+			"id": d.serial, "type": v.ctype, "serialNumber": d.serial, "macAddress": d.mac, "deviceName": d.name,
+			"model": d.model, "partNumber": d.part, "status": v.status, "ipv4": d.ip, "siteId": v.sid,
+			"siteName": v.sname, "firmwareVersion": d.fw, "switchType": "AOS-CX", "deployment": "Standalone",
+			"lastSeenAt": float64(lastSeen(d).UnixMilli()), "uptimeInMillis": d.uptimeMs,
+		})
+	case "gateway":
+		gs := "Offline"
 		if d.online {
-			status = "ONLINE"
+			gs = "Online"
 		}
-		devType := map[string]string{"ap": "ACCESS_POINT", "switch": "SWITCH", "gateway": "GATEWAY"}[d.kind]
-		ctype := "network-monitoring/" + map[string]string{"ap": "access-point", "switch": "switch", "gateway": "gateway"}[d.kind]
-		tier, subKey := "", ""
-		if d.subIdx >= 0 {
-			subKey = subKeys[d.subIdx]
-			tier = "FOUNDATION"
-		}
-		if d.onboard {
-			sets[DatasetDevices] = append(sets[DatasetDevices], mustJSON(map[string]any{
-				"id": d.serial, "type": ctype, "serialNumber": d.serial, "macAddress": d.mac, "deviceName": d.name,
-				"deviceType": devType, "model": d.model, "partNumber": d.part, "status": status, "ipv4": d.ip,
-				"siteId": sid, "siteName": sname, "firmwareVersion": d.fw, "deployment": "Standalone",
-				"role": "Member", "configStatus": "SYNCHRONIZED", "lastSeenAt": ts3339(lastSeen(d)),
-				"uptimeInMillis": d.uptimeMs,
-			}))
-			switch d.kind {
-			case "ap":
-				sets[DatasetAPs] = append(sets[DatasetAPs], mustJSON(map[string]any{
-					"id": d.serial, "type": ctype, "serialNumber": d.serial, "macAddress": d.mac, "deviceName": d.name,
-					"model": d.model, "partNumber": d.part, "status": status, "ipv4": d.ip, "siteId": sid,
-					"siteName": sname, "firmwareVersion": d.fw, "clientCount": d.k % 40, "wlanCount": 1 + d.k%4,
-					"deployment": "Standalone", "role": "AP", "lastSeenAt": ts3339(lastSeen(d)),
-					"uptimeInMillis": d.uptimeMs, "cpuUtilization": d.k % 60, "memoryUtilization": 20 + d.k%50,
-					"clusterName": "",
-				}))
-			case "switch":
-				sets[DatasetSwitches] = append(sets[DatasetSwitches], mustJSON(map[string]any{
-					"id": d.serial, "type": ctype, "serialNumber": d.serial, "macAddress": d.mac, "deviceName": d.name,
-					"model": d.model, "partNumber": d.part, "status": status, "ipv4": d.ip, "siteId": sid,
-					"siteName": sname, "firmwareVersion": d.fw, "switchType": "AOS-CX", "deployment": "Standalone",
-					"lastSeenAt": float64(lastSeen(d).UnixMilli()), "uptimeInMillis": d.uptimeMs,
-				}))
-			case "gateway":
-				gs := "Offline"
-				if d.online {
-					gs = "Online"
-				}
-				sets[DatasetGateways] = append(sets[DatasetGateways], mustJSON(map[string]any{
-					"id": d.serial, "type": ctype, "serialNumber": d.serial, "macAddress": d.mac, "deviceName": d.name,
-					"cpuUtilization": float64(d.k%70) + 0.5, "memoryUtilization": float64(30+d.k%50) + 0.25,
-					"siteId": sid, "siteName": sname, "firmwareVersion": d.fw, "ipAddress": d.ip,
-					"uptimeInMillis": d.uptimeMs, "macRange": d.mac, "rebootReason": "Power cycle",
-					"deviceFunction": "Branch Gateway", "mode": "Standalone", "status": gs, "role": "Leader",
-					"model": d.model, "clusterName": "",
-				}))
-			}
-		}
-		prov := "No"
-		if d.onboard {
-			prov = "Yes"
-		}
-		sets[DatasetDeviceInventory] = append(sets[DatasetDeviceInventory], mustJSON(map[string]any{
-			"id": d.serial, "type": "network-monitoring/device-inventory", "serialNumber": d.serial,
-			"macAddress": d.mac, "deviceName": d.name, "deviceType": devType, "model": d.model,
-			"partNumber": d.part, "status": status, "isProvisioned": prov, "subscriptionKey": subKey, "tier": tier,
-			"siteId": sid, "siteName": sname, "firmwareVersion": d.fw, "deviceGroupName": "default",
-		}))
-		glp := map[string]any{
-			"id": d.uuid, "type": "devices/device", "serialNumber": d.serial, "macAddress": d.mac,
-			"partNumber": d.part, "deviceType": map[string]string{"ap": "AP", "switch": "SWITCH", "gateway": "GATEWAY"}[d.kind],
-			"deviceName": d.name, "model": d.model, "make": "HPE", "archived": false, "category": "NETWORK",
-			"assignedState": "UNASSIGNED", "region": "us-west", "ownership": "MANAGED",
-			"tenantWorkspaceId": ts.info.HexID, "tags": map[string]string{}, "createdAt": ts3339(d.created),
-			"updatedAt": ts3339(d.created.Add(72 * time.Hour)), "subscription": []any{},
-		}
-		if d.onboard {
-			glp["assignedState"] = "ASSIGNED_TO_SERVICE"
-			appID := dashed(fmt.Sprintf("%032x", hash64(seed, "central-app")))
-			glp["application"] = map[string]any{"id": appID, "resourceUri": "/service-catalog/v1/service-managers/" + appID}
-		}
-		if d.subIdx >= 0 {
-			glp["subscription"] = []any{map[string]any{"id": subIDs[d.subIdx], "key": subKeys[d.subIdx],
-				"resourceUri": "/subscriptions/v1/subscriptions/" + subIDs[d.subIdx]}}
-		}
-		sets[DatasetGLPDevices] = append(sets[DatasetGLPDevices], mustJSON(glp))
+		gn.add(DatasetGateways, map[string]any{
+			"id": d.serial, "type": v.ctype, "serialNumber": d.serial, "macAddress": d.mac, "deviceName": d.name,
+			"cpuUtilization": float64(d.k%70) + 0.5, "memoryUtilization": float64(30+d.k%50) + 0.25,
+			"siteId": v.sid, "siteName": v.sname, "firmwareVersion": d.fw, "ipAddress": d.ip,
+			"uptimeInMillis": d.uptimeMs, "macRange": d.mac, "rebootReason": "Power cycle",
+			"deviceFunction": "Branch Gateway", "mode": "Standalone", "status": gs, "role": "Leader",
+			"model": d.model, "clusterName": "",
+		})
 	}
-	// Sites health.
-	for j := range info.Sites {
+}
+
+// glpDevice adds a device to the GLP devices dataset.
+func (gn *generation) glpDevice(d simDevice) {
+	glp := map[string]any{
+		"id": d.uuid, "type": "devices/device", "serialNumber": d.serial, "macAddress": d.mac,
+		"partNumber": d.part, "deviceType": map[string]string{"ap": "AP", "switch": "SWITCH", "gateway": "GATEWAY"}[d.kind],
+		"deviceName": d.name, "model": d.model, "make": "HPE", "archived": false, "category": "NETWORK",
+		"assignedState": "UNASSIGNED", "region": "us-west", "ownership": "MANAGED",
+		"tenantWorkspaceId": gn.ts.info.HexID, "tags": map[string]string{}, "createdAt": ts3339(d.created),
+		"updatedAt": ts3339(d.created.Add(72 * time.Hour)), "subscription": []any{},
+	}
+	if d.onboard {
+		glp["assignedState"] = "ASSIGNED_TO_SERVICE"
+		appID := dashed(fmt.Sprintf("%032x", hash64(gn.seed, "central-app")))
+		glp["application"] = map[string]any{"id": appID, "resourceUri": "/service-catalog/v1/service-managers/" + appID}
+	}
+	if d.subIdx >= 0 {
+		glp["subscription"] = []any{map[string]any{"id": gn.subIDs[d.subIdx], "key": gn.subKeys[d.subIdx],
+			"resourceUri": "/subscriptions/v1/subscriptions/" + gn.subIDs[d.subIdx]}}
+	}
+	gn.add(DatasetGLPDevices, glp)
+}
+
+// sitesHealth builds the sites-health dataset from the devices per site.
+func (gn *generation) sitesHealth() {
+	for j := range gn.info.Sites {
 		c := cities[j%len(cities)]
 		var cnt, poor int
-		for _, d := range devs {
+		for _, d := range gn.devs {
 			if d.onboard && d.site == j {
 				cnt++
 				if !d.online {
@@ -487,22 +550,27 @@ func (s *Server) generate(ts *tenantState, g int64) *tenantData {
 				}
 			}
 		}
-		sets[DatasetSitesHealth] = append(sets[DatasetSitesHealth], mustJSON(map[string]any{
-			"id": siteIDs[j], "type": "network-monitoring/site-health", "siteName": siteNames[j],
+		gn.add(DatasetSitesHealth, map[string]any{
+			"id": gn.siteIDs[j], "type": "network-monitoring/site-health", "siteName": gn.siteNames[j],
 			"address": map[string]string{"address": fmt.Sprintf("%d Main Street", j+1), "city": c[0], "state": c[1], "country": c[2], "zipCode": c[3]},
 			"alerts":  map[string]any{"totalCount": poor, "groups": []any{map[string]any{"name": "Critical", "count": poor}}},
 			"reasons": []any{},
 			"health":  healthGroups(cnt, poor),
 			"devices": map[string]any{"count": cnt, "health": healthGroups(cnt, poor)},
 			"clients": map[string]any{"count": cnt * 7, "health": healthGroups(cnt*7, 0)},
-		}))
+		})
 	}
-	// Audit logs, newest first.
-	for j := range info.AuditLogs {
+}
+
+// auditLogs builds both audit log datasets, newest first.
+func (gn *generation) auditLogs() {
+	ts, g, seed := gn.ts, gn.g, gn.seed
+	cats := []string{"user_management", "device_management", "subscription_management", "authentication"}
+	wsType := map[string]string{KindTenant: "TENANT", KindMSP: "MSP", KindStandalone: "STANDALONE"}[ts.kind]
+	for j := range gn.info.AuditLogs {
 		ar := newRand(seed, ts.info.HexID, "audit", strconv.FormatInt(g, 10), strconv.Itoa(j))
 		at := baseTime.Add(-time.Duration(j)*37*time.Minute - time.Duration(ar.IntN(30))*time.Second)
-		cats := []string{"user_management", "device_management", "subscription_management", "authentication"}
-		sets[DatasetAuditLogs] = append(sets[DatasetAuditLogs], mustJSON(map[string]any{
+		gn.add(DatasetAuditLogs, map[string]any{
 			"id": uuidFrom(ar), "type": "audit-log/logs", "category": cats[j%len(cats)],
 			"description": fmt.Sprintf("Simulated event %d for %s", j, ts.info.Name),
 			"application": map[string]string{"id": "00000000-0000-0000-0000-000000000000"}, "region": "us-west",
@@ -511,9 +579,8 @@ func (s *Server) generate(ts *tenantState, g int64) *tenantData {
 			"createdAt": ts3339(at), "updatedAt": ts3339(at), "generation": 1,
 			"additionalInfo": map[string]string{"ipAddress": fmt.Sprintf("192.0.2.%d", 1+j%250)},
 			"hasDetails":     j%2 == 0,
-		}))
-		wsType := map[string]string{KindTenant: "TENANT", KindMSP: "MSP", KindStandalone: "STANDALONE"}[ts.kind]
-		sets[DatasetAuditLogsV2] = append(sets[DatasetAuditLogsV2], mustJSON(map[string]any{
+		})
+		gn.add(DatasetAuditLogsV2, map[string]any{
 			"id":   uuidFrom(newRand(seed, ts.info.HexID, "audit2", strconv.FormatInt(g, 10), strconv.Itoa(j))),
 			"type": "audit-log/logs", "category": cats[j%len(cats)],
 			"description": fmt.Sprintf("Simulated event %d for %s", j, ts.info.Name),
@@ -521,10 +588,8 @@ func (s *Server) generate(ts *tenantState, g int64) *tenantData {
 			"ipAddress": fmt.Sprintf("192.0.2.%d", 1+j%250), "hasDetails": j%2 == 0,
 			"serviceOffer": map[string]string{"id": "00000000-0000-0000-0000-000000000000", "region": "us-west", "name": "HPE GreenLake"},
 			"workspace":    map[string]string{"id": ts.info.ID, "name": ts.info.Name, "type": wsType},
-		}))
+		})
 	}
-	ts.mergeAppended(sets, ts.appended)
-	return &tenantData{gen: g, sets: sets}
 }
 
 func healthGroups(total, poor int) map[string]any {

@@ -97,7 +97,8 @@ type RateLimits struct {
 	Token Limit
 }
 
-// DefaultRateLimits returns the documented limits: GLP devices 160/min and
+// DefaultRateLimits returns the limits HPE documents
+// (developer.greenlake.hpe.com, developer.arubanetworks.com/new-central): GLP devices 160/min and
 // subscriptions 60/min per workspace, other GLP families 300/min per
 // workspace, New Central 8/s per MSP account.
 func DefaultRateLimits() RateLimits {

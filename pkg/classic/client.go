@@ -22,7 +22,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Classic rate-limit headers (apis.md C4).
+// Classic rate-limit headers
+// (https://developer.arubanetworks.com/aruba-central/docs/api-rate-limits).
 const (
 	HeaderLimitDay        = "X-RateLimit-Limit-day"
 	HeaderRemainingDay    = "X-RateLimit-Remaining-day"

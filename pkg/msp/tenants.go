@@ -11,7 +11,8 @@ import (
 	"github.com/centralmsp/centralmsp/pkg/central"
 )
 
-// tenantsPath is the GLP list of the MSP's tenant workspaces (apis.md A5).
+// tenantsPath is the GLP list of the MSP's tenant workspaces
+// (https://developer.arubanetworks.com/new-central/docs/msp-token-exchange, step 3).
 const tenantsPath = "/workspaces/v1/msp-tenants"
 
 // tenantsPageLimit is the largest page GLP serves for msp-tenants.

@@ -46,7 +46,7 @@ var exchangeRetryCodes = map[string]bool{
 }
 
 // ExchangeTenantToken exchanges the MSP token for a fresh token scoped to the
-// tenant (RFC 8693, apis.md A3) at
+// tenant (RFC 8693, https://developer.greenlake.hpe.com/docs/greenlake/services/credentials/public/msp-token-exchange) at
 // {glp_base_url}/authorization/v2/oauth2/{tenant}/token. The id is
 // normalised first. It neither reads nor fills the tenant connection cache or
 // the TenantTokenStore; the token-cache refresher uses it to mint tokens.

@@ -220,7 +220,8 @@ func TestSimulatorResponsesMatchSpecs(t *testing.T) {
 }
 
 // TestAuditLogV1Envelope covers what the documents cannot: only
-// /audit-log/v2beta1 is specified, so v1 is checked against apis.md A8.
+// /audit-log/v2beta1 is specified, so v1 is checked against the envelope
+// HPE's GreenLake audit log guide describes.
 func TestAuditLogV1Envelope(t *testing.T) {
 	v := validator(t)
 	sim := centralsim.NewServer(func(o *centralsim.Options) { o.Tenants = 2 })

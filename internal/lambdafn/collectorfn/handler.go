@@ -1,4 +1,4 @@
-package collector
+package collectorfn
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"log/slog"
 	"os"
 	"time"
@@ -42,10 +41,8 @@ func JoinedEMFDimensions() map[string]string {
 // Handler serves every trigger of the collector function.
 type Handler struct {
 	Config Config
-	// Sink receives the dataset objects and manifests; Store reads and
-	// writes the run objects under the same root.
-	Sink  sink.Sink
-	Store scaleout.Store
+	// Store holds the dataset objects, the manifests and the run objects.
+	Store sink.Sink
 	// SecretsManager reads the credentials secret and the token cache.
 	SecretsManager tokencache.SecretsManagerAPI
 	// SQS sends shard messages and reads the queue's backlog; nil when no
@@ -86,8 +83,7 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 	})
 	h := &Handler{
 		Config:         cfg,
-		Sink:           sink.NewS3(s3c, cfg.Bucket, cfg.Prefix),
-		Store:          scaleout.NewS3Store(s3c, cfg.Bucket, cfg.Prefix),
+		Store:          sink.NewS3(s3c, cfg.Bucket, cfg.Prefix),
 		SecretsManager: secretsmanager.NewFromConfig(awsCfg),
 		Logger:         slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 	}
@@ -152,7 +148,7 @@ func (h *Handler) stdout() io.Writer {
 	return os.Stdout
 }
 
-// Handle serves one invocation (see Classify for the event kinds). For an
+// Handle serves one invocation (see DecodeEvent for the event kinds). For an
 // SQS batch it returns events.SQSEventResponse listing the shards that
 // failed as a whole (SQS retries them, then the dead-letter queue); for the
 // others a *Summary. It returns an error for an unusable event or
@@ -168,7 +164,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		reqID = lc.AwsRequestID
 		log = log.With(slog.String("request_id", reqID))
 	}
-	inv, err := Classify(raw)
+	inv, err := DecodeEvent(raw)
 	if err != nil {
 		log.ErrorContext(ctx, "unusable event", slog.Any("error", err))
 		return nil, err
@@ -223,67 +219,44 @@ func (h *Handler) openMSP(ctx context.Context, budgets *central.Budgets, log *sl
 	return m, nil
 }
 
-// run runs the engine and publishes the run's metrics.
-func (h *Handler) run(ctx context.Context, m collector.MSP, cfg collector.Config, log *slog.Logger) (*collector.Manifest, error) {
-	cfg.MSP = m
-	cfg.Sink = h.Sink
-	cfg.Concurrency = h.Config.Concurrency
-	cfg.Logger = log
-	cfg.Now = h.Now
-	man, err := collector.Run(ctx, cfg)
-	if man != nil {
-		if eerr := collector.WriteEMF(h.stdout(), man, collector.EMFOptions{Dimensions: EMFDimensions()}); eerr != nil {
-			log.ErrorContext(ctx, "writing metrics failed", slog.Any("error", eerr))
-		}
+// runner is the engine runner of one invocation: the MSP client from the
+// credentials secret, the Store, and the run's metrics on Stdout.
+func (h *Handler) runner(log *slog.Logger) *scaleout.EngineRunner {
+	return &scaleout.EngineRunner{
+		Connect: func(ctx context.Context, share int) (*msp.MSP, error) {
+			return h.openMSP(ctx, h.Config.Budgets(share), log)
+		},
+		Store:  h.Store,
+		Ran:    h.emf(log, EMFDimensions()),
+		Logger: log,
 	}
-	return man, err
 }
 
-// fatal reports whether a Run error means the run must be reported as
-// failed: nothing was collected, the configuration was refused (no
-// manifest), or the manifest itself could not be written.
-func fatal(man *collector.Manifest, err error) bool {
-	if err == nil {
-		return false
+// emf returns a function that publishes a manifest's figures as one EMF
+// line with dims.
+func (h *Handler) emf(log *slog.Logger, dims map[string]string) func(context.Context, *collector.Manifest) {
+	return func(ctx context.Context, m *collector.Manifest) {
+		if err := collector.WriteEMF(h.stdout(), m, collector.EMFOptions{Dimensions: dims}); err != nil {
+			log.ErrorContext(ctx, "writing metrics failed", slog.Any("error", err))
+		}
 	}
-	return man == nil || errors.Is(err, collector.ErrNothingCollected) || manifestFailed(man, err)
 }
 
-// manifestFailed reports whether err says the manifest (or the shard's
-// manifest) could not be written.
-func manifestFailed(man *collector.Manifest, err error) bool {
-	key := collector.ManifestKey(man.RunID)
-	if man.Shard != "" {
-		key = collector.ShardKey(man.RunID, man.Shard)
+// runOnce runs the engine in one session with the whole budgets (direct
+// and audit invocations).
+func (h *Handler) runOnce(ctx context.Context, cfg collector.Config, log *slog.Logger) (*collector.Manifest, error) {
+	s, err := h.runner(log).Open(ctx, 1)
+	if err != nil {
+		return nil, err
 	}
-	found := false
-	walk(err, func(e error) {
-		if se, ok := e.(*collector.SinkError); ok && se.Key == key {
-			found = true
-		}
-	})
-	return found
-}
-
-// walk calls fn for err and every error it wraps.
-func walk(err error, fn func(error)) {
-	if err == nil {
-		return
-	}
-	fn(err)
-	switch u := err.(type) {
-	case interface{ Unwrap() []error }:
-		for _, e := range u.Unwrap() {
-			walk(e, fn)
-		}
-	case interface{ Unwrap() error }:
-		walk(u.Unwrap(), fn)
-	}
+	defer s.Close(ctx)
+	cfg.Concurrency, cfg.Logger, cfg.Now = h.Config.Concurrency, log, h.Now
+	return s.Run(ctx, cfg)
 }
 
 // finish turns an engine result into the invocation's result.
 func finish(ctx context.Context, sum *Summary, man *collector.Manifest, err error, log *slog.Logger) (*Summary, error) {
-	if fatal(man, err) {
+	if collector.RunFailed(man, err) {
 		log.ErrorContext(ctx, "run failed", slog.Any("error", err))
 		return nil, err
 	}
@@ -306,12 +279,7 @@ func (h *Handler) direct(ctx context.Context, reqID string, req *DirectRequest, 
 	if _, err := collector.SelectDatasets(ds...); err != nil {
 		return nil, err
 	}
-	m, err := h.openMSP(ctx, h.Config.Budgets(1), log)
-	if err != nil {
-		return nil, err
-	}
-	defer closeMSP(ctx, m, log)
-	man, err := h.run(ctx, collector.FromMSP(m), collector.Config{Datasets: ds, Tenants: req.Tenants, RunID: req.RunID}, log)
+	man, err := h.runOnce(ctx, collector.Config{Datasets: ds, Tenants: req.Tenants, RunID: req.RunID}, log)
 	return finish(ctx, &Summary{RequestID: reqID, Kind: KindDirect}, man, err, log)
 }
 
@@ -321,70 +289,12 @@ func (h *Handler) audit(ctx context.Context, reqID string, req *AuditRequest, lo
 	if err != nil {
 		return nil, err
 	}
-	m, err := h.openMSP(ctx, h.Config.Budgets(1), log)
-	if err != nil {
-		return nil, err
-	}
-	defer closeMSP(ctx, m, log)
 	cfg := collector.Config{
 		Datasets: []string{AuditDataset},
 		Params:   map[string]map[string]any{AuditDataset: {auditFilterField: filter}},
 		Tenants:  req.Tenants,
 	}
 	log.InfoContext(ctx, "audit request", slog.Int("tenants", len(req.Tenants)), slog.String("filter", filter))
-	man, err := h.run(ctx, collector.FromMSP(m), cfg, log)
+	man, err := h.runOnce(ctx, cfg, log)
 	return finish(ctx, &Summary{RequestID: reqID, Kind: KindAudit}, man, err, log)
-}
-
-func closeMSP(ctx context.Context, m *msp.MSP, log *slog.Logger) {
-	if err := m.Close(); err != nil {
-		log.WarnContext(ctx, "closing the MSP client", slog.Any("error", err))
-	}
-}
-
-// listed is a collector.MSP whose tenant list was read already.
-type listed struct {
-	collector.MSP
-	tenants []listedTenant
-}
-
-type listedTenant struct {
-	t   msp.Tenant
-	err error
-}
-
-func (l listed) Tenants(ctx context.Context) iter.Seq2[msp.Tenant, error] {
-	return func(yield func(msp.Tenant, error) bool) {
-		for _, lt := range l.tenants {
-			if !yield(lt.t, lt.err) {
-				return
-			}
-		}
-	}
-}
-
-// TokenStats forwards the wrapped MSP's figures.
-func (l listed) TokenStats() collector.TokenStats {
-	if ts, ok := l.MSP.(collector.TokenStatser); ok {
-		return ts.TokenStats()
-	}
-	return collector.TokenStats{}
-}
-
-// listTenants reads the tenant list once. Tenants with an unusable id are
-// kept (with their error) for the engine to record, but not returned in ids.
-func listTenants(ctx context.Context, m *msp.MSP) (all []listedTenant, ids []string, err error) {
-	for t, err := range m.Tenants(ctx) {
-		if err != nil {
-			var inv *msp.InvalidTenantIDError
-			if errors.As(err, &inv) {
-				all = append(all, listedTenant{t, err})
-				continue
-			}
-			return nil, nil, fmt.Errorf("collector: listing tenants: %w", err)
-		}
-		all = append(all, listedTenant{t: t})
-		ids = append(ids, t.ID)
-	}
-	return all, ids, nil
 }

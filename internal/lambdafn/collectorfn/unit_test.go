@@ -1,4 +1,4 @@
-package collector
+package collectorfn
 
 import (
 	"errors"
@@ -86,7 +86,7 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 }
 
-func TestClassify(t *testing.T) {
+func TestDecodeEvent(t *testing.T) {
 	cases := []struct {
 		name, raw string
 		kind      Kind
@@ -111,7 +111,7 @@ func TestClassify(t *testing.T) {
 		{"empty", ``, "", "not a JSON object"},
 	}
 	for _, c := range cases {
-		inv, err := Classify([]byte(c.raw))
+		inv, err := DecodeEvent([]byte(c.raw))
 		if c.errLike != "" {
 			var ee *EventError
 			if !errors.As(err, &ee) || !strings.Contains(err.Error(), c.errLike) {
@@ -123,7 +123,7 @@ func TestClassify(t *testing.T) {
 			t.Errorf("%s: %+v %v", c.name, inv, err)
 		}
 	}
-	inv, _ := Classify([]byte(`{"source":"centralmsp.audit","detail-type":"AuditRequest","detail":{"since":"2026-11-23T01:00:00+01:00"}}`))
+	inv, _ := DecodeEvent([]byte(`{"source":"centralmsp.audit","detail-type":"AuditRequest","detail":{"since":"2026-11-23T01:00:00+01:00"}}`))
 	if f, _ := inv.Audit.Filter(); f != "createdAt ge '2026-11-23T00:00:00Z'" {
 		t.Errorf("filter %q", f)
 	}

@@ -1,4 +1,4 @@
-package collector
+package collectorfn
 
 import "github.com/centralmsp/centralmsp/internal/events"
 

@@ -1,4 +1,4 @@
-package collector
+package collectorfn
 
 import (
 	"context"
@@ -129,10 +129,16 @@ func TestScheduledUnsentShardIsDeferred(t *testing.T) {
 	h := s.handler(t)
 	h.SQS = &faultySQS{QueueAPI: h.SQS, refuse: map[string]bool{"1": true}} // the second shard
 	sum := s.summary(t, h, readEvent(t, "scheduled-rule.json"))
-	if sum.Mode != "sharded" || sum.Shards != 2 || len(sum.Warnings) != 1 || !strings.Contains(sum.Warnings[0], "1 of 3 shards could not be sent") {
-		t.Fatalf("summary %+v", sum)
+	wantField(t, "mode", sum.Mode, "sharded")
+	wantField(t, "shards", sum.Shards, 2)
+	wantField(t, "warnings", len(sum.Warnings), 1)
+	if t.Failed() {
+		t.FailNow()
 	}
-	var plan scaleout.Plan
+	if !strings.Contains(sum.Warnings[0], "1 of 3 shards could not be sent") {
+		t.Errorf("warning %q does not count the unsent shard", sum.Warnings[0])
+	}
+	var plan scaleout.RunPlan
 	if err := json.Unmarshal(s.get(t, sum.Plan), &plan); err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +159,8 @@ func TestScheduledUnsentShardIsDeferred(t *testing.T) {
 		}
 	}
 	s.checkRecords(t, joined, nil)
-	var latest scaleout.Latest
-	if err := json.Unmarshal(s.get(t, scaleout.LatestKey), &latest); err != nil || latest.RunID != sum.RunID || latest.Deferred != len(refused.Tenants) {
+	var latest scaleout.LatestRun
+	if err := json.Unmarshal(s.get(t, scaleout.LatestRunKey), &latest); err != nil || latest.RunID != sum.RunID || latest.Deferred != len(refused.Tenants) {
 		t.Fatalf("latest %+v %v", latest, err)
 	}
 }
@@ -251,9 +257,7 @@ func TestUnsentShardAfterSentShardsFinished(t *testing.T) {
 	}
 	h.SQS = fq
 	sum := s.summary(t, h, readEvent(t, "scheduled-rule.json"))
-	if sum.Shards != 2 {
-		t.Fatalf("summary %+v", sum)
-	}
+	wantField(t, "shards", sum.Shards, 2)
 	joined := s.manifest(t, collector.ManifestKey(sum.RunID))
 	if joined.Complete || joined.Totals.Tenants != 7 || joined.Totals.TenantsDeferred == 0 || joined.Totals.TenantsOK+joined.Totals.TenantsDeferred != 7 {
 		t.Fatalf("joined %+v", joined.Totals)

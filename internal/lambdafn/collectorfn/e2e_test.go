@@ -1,4 +1,4 @@
-package collector
+package collectorfn
 
 import (
 	"bytes"
@@ -41,6 +41,14 @@ const (
 	testSecret      = "centralmsp/credentials"
 	testCachePrefix = "centralmsp/tokens"
 )
+
+// wantField reports a summary field that differs from want.
+func wantField[T comparable](t *testing.T, field string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("summary %s = %v, want %v", field, got, want)
+	}
+}
 
 // syncBuffer is a goroutine-safe buffer for logs and EMF lines.
 type syncBuffer struct {
@@ -352,10 +360,15 @@ func TestScheduledShardsEndToEnd(t *testing.T) {
 	s := newStack(t, 7, map[string]string{EnvShardSize: "3", EnvConcurrency: "1"})
 	h := s.handler(t)
 	sum := s.summary(t, h, readEvent(t, "scheduled-rule.json"))
-	if sum.Kind != KindScheduled || sum.Mode != "sharded" || sum.Shards != 3 || sum.Tenants != 7 || sum.Plan == "" {
-		t.Fatalf("summary %+v", sum)
+	wantField(t, "kind", sum.Kind, KindScheduled)
+	wantField(t, "mode", sum.Mode, "sharded")
+	wantField(t, "shards", sum.Shards, 3)
+	wantField(t, "tenants", sum.Tenants, 7)
+	wantField(t, "plan", sum.Plan, "runs/"+sum.RunID+"/plan.json")
+	if t.Failed() {
+		t.FailNow()
 	}
-	var plan scaleout.Plan
+	var plan scaleout.RunPlan
 	if err := json.Unmarshal(s.get(t, sum.Plan), &plan); err != nil {
 		t.Fatal(err)
 	}
@@ -414,8 +427,8 @@ func TestScheduledShardsEndToEnd(t *testing.T) {
 		}
 	}
 	s.checkRecords(t, joined, nil)
-	var latest scaleout.Latest
-	if err := json.Unmarshal(s.get(t, scaleout.LatestKey), &latest); err != nil || latest.RunID != sum.RunID || !latest.Complete {
+	var latest scaleout.LatestRun
+	if err := json.Unmarshal(s.get(t, scaleout.LatestRunKey), &latest); err != nil || latest.RunID != sum.RunID || !latest.Complete {
 		t.Fatalf("latest %+v %v", latest, err)
 	}
 	// EMF: one line per shard invocation with Function=collector, and the
@@ -480,8 +493,8 @@ func TestScheduledInProcessPicksUpDeferred(t *testing.T) {
 		t.Errorf("second run order %v, deferred %v", order, deferred)
 	}
 	s.checkRecords(t, m2, nil)
-	var latest scaleout.Latest
-	if err := json.Unmarshal(s.get(t, scaleout.LatestKey), &latest); err != nil || latest.RunID != sum2.RunID {
+	var latest scaleout.LatestRun
+	if err := json.Unmarshal(s.get(t, scaleout.LatestRunKey), &latest); err != nil || latest.RunID != sum2.RunID {
 		t.Fatalf("latest %+v %v", latest, err)
 	}
 	s.noSecretsLogged(t)
@@ -509,8 +522,12 @@ func TestAuditRequest(t *testing.T) {
 	ev, _ := json.Marshal(events.EventBridgeEvent{Version: "0", ID: "x", DetailType: DetailTypeAudit, Source: SourceAudit,
 		AccountID: "123456789012", Time: time.Now().UTC(), Region: "us-east-1", Resources: []string{}, Detail: detail})
 	sum := s.summary(t, h, ev)
-	if sum.Kind != KindAudit || sum.TenantsOK != 2 || sum.Tenants != 2 || !sum.Complete {
-		t.Fatalf("summary %+v\n%s", sum, s.logs.String())
+	wantField(t, "kind", sum.Kind, KindAudit)
+	wantField(t, "tenants_ok", sum.TenantsOK, 2)
+	wantField(t, "tenants", sum.Tenants, 2)
+	wantField(t, "complete", sum.Complete, true)
+	if t.Failed() {
+		t.Fatalf("logs:\n%s", s.logs.String())
 	}
 	m := s.manifest(t, sum.Manifest)
 	if !slices.Equal(m.Datasets, []string{AuditDataset}) {
@@ -554,8 +571,14 @@ func TestDirectInvocationWarmCache(t *testing.T) {
 	before := s.sim.Stats().Exchanges
 	raw, _ := json.Marshal(DirectRequest{Tenants: []string{tn[1].Name, tn[2].ID}, Datasets: []string{"devices", "subscriptions"}, RunID: "manual-1"})
 	sum := s.summary(t, h, raw)
-	if sum.Kind != KindDirect || sum.RunID != "manual-1" || sum.TenantsOK != 2 || !sum.Complete || sum.TokenCacheHits != 2 || sum.Exchanges != 0 {
-		t.Fatalf("summary %+v\n%s", sum, s.logs.String())
+	wantField(t, "kind", sum.Kind, KindDirect)
+	wantField(t, "run_id", sum.RunID, "manual-1")
+	wantField(t, "tenants_ok", sum.TenantsOK, 2)
+	wantField(t, "complete", sum.Complete, true)
+	wantField(t, "token_cache_hits", sum.TokenCacheHits, int64(2))
+	wantField(t, "exchanges", sum.Exchanges, int64(0))
+	if t.Failed() {
+		t.Fatalf("logs:\n%s", s.logs.String())
 	}
 	if n := s.sim.Stats().Exchanges - before; n != 0 {
 		t.Errorf("%d exchanges with a warm cache", n)
@@ -596,7 +619,7 @@ func TestEventFiles(t *testing.T) {
 			if json.Unmarshal(raw, &env) == nil && env.Source == PublishedSource {
 				t.Skip("an event the collector publishes (docs/events.md), not one that invokes it")
 			}
-			inv, err := Classify(raw)
+			inv, err := DecodeEvent(raw)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package collector
+package collectorfn
 
 import (
 	"bytes"
@@ -98,7 +98,7 @@ func strict(data []byte, v any) error {
 	return nil
 }
 
-// Classify tells the invocation's kind from the raw event:
+// DecodeEvent tells the invocation's kind from the raw event:
 //
 //   - a "Records" array whose records all have eventSource aws:sqs: an SQS
 //     batch of shard messages;
@@ -110,7 +110,7 @@ func strict(data []byte, v any) error {
 //   - any other source or Records: an error;
 //   - otherwise a direct invocation {"tenants", "datasets", "run_id"}, all
 //     optional; unknown fields are refused.
-func Classify(raw []byte) (*Invocation, error) {
+func DecodeEvent(raw []byte) (*Invocation, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, &EventError{Reason: "the event is not a JSON object"}

@@ -1,4 +1,4 @@
-package collector
+package collectorfn
 
 import (
 	"os"
@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// FuzzClassify: any event either classifies or is an *EventError; it never
+// FuzzDecodeEvent: any event either decodes or is an *EventError; it never
 // panics. Seeds: every events/*.json.
-func FuzzClassify(f *testing.F) {
+func FuzzDecodeEvent(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "events", "*.json"))
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
@@ -18,7 +18,7 @@ func FuzzClassify(f *testing.F) {
 	f.Add([]byte(`{"Records":[]}`))
 	f.Add([]byte(`{"source":"centralmsp.audit","detail-type":"AuditRequest","detail":"\"x\""}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		inv, err := Classify(raw)
+		inv, err := DecodeEvent(raw)
 		if (inv == nil) == (err == nil) {
 			t.Fatalf("inv %v err %v", inv, err)
 		}

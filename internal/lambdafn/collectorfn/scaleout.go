@@ -1,0 +1,71 @@
+package collectorfn
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/scaleout"
+)
+
+// coordinator is the scale-out coordinator of one invocation, configured
+// from the environment: the Store, the shard queue when one is configured,
+// and the engine runner with the function's metrics.
+func (h *Handler) coordinator(log *slog.Logger) *scaleout.Coordinator {
+	c := &scaleout.Coordinator{
+		Store:            h.Store,
+		Runner:           h.runner(log),
+		Datasets:         h.Config.Datasets,
+		Budgets:          scaleout.BudgetsFrom(h.Config.Budgets(1)),
+		Concurrency:      h.Config.Concurrency,
+		ShardConcurrency: h.Config.ShardConcurrency,
+		ShardSize:        h.Config.ShardSize,
+		ShardFraction:    h.Config.ShardFraction,
+		RunWindow:        h.Config.RunWindow,
+		Latency:          h.Latency,
+		Now:              h.Now,
+		Logger:           log,
+		Joined:           h.emf(log, JoinedEMFDimensions()),
+	}
+	if h.SQS != nil {
+		c.Queue = &scaleout.SQSQueue{Client: h.SQS, URL: h.Config.ShardQueueURL}
+	}
+	return c
+}
+
+// scheduled serves a scheduled event through the coordinator and shapes
+// its outcome as the invocation's summary.
+func (h *Handler) scheduled(ctx context.Context, reqID string, log *slog.Logger) (*Summary, error) {
+	out, err := h.coordinator(log).Schedule(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{RequestID: reqID, Kind: KindScheduled, RunID: out.RunID, Mode: string(out.Mode), Reason: out.Reason,
+		Shards: out.Shards, Plan: out.Plan, Tenants: out.Tenants, TenantsDeferred: out.TenantsDeferred,
+		Warnings: out.Warnings, Estimate: out.Estimate, RunEstimateMS: out.RunEstimate.Milliseconds()}
+	if out.Manifest != nil {
+		sum.Manifest = collector.ManifestKey(out.Manifest.RunID)
+		sum.fill(out.Manifest)
+	}
+	return sum, nil
+}
+
+// shards processes an SQS batch of shard messages one after another and
+// reports the ones that failed as a whole.
+func (h *Handler) shards(ctx context.Context, ev *events.SQSEvent, log *slog.Logger) events.SQSEventResponse {
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for _, rec := range ev.Records {
+		rlog := log.With(slog.String("message_id", rec.MessageId))
+		c := h.coordinator(rlog)
+		if err := c.RunShard(ctx, []byte(rec.Body)); err != nil {
+			rlog.ErrorContext(ctx, "shard failed; SQS will retry it", slog.Any("error", err))
+			n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"]) // absent: 0, the first delay
+			c.RetryLater(ctx, rec.ReceiptHandle, n)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	return resp
+}
