@@ -300,7 +300,8 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		defer cancel()
 	}
 
-	tenants, unresolved, listErr := r.selectTenants(work)
+	tenants, unresolved, dups, listErr := r.selectTenants(work)
+	m.Totals.DuplicateTenants = dups
 	if listErr != nil {
 		m.Error = errorInfo(listErr)
 		r.log.Error("listing tenants failed", slog.Any("error", listErr))
@@ -366,13 +367,35 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 	return m, errors.Join(errs...)
 }
 
+// DuplicateCounter is implemented by an MSP that skips repeated tenant ids
+// itself (*msp.MSP does): its count is added to the manifest's.
+type DuplicateCounter interface {
+	DuplicateTenants() int
+}
+
 // selectTenants lists the tenants and applies the Tenants filter. It returns
-// the tenants to collect and failed results for selectors that match none.
-func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, error) {
+// the tenants to collect, failed results for selectors that match none, and
+// how many repeated tenant ids were skipped (the list is untrusted: each
+// normalised id, or each unusable raw id, is taken once, the first time).
+func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, int, error) {
 	var all []msp.Tenant
 	var bad []TenantResult
 	var listErr error
+	var ids msp.TenantSet
+	dc, hasDC := r.cfg.MSP.(DuplicateCounter)
+	dup0 := 0
+	if hasDC {
+		dup0 = dc.DuplicateTenants()
+	}
 	for t, err := range r.cfg.MSP.Tenants(ctx) {
+		key := t.ID
+		if key == "" {
+			key = t.WorkspaceID
+		}
+		if (key != "" || err == nil) && !ids.Add(key) {
+			r.log.Warn("duplicate tenant in the tenant list: keeping the first", slog.String("tenant_id", msp.LogID(key)))
+			continue
+		}
 		if err != nil {
 			var inv *msp.InvalidTenantIDError
 			if errors.As(err, &inv) && (t.WorkspaceID != "" || t.Name != "") {
@@ -386,8 +409,12 @@ func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, 
 		}
 		all = append(all, t)
 	}
+	dups := ids.Duplicates
+	if hasDC {
+		dups += dc.DuplicateTenants() - dup0
+	}
 	if len(r.cfg.Tenants) == 0 {
-		return all, bad, listErr
+		return all, bad, dups, listErr
 	}
 	var out []msp.Tenant
 	seen := map[string]bool{}
@@ -429,7 +456,7 @@ func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, 
 			bad = append(bad, r.failedTenant(sel, "", listErr))
 		}
 	}
-	return out, bad, listErr
+	return out, bad, dups, listErr
 }
 
 // failedTenant is a tenant result where every dataset failed with err.
