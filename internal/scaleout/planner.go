@@ -32,6 +32,7 @@ import (
 
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/pkg/central"
+	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
 // Defaults of the estimate.
@@ -110,8 +111,11 @@ type TenantCost struct {
 // dataset (a dataset that did not finish there counts at least the
 // default); others use the mean of the measured tenants, or
 // DefaultRequestsPerDataset per dataset when none was measured. Tenants that
-// prev recorded as deferred are marked. The result is in tenantIDs' order.
+// prev recorded as deferred are marked. The result is in tenantIDs' order;
+// a repeated id (normalised comparison) is planned once, at its first place,
+// so no tenant lands in two shards.
 func Costs(tenantIDs []string, datasets []collector.Dataset, prev *collector.Manifest) []TenantCost {
+	tenantIDs, _ = msp.Unique(tenantIDs, nil)
 	def := map[string]float64{}
 	for _, d := range datasets {
 		def[DatasetBudget(d)] += DefaultRequestsPerDataset

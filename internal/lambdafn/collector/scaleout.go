@@ -244,6 +244,9 @@ func (h *Handler) shard(ctx context.Context, body []byte, log *slog.Logger) erro
 		return err
 	}
 	log = log.With(slog.String("run_id", msg.RunID), slog.String("shard", msg.ID()))
+	if msg.Duplicates > 0 {
+		log.WarnContext(ctx, "repeated tenant ids in the shard message: each is collected once", slog.Int("duplicate_tenants", msg.Duplicates))
+	}
 	ds := msg.Datasets
 	if len(ds) == 0 {
 		ds = h.Config.Datasets
