@@ -57,6 +57,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/centralmsp/centralmsp/internal/sink"
+	"github.com/centralmsp/centralmsp/internal/termsafe"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
@@ -389,6 +390,9 @@ func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, 
 		dup0 = dc.DuplicateTenants()
 	}
 	for t, err := range r.cfg.MSP.Tenants(ctx) {
+		// Untrusted text: what is stored of it (manifest, records) is
+		// bounded whatever the MSP implementation.
+		t.Name, t.WorkspaceID = termsafe.Name(t.Name), termsafe.Name(t.WorkspaceID)
 		key := t.ID
 		if key == "" {
 			key = t.WorkspaceID
@@ -462,6 +466,7 @@ func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, 
 
 // failedTenant is a tenant result where every dataset failed with err.
 func (r *run) failedTenant(id, name string, err error) TenantResult {
+	id, name = termsafe.Name(id), termsafe.Name(name)
 	ei := errorInfo(err)
 	tr := TenantResult{ID: id, Name: name, Status: StatusFailed, Error: ei}
 	for _, d := range r.datasets {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -116,3 +117,53 @@ func Cap(s string, max int) string {
 
 // Name is Cap(s, MaxName).
 func Name(s string) string { return Cap(s, MaxName) }
+
+// JSON escapes, in JSON text made by encoding/json (valid UTF-8, control
+// characters below 0x20 already escaped), the other runes String escapes:
+// DEL, C1 controls, bidi controls and format characters, written as
+// \uXXXX, which JSON reads back as the same text. Outside strings JSON
+// holds only ASCII, so the result is the same JSON value.
+func JSON(b []byte) []byte {
+	i := 0
+	for i < len(b) && b[i] < 0x7f {
+		i++
+	}
+	if i == len(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	out = append(out, b[:i]...)
+	const hex = "0123456789abcdef"
+	for _, r := range string(b[i:]) {
+		if r >= 0x7f && Unsafe(r) {
+			units := []rune{r}
+			if r > 0xffff {
+				r1, r2 := utf16.EncodeRune(r)
+				units = []rune{r1, r2}
+			}
+			for _, u := range units {
+				out = append(out, '\\', 'u', hex[u>>12&0xf], hex[u>>8&0xf], hex[u>>4&0xf], hex[u&0xf])
+			}
+			continue
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	return out
+}
+
+// Text is String for multi-line text (error messages): line feeds and tabs
+// are kept, everything else String escapes is escaped.
+func Text(s string) string {
+	if !strings.ContainsAny(s, "\n\t") {
+		return String(s)
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		parts := strings.Split(l, "\t")
+		for j, p := range parts {
+			parts[j] = String(p)
+		}
+		lines[i] = strings.Join(parts, "\t")
+	}
+	return strings.Join(lines, "\n")
+}

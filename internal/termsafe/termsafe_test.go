@@ -1,6 +1,7 @@
 package termsafe
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -44,6 +45,24 @@ func TestCellAndCap(t *testing.T) {
 	}
 }
 
+func TestText(t *testing.T) {
+	if got := Text("line 1\n\tname \x1b[2J\u202e"); got != "line 1\n\tname \\x1b[2J\\u202e" {
+		t.Fatalf("Text = %q", got)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	in := []byte(`{"name":"a` + "\u202e\u009b\x7f" + `b","x":[1, 2]}` + "\n")
+	got := JSON(in)
+	if string(got) != `{"name":"a\u202e\u009b\u007fb","x":[1, 2]}`+"\n" {
+		t.Fatalf("JSON = %q", got)
+	}
+	var a, b map[string]any
+	if json.Unmarshal(in, &a) != nil || json.Unmarshal(got, &b) != nil || a["name"] != b["name"] {
+		t.Fatalf("value changed: %v vs %v", a, b)
+	}
+}
+
 // FuzzString: the output never holds a rune a terminal would act on, is
 // valid UTF-8, and is the input itself when the input was safe.
 func FuzzString(f *testing.F) {
@@ -71,6 +90,19 @@ func FuzzString(f *testing.F) {
 		}
 		if c := Cell(s, 10); utf8.RuneCountInString(c) > 10 {
 			t.Fatalf("Cell(%q, 10) = %q", s, c)
+		}
+		if js, err := json.Marshal(s); err == nil {
+			out := JSON(js)
+			var back, want string
+			json.Unmarshal(js, &want)
+			if err := json.Unmarshal(out, &back); err != nil || back != want {
+				t.Fatalf("JSON(%q) = %q: reads back as %q (%v)", js, out, back, err)
+			}
+			for _, r := range string(out) {
+				if r >= 0x7f && Unsafe(r) {
+					t.Fatalf("JSON(%q) = %q holds %U", js, out, r)
+				}
+			}
 		}
 		if c := Name(s); len(c) > MaxName || !utf8.ValidString(c) {
 			t.Fatalf("Name(%q) = %q", s, c)
