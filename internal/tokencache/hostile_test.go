@@ -61,3 +61,18 @@ func TestRefreshDuplicateTenants(t *testing.T) {
 		t.Fatalf("result %+v, %d cached", res, len(got))
 	}
 }
+
+// assign (what the refresher and PlanWith lay out with) gives a tenant
+// listed twice one entry, whoever calls it.
+func TestAssignDuplicateTenants(t *testing.T) {
+	ts := []Tenant{{ID: tenantID(1), Name: "a"}, {ID: tenantID(2), Name: "b"}, {ID: tenantID(1), Name: "again"}}
+	res := &Result{Sizes: map[string]int{}, Counts: map[SkipReason]int{}}
+	shards := assign(prefix, DefaultLayout(), nil, ts, true, res)
+	n := 0
+	for _, st := range shards {
+		n += len(st.entries)
+	}
+	if n != 2 || res.NewTenants != 2 {
+		t.Fatalf("%d entries, %d new", n, res.NewTenants)
+	}
+}

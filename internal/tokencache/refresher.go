@@ -586,8 +586,9 @@ func assign(prefix string, l Layout, shards []*shardState, tenants []Tenant, com
 		st.budget += headerBudget()
 	}
 	var fresh []Tenant
+	var once msp.TenantSet // a tenant listed twice gets one entry
 	for _, t := range tenants {
-		if where[t.ID] == nil {
+		if where[t.ID] == nil && once.Add(t.ID) {
 			fresh = append(fresh, t)
 		}
 	}
