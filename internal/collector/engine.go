@@ -667,7 +667,7 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 		}
 		at := r.now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
 		w := writer()
-		clean := page.Response != nil && cleanText(page.Response.Raw) // items alias the body
+		clean := page.Response != nil && cleanPage(page.Response.Raw) // items are part of the body
 		for _, item := range page.Items {
 			line.Reset()
 			if err := appendValidRecord(&line, &scratch, meta, at, item, clean); err != nil {
@@ -884,6 +884,14 @@ func appendString(b *bytes.Buffer, s string) {
 // it.
 func cleanText(b []byte) bool { return !mayRelabel(b) && utf8.Valid(b) }
 
+// cleanPage reports whether every item of a page body can be copied byte
+// for byte: cleanText, and no line break before the trailing whitespace
+// (so each item is one line).
+func cleanPage(body []byte) bool {
+	body = bytes.TrimRight(body, " \t\r\n")
+	return bytes.IndexByte(body, '\n') < 0 && bytes.IndexByte(body, '\r') < 0 && cleanText(body)
+}
+
 // appendValidRecord is appendRecord for an item already known to be valid
 // JSON (central.Pages decodes every page with encoding/json, which validates
 // it): an object item that is already one line, as APIs send them, is copied
@@ -891,11 +899,11 @@ func cleanText(b []byte) bool { return !mayRelabel(b) && utf8.Valid(b) }
 // line breaks only as whitespace between tokens, so an item without CR or LF
 // bytes is one line; spaces it may hold between tokens are kept. An item
 // that holds invalid UTF-8 or could name one of the collector's keys takes
-// appendRecord's path; clean says cleanText(item) is known to hold (its
-// whole page was checked).
+// appendRecord's path; clean says the item is known to be one line and
+// cleanText (its whole page body passed cleanPage).
 func appendValidRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.RawMessage, clean bool) error {
-	if len(item) < 2 || item[0] != '{' || bytes.IndexByte(item, '\n') >= 0 || bytes.IndexByte(item, '\r') >= 0 ||
-		(!clean && !cleanText(item)) {
+	if len(item) < 2 || item[0] != '{' ||
+		(!clean && (bytes.IndexByte(item, '\n') >= 0 || bytes.IndexByte(item, '\r') >= 0 || !cleanText(item))) {
 		return appendRecord(dst, scratch, meta, at, item)
 	}
 	dst.Write(meta)

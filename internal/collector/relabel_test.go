@@ -118,8 +118,8 @@ func FuzzRecordMeta(f *testing.F) {
 			case 1:
 				err = appendValidRecord(&dst, &scratch, meta, relabelAt, json.RawMessage(item), false)
 			default: // the engine's page check, on a page of this one item
-				page := append(append([]byte(`{"items":[`), item...), "]}"...)
-				err = appendValidRecord(&dst, &scratch, meta, relabelAt, json.RawMessage(item), cleanText(page))
+				page := append(append([]byte(`{"items":[`), item...), "]}\n"...)
+				err = appendValidRecord(&dst, &scratch, meta, relabelAt, json.RawMessage(item), cleanPage(page))
 			}
 			if err != nil {
 				t.Fatalf("valid item %q rejected: %v", item, err)
@@ -131,7 +131,7 @@ func FuzzRecordMeta(f *testing.F) {
 
 // BenchmarkAppendValidRecord writes the simulator's records (every default
 // dataset of 4 tenants) through the one-line fast path as the engine does:
-// one cleanText scan per page body (here one per tenant and dataset), then
+// one cleanPage scan per page body (here one per tenant and dataset), then
 // each item. Run it on main and on this code to compare:
 //
 //	go test -run '^$' -bench AppendValidRecord ./internal/collector/
@@ -166,7 +166,7 @@ func BenchmarkAppendValidRecord(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, p := range pages {
-			clean := cleanText(p.body)
+			clean := cleanPage(p.body)
 			for _, r := range p.items {
 				dst.Reset()
 				if err := appendValidRecord(&dst, &scratch, meta, relabelAt, r, clean); err != nil {
