@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/termsafe"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/centralsim"
 )
@@ -547,8 +548,8 @@ func WriteTable(w io.Writer, results []*Result) error {
 		"SCENARIO", "WALL", "BOUND", "BOUND BY", "RATIO", "PEAK RSS", "CPU%", "BUSY%", "EXCH/TEN", "429s", "RECORDS", "TENANTS", "CPU s/M", "GZIP s/M")
 	for _, r := range results {
 		fmt.Fprintf(&b, "%-22s %8s %8s %-24s %6.2f %6.0f MB %5.0f%% %5.0f%% %9.3f %5d %10d %4d/%-4d %9.2f %9.2f\n",
-			r.Config.Name, r.Wall.Round(10*time.Millisecond), r.LowerBound.Round(10*time.Millisecond),
-			r.BoundBy, r.Ratio, float64(r.PeakRSS)/1e6, 100*r.CPUUtilisation(), 100*r.MachineBusy,
+			termsafe.Cell(r.Config.Name, 22), r.Wall.Round(10*time.Millisecond), r.LowerBound.Round(10*time.Millisecond),
+			termsafe.Cell(r.BoundBy, 24), r.Ratio, float64(r.PeakRSS)/1e6, 100*r.CPUUtilisation(), 100*r.MachineBusy,
 			r.ExchangesPerTenant, r.RateLimited, r.Records, r.TenantsOK, r.Tenants, r.CPUPerMillion, r.GzipPerMillion)
 	}
 	b.WriteString("\nbound = max(critical path, per budget: busiest bucket's (requests - burst) / rate); requests counted by the simulator.\n")

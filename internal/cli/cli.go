@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/centralmsp/centralmsp/internal/termsafe"
 	"io"
 	"log/slog"
 	"os"
@@ -98,15 +99,15 @@ func exitCode(w io.Writer, name string, err error) int {
 	var ee *ExitError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintf(w, "centralmsp %s: %v\n", name, err)
+		fmt.Fprintf(w, "centralmsp %s: %s\n", name, termsafe.Text(err.Error()))
 		return 2
 	case errors.As(err, &ee):
 		if ee.Err != nil {
-			fmt.Fprintf(w, "centralmsp %s: %v\n", name, ee.Err)
+			fmt.Fprintf(w, "centralmsp %s: %s\n", name, termsafe.Text(ee.Err.Error()))
 		}
 		return ee.Code
 	default:
-		fmt.Fprintf(w, "centralmsp %s: %v\n", name, err)
+		fmt.Fprintf(w, "centralmsp %s: %s\n", name, termsafe.Text(err.Error()))
 		return 1
 	}
 }

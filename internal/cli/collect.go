@@ -16,6 +16,7 @@ import (
 	"github.com/centralmsp/centralmsp/internal/apibudget"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/sink"
+	"github.com/centralmsp/centralmsp/internal/termsafe"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/msp"
@@ -305,7 +306,7 @@ func collectPrintSummary(w io.Writer, m *collector.Manifest, manifestAt string, 
 	if !m.Complete {
 		status = "INCOMPLETE"
 	}
-	fmt.Fprintf(tw, "run\t%s (%s)\n", m.RunID, status)
+	fmt.Fprintf(tw, "run\t%s (%s)\n", termsafe.Cell(m.RunID, 80), status)
 	fmt.Fprintf(tw, "tenants\t%d: %d ok, %d failed, %d deferred, %d skipped\n", t.Tenants, t.TenantsOK, t.TenantsFailed, t.TenantsDeferred, t.TenantsSkipped)
 	fmt.Fprintf(tw, "datasets\t%d: %d ok, %d failed, %d deferred, %d skipped\n",
 		t.DatasetsOK+t.DatasetsFailed+t.DatasetsDeferred+t.DatasetsSkipped, t.DatasetsOK, t.DatasetsFailed, t.DatasetsDeferred, t.DatasetsSkipped)
@@ -355,7 +356,7 @@ func collectPrintSummary(w io.Writer, m *collector.Manifest, manifestAt string, 
 			fmt.Fprintf(tw, "…\t%d more in the manifest\t\t\n", len(rows)-maxRows)
 			break
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r[0], r[1], r[2], r[3])
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", termsafe.Cell(r[0], 40), termsafe.Cell(r[1], nameColumn), termsafe.Cell(r[2], 32), r[3])
 	}
 	tw.Flush()
 }
@@ -424,7 +425,7 @@ func (p *collectProgress) event(e collector.Event) {
 		if name == "" {
 			name = e.TenantID
 		}
-		msg := fmt.Sprintf("[%d/%d] %s: %s, %s records", e.TenantsDone, e.TenantsTotal, name, e.Status, collectGroup(e.Records))
+		msg := fmt.Sprintf("[%d/%d] %s: %s, %s records", e.TenantsDone, e.TenantsTotal, termsafe.Cell(name, nameColumn), e.Status, collectGroup(e.Records))
 		if e.Status == collector.StatusFailed {
 			p.failed++
 			if e.Error != nil {

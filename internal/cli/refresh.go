@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/centralmsp/centralmsp/internal/lambdafn/tokenrefresh"
+	"github.com/centralmsp/centralmsp/internal/termsafe"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
@@ -138,7 +139,7 @@ func refreshPrintResult(w io.Writer, res *tokencache.Result, cache, prefix strin
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TENANT\tNAME\tCLASS\tKEPT PREVIOUS\tMESSAGE")
 		for _, f := range res.Failures {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", f.TenantID, f.Name, f.Class, f.KeptPrevious, refreshOneLine(f.Message, 240))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", termsafe.Cell(f.TenantID, 40), termsafe.Cell(f.Name, nameColumn), termsafe.Cell(f.Class, 24), f.KeptPrevious, refreshOneLine(f.Message, 240))
 		}
 		tw.Flush()
 	}
@@ -149,9 +150,5 @@ func refreshPrintResult(w io.Writer, res *tokencache.Result, cache, prefix strin
 
 // refreshOneLine returns s on one line, cut to at most n runes.
 func refreshOneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
+	return termsafe.Cell(strings.Join(strings.Fields(s), " "), n)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/centralmsp/centralmsp/internal/termsafe"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
@@ -46,7 +47,7 @@ func runTenants(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			var bad *msp.InvalidTenantIDError
 			if errors.As(err, &bad) {
-				fmt.Fprintf(env.Stderr, "warning: tenant %q: %v\n", t.Name, err)
+				fmt.Fprintln(env.Stderr, termsafe.String(fmt.Sprintf("warning: tenant %q: %v", t.Name, err)))
 				tenants = append(tenants, t)
 				continue
 			}
@@ -58,9 +59,13 @@ func runTenants(ctx context.Context, env *Env, args []string) error {
 		if tenants == nil {
 			tenants = []msp.Tenant{}
 		}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(tenants)
+		b, err := json.MarshalIndent(tenants, "", "  ")
+		if err != nil {
+			return err
+		}
+		// Names are untrusted: no bidi or C1 control reaches the terminal.
+		_, err = env.Stdout.Write(append(termsafe.JSON(b), '\n'))
+		return err
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tOWNERSHIP")
@@ -69,10 +74,14 @@ func runTenants(ctx context.Context, env *Env, args []string) error {
 		if id == "" {
 			id = t.WorkspaceID
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", id, t.Name, t.Ownership)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", termsafe.Cell(id, 40), termsafe.Cell(t.Name, nameColumn), termsafe.Cell(t.Ownership, 32))
 	}
 	return tw.Flush()
 }
+
+// nameColumn is the widest tenant name printed in a table; longer names end
+// in "…" (the full name is in --json and in the manifest).
+const nameColumn = 60
 
 // tenantsOpenMSP loads unified credentials and builds an MSP client logging to the
 // command's logger. Credential problems are configuration errors (exit 2).

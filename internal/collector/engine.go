@@ -51,11 +51,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/centralmsp/centralmsp/internal/sink"
+	"github.com/centralmsp/centralmsp/internal/termsafe"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
@@ -302,7 +304,8 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		defer cancel()
 	}
 
-	tenants, unresolved, listErr := r.selectTenants(work)
+	tenants, unresolved, dups, listErr := r.selectTenants(work)
+	m.Totals.DuplicateTenants = dups
 	if listErr != nil {
 		m.Error = errorInfo(listErr)
 		r.log.Error("listing tenants failed", slog.Any("error", listErr))
@@ -382,13 +385,38 @@ func (r *run) finish(ctx context.Context, m *Manifest, listErr error) error {
 	return errors.Join(errs...)
 }
 
+// DuplicateCounter is implemented by an MSP that skips repeated tenant ids
+// itself (*msp.MSP does): its count is added to the manifest's.
+type DuplicateCounter interface {
+	DuplicateTenants() int
+}
+
 // selectTenants lists the tenants and applies the Tenants filter. It returns
-// the tenants to collect and failed results for selectors that match none.
-func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, error) {
+// the tenants to collect, failed results for selectors that match none, and
+// how many repeated tenant ids were skipped (the list is untrusted: each
+// normalised id, or each unusable raw id, is taken once, the first time).
+func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, int, error) {
 	var all []msp.Tenant
 	var bad []TenantResult
 	var listErr error
+	var ids msp.TenantSet
+	dc, hasDC := r.cfg.MSP.(DuplicateCounter)
+	dup0 := 0
+	if hasDC {
+		dup0 = dc.DuplicateTenants()
+	}
 	for t, err := range r.tenants(ctx) {
+		// Untrusted text: what is stored of it (manifest, records) is
+		// bounded whatever the MSP implementation.
+		t.Name, t.WorkspaceID = termsafe.Name(t.Name), termsafe.Name(t.WorkspaceID)
+		key := t.ID
+		if key == "" {
+			key = t.WorkspaceID
+		}
+		if (key != "" || err == nil) && !ids.Add(key) {
+			r.log.Warn("duplicate tenant in the tenant list: keeping the first", slog.String("tenant_id", msp.LogID(key)))
+			continue
+		}
 		if err != nil {
 			var inv *msp.InvalidTenantIDError
 			if errors.As(err, &inv) && (t.WorkspaceID != "" || t.Name != "") {
@@ -402,8 +430,12 @@ func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, 
 		}
 		all = append(all, t)
 	}
+	dups := ids.Duplicates
+	if hasDC {
+		dups += dc.DuplicateTenants() - dup0
+	}
 	if len(r.cfg.Tenants) == 0 {
-		return all, bad, listErr
+		return all, bad, dups, listErr
 	}
 	var out []msp.Tenant
 	seen := map[string]bool{}
@@ -445,11 +477,12 @@ func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, 
 			bad = append(bad, r.failedTenant(sel, "", listErr))
 		}
 	}
-	return out, bad, listErr
+	return out, bad, dups, listErr
 }
 
 // failedTenant is a tenant result where every dataset failed with err.
 func (r *run) failedTenant(id, name string, err error) TenantResult {
+	id, name = termsafe.Name(id), termsafe.Name(name)
 	ei := errorInfo(err)
 	tr := TenantResult{ID: id, Name: name, Status: StatusFailed, Error: ei}
 	for _, d := range r.datasets {
@@ -650,9 +683,10 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 		}
 		at := r.now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
 		w := writer()
+		clean := page.Response != nil && cleanPage(page.Response.Raw) // items are part of the body
 		for _, item := range page.Items {
 			line.Reset()
-			if err := appendValidRecord(&line, &scratch, meta, at, item); err != nil {
+			if err := appendValidRecord(&line, &scratch, meta, at, item, clean); err != nil {
 				return fail(fmt.Errorf("collector: %s item %d of page %d: %w", d.Name, res.Records, page.Number, err))
 			}
 			if _, err := w.Write(line.Bytes()); err != nil {
@@ -692,14 +726,31 @@ func recordMeta(t msp.Tenant, runID string) []byte {
 	return b.Bytes()
 }
 
+// The keys the collector adds to every record. An item's own member with
+// one of these names (after JSON unescaping) is renamed with ItemKeyPrefix
+// ("_tenant_id" becomes "_item_tenant_id", prefixed again while the name is
+// taken), so a record can never carry a second _tenant_id that a decoder
+// would take instead of ours.
+var metaKeys = [...]string{"_tenant_id", "_tenant_name", "_run_id", "_collected_at"}
+
+// ItemKeyPrefix is put before an item's own copy of a collector key.
+const ItemKeyPrefix = "_item"
+
 // appendRecord writes one NDJSON line: meta, the collection time, then the
-// item's own fields verbatim (compacted).
+// item's own fields (compacted). Invalid UTF-8 in the item becomes U+FFFD,
+// and the item's own copies of the collector's keys are renamed (see
+// metaKeys).
 func appendRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.RawMessage) error {
 	scratch.Reset()
 	if err := json.Compact(scratch, item); err != nil {
 		return err
 	}
 	c := scratch.Bytes()
+	if !utf8.Valid(c) {
+		// Invalid bytes can only sit inside strings (JSON's structure is
+		// ASCII), so replacing them keeps the JSON valid.
+		c = bytes.ToValidUTF8(c, []byte("\uFFFD"))
+	}
 	dst.Write(meta)
 	dst.WriteByte('"')
 	dst.WriteString(at)
@@ -708,6 +759,12 @@ func appendRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.
 	case len(c) >= 2 && c[0] == '{' && len(c) == 2:
 		dst.WriteByte('}')
 	case len(c) > 0 && c[0] == '{':
+		if mayRelabel(c) {
+			if members, ok := relabel(c); ok {
+				dst.Write(members)
+				break
+			}
+		}
 		dst.WriteByte(',')
 		dst.Write(c[1:])
 	default:
@@ -719,14 +776,150 @@ func appendRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.
 	return nil
 }
 
+// mayRelabel is the cheap guard before relabel: an item can name one of the
+// collector's keys only with a `"_` or an escape (`\u005f`). Both scans
+// look for a byte that is rare in API items ('_', '\\') with IndexByte.
+func mayRelabel(item []byte) bool {
+	return hasPair(item, '"', '_') || hasPair(item, '\\', 'u')
+}
+
+// hasPair reports whether b holds the byte a followed by c, searching for
+// c's rarer partner: for '_' the preceding byte, for '\\' the following.
+func hasPair(b []byte, a, c byte) bool {
+	if a == '"' {
+		for i := 0; ; {
+			j := bytes.IndexByte(b[i:], c)
+			if j < 0 {
+				return false
+			}
+			if i+j > 0 && b[i+j-1] == a {
+				return true
+			}
+			i += j + 1
+		}
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], a)
+		if j < 0 || i+j+1 >= len(b) {
+			return false
+		}
+		if b[i+j+1] == c {
+			return true
+		}
+		i += j + 1
+	}
+}
+
+// relabel returns ",member,...}" for a compact, valid object whose
+// top-level members include one of the collector's keys, with those
+// renamed; ok is false when no member needs it.
+func relabel(obj []byte) ([]byte, bool) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if _, err := dec.Token(); err != nil { // {
+		return nil, false
+	}
+	type member struct {
+		key string
+		val json.RawMessage
+	}
+	var ms []member
+	taken := map[string]bool{}
+	clash := false
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		k, _ := kt.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, false
+		}
+		ms = append(ms, member{k, v})
+		taken[k] = true
+		if isMetaKey(k) {
+			clash = true
+		}
+	}
+	if !clash {
+		return nil, false
+	}
+	var b bytes.Buffer
+	for _, m := range ms {
+		k := m.key
+		if isMetaKey(k) {
+			k = ItemKeyPrefix + k
+			for taken[k] || isMetaKey(k) {
+				k = ItemKeyPrefix + k
+			}
+			taken[k] = true
+		}
+		b.WriteByte(',')
+		appendString(&b, k)
+		b.WriteByte(':')
+		b.Write(m.val)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), true
+}
+
+func isMetaKey(k string) bool {
+	for _, m := range metaKeys {
+		if k == m {
+			return true
+		}
+	}
+	return false
+}
+
+// appendString writes s (valid UTF-8) as a JSON string, escaping only what
+// JSON requires.
+func appendString(b *bytes.Buffer, s string) {
+	const hex = "0123456789abcdef"
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20:
+			b.WriteString(`\u00`)
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+}
+
+// cleanText reports whether JSON text can hold neither invalid UTF-8 nor
+// a member named like one of the collector's keys (mayRelabel): the check
+// the engine makes once per page body, so the items of a clean page skip
+// it.
+func cleanText(b []byte) bool { return !mayRelabel(b) && utf8.Valid(b) }
+
+// cleanPage reports whether every item of a page body can be copied byte
+// for byte: cleanText, and no line break before the trailing whitespace
+// (so each item is one line).
+func cleanPage(body []byte) bool {
+	body = bytes.TrimRight(body, " \t\r\n")
+	return bytes.IndexByte(body, '\n') < 0 && bytes.IndexByte(body, '\r') < 0 && cleanText(body)
+}
+
 // appendValidRecord is appendRecord for an item already known to be valid
 // JSON (central.Pages decodes every page with encoding/json, which validates
 // it): an object item that is already one line, as APIs send them, is copied
 // byte for byte instead of going through json.Compact. Valid JSON holds raw
 // line breaks only as whitespace between tokens, so an item without CR or LF
-// bytes is one line; spaces it may hold between tokens are kept.
-func appendValidRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.RawMessage) error {
-	if len(item) < 2 || item[0] != '{' || bytes.IndexByte(item, '\n') >= 0 || bytes.IndexByte(item, '\r') >= 0 {
+// bytes is one line; spaces it may hold between tokens are kept. An item
+// that holds invalid UTF-8 or could name one of the collector's keys takes
+// appendRecord's path; clean says the item is known to be one line and
+// cleanText (its whole page body passed cleanPage).
+func appendValidRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.RawMessage, clean bool) error {
+	if len(item) < 2 || item[0] != '{' ||
+		(!clean && (bytes.IndexByte(item, '\n') >= 0 || bytes.IndexByte(item, '\r') >= 0 || !cleanText(item))) {
 		return appendRecord(dst, scratch, meta, at, item)
 	}
 	dst.Write(meta)

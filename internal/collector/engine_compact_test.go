@@ -23,7 +23,7 @@ func FuzzAppendValidRecord(f *testing.F) {
 		if err := appendRecord(&want, &scratch, meta, "2026-11-23T00:00:00.000Z", json.RawMessage(item)); err != nil {
 			t.Fatal(err)
 		}
-		if err := appendValidRecord(&got, &scratch, meta, "2026-11-23T00:00:00.000Z", json.RawMessage(item)); err != nil {
+		if err := appendValidRecord(&got, &scratch, meta, "2026-11-23T00:00:00.000Z", json.RawMessage(item), false); err != nil {
 			t.Fatal(err)
 		}
 		line := got.Bytes()
@@ -54,7 +54,7 @@ func TestAppendValidRecordVerbatim(t *testing.T) {
 		`{"s":"line\nbreak"}`: prefix + `,"s":"line\nbreak"}` + "\n",
 	} {
 		var got, scratch bytes.Buffer
-		if err := appendValidRecord(&got, &scratch, meta, "2026-11-23T00:00:00.000Z", json.RawMessage(in)); err != nil {
+		if err := appendValidRecord(&got, &scratch, meta, "2026-11-23T00:00:00.000Z", json.RawMessage(in), false); err != nil {
 			t.Fatal(err)
 		}
 		if got.String() != want {

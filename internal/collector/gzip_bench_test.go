@@ -30,7 +30,7 @@ func simNDJSON(tb testing.TB) [][]byte {
 		for _, d := range ds {
 			var obj bytes.Buffer
 			for _, rec := range sim.Records(tn.HexID, d.Name) {
-				if err := appendValidRecord(&obj, &scratch, meta, "2026-11-28T00:00:00.000Z", json.RawMessage(rec)); err != nil {
+				if err := appendValidRecord(&obj, &scratch, meta, "2026-11-28T00:00:00.000Z", json.RawMessage(rec), false); err != nil {
 					tb.Fatal(err)
 				}
 			}

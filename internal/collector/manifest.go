@@ -66,6 +66,10 @@ type Totals struct {
 	TenantsFailed   int `json:"tenants_failed"`
 	TenantsDeferred int `json:"tenants_deferred"`
 	TenantsSkipped  int `json:"tenants_skipped"`
+	// DuplicateTenants counts repeated tenant ids in the tenant list (or
+	// the shard's list) that were skipped: the first occurrence is
+	// collected once, so no object is written twice.
+	DuplicateTenants int `json:"duplicate_tenants,omitempty"`
 
 	DatasetsOK       int `json:"datasets_ok"`
 	DatasetsFailed   int `json:"datasets_failed"`
@@ -163,7 +167,7 @@ func (m *Manifest) Summarize() {
 	tok := m.Totals
 	m.Totals = Totals{
 		Exchanges: tok.Exchanges, TokenCacheHits: tok.TokenCacheHits, TokenCacheMisses: tok.TokenCacheMisses,
-		DurationMS: tok.DurationMS,
+		DurationMS: tok.DurationMS, DuplicateTenants: tok.DuplicateTenants,
 	}
 	t := &m.Totals
 	complete := m.Error == nil

@@ -63,6 +63,8 @@ func (a mspAdapter) TenantClient(ctx context.Context, tenantID string) (*central
 	return conn.Client(), nil
 }
 
+func (a mspAdapter) DuplicateTenants() int { return a.m.DuplicateTenants() }
+
 func (a mspAdapter) CloseTenant(tenantID string) error { return a.m.CloseTenant(tenantID) }
 
 func (a mspAdapter) TokenStats() TokenStats {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/termsafe"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
@@ -55,6 +56,10 @@ type ShardMessage struct {
 	// starts no tenant (all are recorded deferred, for the next scheduled
 	// run) and no continuation is sent after it.
 	DeadlineUnix int64 `json:"deadline_unix,omitempty"`
+
+	// Duplicates is how many repeated tenant ids DecodeShardMessage
+	// dropped (not part of the message).
+	Duplicates int `json:"-"`
 }
 
 // ID is the shard's name in keys and manifests: "3", or "3c1" for the first
@@ -112,7 +117,7 @@ func namesFor(ids []string, names map[string]string) []string {
 	}
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = names[id]
+		out[i] = termsafe.Name(names[id])
 	}
 	return out
 }
@@ -147,7 +152,9 @@ func (e *MessageError) Error() string {
 func (e *MessageError) Unwrap() error { return e.Err }
 
 // DecodeShardMessage decodes and validates a shard message body; unknown
-// fields are refused.
+// fields are refused. The body is untrusted: a repeated tenant id
+// (normalised comparison) is dropped, keeping the first occurrence and its
+// name, and counted in Duplicates; names are cut to termsafe.MaxName bytes.
 func DecodeShardMessage(body []byte) (*ShardMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -158,10 +165,25 @@ func DecodeShardMessage(body []byte) (*ShardMessage, error) {
 	if dec.More() {
 		return nil, &MessageError{Reason: "data after the JSON object"}
 	}
+	m.dedupe()
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	return &m, nil
+}
+
+// dedupe drops repeated tenant ids (and their names) and caps names.
+func (m *ShardMessage) dedupe() {
+	named := len(m.Names) == len(m.Tenants)
+	var names []string
+	m.Tenants, m.Duplicates = msp.Unique(m.Tenants, func(i int) {
+		if named {
+			names = append(names, termsafe.Name(m.Names[i]))
+		}
+	})
+	if named && len(m.Names) > 0 {
+		m.Names = names
+	}
 }
 
 // Validate checks the message's fields.

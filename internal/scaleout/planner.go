@@ -32,6 +32,7 @@ import (
 
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/pkg/central"
+	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
 // Defaults of the estimate.
@@ -112,6 +113,7 @@ type tenantCost struct {
 // defaultRequestsPerDataset per dataset when none was measured. Tenants that
 // prev recorded as deferred are marked. The result is in tenantIDs' order.
 func estimateCosts(tenantIDs []string, datasets []collector.Dataset, prev *collector.Manifest) []tenantCost {
+	tenantIDs, _ = msp.Unique(tenantIDs, nil)
 	def := map[string]float64{}
 	for _, d := range datasets {
 		def[datasetBudget(d)] += defaultRequestsPerDataset

@@ -19,6 +19,9 @@ func (c *Coordinator) RunShard(ctx context.Context, body []byte) error {
 		return err
 	}
 	log := c.log().With(slog.String("run_id", msg.RunID), slog.String("shard", msg.ID()))
+	if msg.Duplicates > 0 {
+		log.WarnContext(ctx, "repeated tenant ids in the shard message: each is collected once", slog.Int("duplicate_tenants", msg.Duplicates))
+	}
 	ds := msg.Datasets
 	if len(ds) == 0 {
 		ds = c.Datasets

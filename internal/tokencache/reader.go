@@ -67,9 +67,12 @@ type Reader struct {
 	listed  bool
 	names   []string // shards not loaded yet, in index order
 	tenants map[string]Entry
-	msp     *Entry
-	mspDone bool
-	listErr error
+	// rejected holds, per tenant id, why its cache entry was not trusted
+	// (see entryBindError and bindShard): a lookup is then a miss.
+	rejected map[string]string
+	msp      *Entry
+	mspDone  bool
+	listErr  error
 
 	hits, misses, loads, loadErrs atomic.Int64
 }
@@ -88,7 +91,7 @@ func NewReader(opts ReaderOptions) (*Reader, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Reader{o: opts, tenants: map[string]Entry{}}, nil
+	return &Reader{o: opts, tenants: map[string]Entry{}, rejected: map[string]string{}}, nil
 }
 
 // Stats returns the counters.
@@ -165,6 +168,9 @@ func (r *Reader) lookup(ctx context.Context, tenantID string) (Entry, error) {
 	if e, ok := r.tenants[tenantID]; ok {
 		return e, nil
 	}
+	if why, ok := r.rejected[tenantID]; ok {
+		return Entry{}, &MissError{TenantID: tenantID, Reason: "cache entry rejected: " + why}
+	}
 	if !r.listed {
 		names, err := r.o.Backend.List(ctx, r.o.Prefix+"/shard-")
 		if err != nil {
@@ -192,17 +198,47 @@ func (r *Reader) lookup(ctx context.Context, tenantID string) (Entry, error) {
 		}
 		r.names = r.names[1:]
 		if doc != nil {
+			shardWhy := r.bindShard(name, doc)
 			for _, e := range doc.Entries {
-				if _, dup := r.tenants[e.TenantID]; !dup {
-					r.tenants[e.TenantID] = e
+				if _, dup := r.tenants[e.TenantID]; dup {
+					continue
 				}
+				why := shardWhy
+				if why == "" {
+					why = entryBindError(e)
+				}
+				if why != "" {
+					if _, seen := r.rejected[e.TenantID]; !seen {
+						r.rejected[e.TenantID] = why
+						r.o.Logger.WarnContext(ctx, "rejecting a token cache entry: the tenant will exchange a fresh token",
+							"tenant_id", msp.LogID(e.TenantID), "shard", name, "reason", why)
+					}
+					continue
+				}
+				delete(r.rejected, e.TenantID) // a valid copy in a later shard wins
+				r.tenants[e.TenantID] = e
 			}
 		}
 		if e, ok := r.tenants[tenantID]; ok {
 			return e, nil
 		}
+		if why, ok := r.rejected[tenantID]; ok {
+			return Entry{}, &MissError{TenantID: tenantID, Reason: "cache entry rejected: " + why}
+		}
 	}
 	return Entry{}, &MissError{TenantID: tenantID, Reason: "not in the cache"}
+}
+
+// bindShard says why no entry of doc, read from the secret name, can be
+// trusted ("" when they can): the document must be the tenant shard whose
+// index the secret's name carries, or its entries were copied from
+// another secret.
+func (r *Reader) bindShard(name string, doc *Shard) string {
+	idx, _ := parseShardName(r.o.Prefix, name)
+	if doc.Kind != KindShard || doc.Index != idx {
+		return fmt.Sprintf("the secret is shard %d but its document is %s %d", idx, doc.Kind, doc.Index)
+	}
+	return ""
 }
 
 // loadLocked reads and parses one object (r.mu held).

@@ -18,6 +18,9 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
+
+	"github.com/centralmsp/centralmsp/internal/termsafe"
+	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
 // Tenant is one MSP tenant as the refresher needs it.
@@ -104,6 +107,9 @@ type Result struct {
 	WindowStart time.Time `json:"window_start"`
 	WindowEnd   time.Time `json:"window_end"`
 	Tenants     int       `json:"tenants"`
+	// DuplicateTenants counts repeated tenant ids in the list (normalised
+	// comparison): each tenant is cached once, under its first listing.
+	DuplicateTenants int `json:"duplicate_tenants,omitempty"`
 	// ListComplete is false when the tenant list failed part way (then no
 	// tenant was dropped from the cache).
 	ListComplete bool   `json:"list_complete"`
@@ -215,7 +221,8 @@ func (r *Refresher) Refresh(ctx context.Context) (*Result, error) {
 		return nil, errors.New("tokencache: cannot get the MSP token: the source returned an empty token")
 	}
 
-	tenants, listErr := collectTenants(ctx, o.Source)
+	tenants, dups, listErr := collectTenants(ctx, o.Source, log)
+	res.DuplicateTenants = dups
 	res.ListComplete = listErr == nil
 	if listErr != nil {
 		res.ListError = redact(listErr.Error(), mspTok.AccessToken)
@@ -275,7 +282,7 @@ func (r *Refresher) pending(shards []*shardState, started, we time.Time, res *Re
 			if st.drop[e.TenantID] {
 				continue
 			}
-			if st.newIDs[e.TenantID] || !e.ValidFor(we, 0) {
+			if st.newIDs[e.TenantID] || !e.ValidFor(we, 0) || (e.Status == StatusOK && entryBindError(e) != "") {
 				st.pending = append(st.pending, i)
 			}
 		}
@@ -579,9 +586,10 @@ func assign(prefix string, l Layout, shards []*shardState, tenants []Tenant, com
 				continue
 			}
 			where[e.TenantID] = st
+			e.Name = termsafe.Name(e.Name) // stored by an older writer
 			if t, ok := listed[e.TenantID]; ok {
 				if t.Name != "" {
-					e.Name = t.Name
+					e.Name = termsafe.Name(t.Name)
 				}
 			} else if complete {
 				st.drop[e.TenantID] = true
@@ -596,8 +604,9 @@ func assign(prefix string, l Layout, shards []*shardState, tenants []Tenant, com
 		st.budget += headerBudget()
 	}
 	var fresh []Tenant
+	var once msp.TenantSet // a tenant listed twice gets one entry
 	for _, t := range tenants {
-		if where[t.ID] == nil {
+		if where[t.ID] == nil && once.Add(t.ID) {
 			fresh = append(fresh, t)
 		}
 	}
@@ -626,7 +635,7 @@ func assign(prefix string, l Layout, shards []*shardState, tenants []Tenant, com
 		for full < len(shards) && !l.fits(shards[full].budget, len(shards[full].entries)-len(shards[full].drop), minEntry) {
 			full++
 		}
-		e := Entry{TenantID: t.ID, Name: t.Name, Status: StatusFailed, ErrorClass: "pending"}
+		e := Entry{TenantID: t.ID, Name: termsafe.Name(t.Name), Status: StatusFailed, ErrorClass: "pending"}
 		eb := l.entryBudget(e)
 		var dst *shardState
 		for _, st := range shards[full:] {
@@ -650,20 +659,29 @@ func assign(prefix string, l Layout, shards []*shardState, tenants []Tenant, com
 	return shards
 }
 
-func collectTenants(ctx context.Context, src Source) ([]Tenant, error) {
+// collectTenants reads the (untrusted) tenant list: ids are normalised and
+// an unusable one is skipped, a repeated id is skipped and counted (the
+// first listing wins), and names are cut to termsafe.MaxName bytes so one
+// name cannot push its shard over the SecretString limit.
+func collectTenants(ctx context.Context, src Source, log *slog.Logger) ([]Tenant, int, error) {
 	var out []Tenant
-	seen := map[string]bool{}
+	var seen msp.TenantSet
 	for t, err := range src.Tenants(ctx) {
 		if err != nil {
-			return out, err
+			return out, seen.Duplicates, err
 		}
-		if t.ID == "" || seen[t.ID] {
+		id, nerr := msp.NormalizeTenantID(t.ID)
+		if nerr != nil {
+			log.WarnContext(ctx, "skipping a tenant with an unusable workspace id", "tenant_id", msp.LogID(t.ID))
 			continue
 		}
-		seen[t.ID] = true
-		out = append(out, t)
+		if !seen.Add(id) {
+			log.WarnContext(ctx, "duplicate tenant in the tenant list: keeping the first", "tenant_id", id)
+			continue
+		}
+		out = append(out, Tenant{ID: id, Name: termsafe.Name(t.Name)})
 	}
-	return out, nil
+	return out, seen.Duplicates, nil
 }
 
 // DefaultClassify names an exchange error's class without its message.

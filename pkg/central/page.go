@@ -3,6 +3,7 @@ package central
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,8 +54,9 @@ type Page[T any] struct {
 }
 
 // PaginationError reports a list that cannot be read completely: a cursor
-// that repeats, more pages than allowed, a total that shrank, or an empty
-// page before the total was reached. Paging never loops forever and never
+// that repeats, more pages than allowed, a total that shrank, an empty
+// page before the total was reached, or (offset paging) a page the server
+// served already, which is what a server that ignores offset does. Paging never loops forever and never
 // truncates silently.
 type PaginationError struct {
 	Path   string
@@ -103,6 +105,10 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 			}
 		}
 		seenCursors := map[string]bool{}
+		// Offset paging: the first item of every page, by hash, and the
+		// offset it was first served at. A later page that starts with the
+		// same item is the same page again.
+		firstItems := map[[sha256.Size]byte]int{}
 		seen, prevTotal := 0, -1
 		fail := func(n int, format string, args ...any) {
 			yield(nil, &PaginationError{Path: path, Page: n, Reason: fmt.Sprintf(format, args...)})
@@ -139,6 +145,12 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 			if pg.Total >= 0 && prevTotal >= 0 && pg.Total < prevTotal {
 				fail(n, "total shrank from %d to %d while paging; the list may be incomplete", prevTotal, pg.Total)
 				return
+			}
+			if spec.Style == OffsetPaging && len(env.Items) > 0 {
+				if at, ok := repeatedPage(firstItems, env.Items[0], offset); ok {
+					fail(n, "the page at offset %d starts with the item first served at offset %d: the server ignores offset or serves a page again", offset, at)
+					return
+				}
 			}
 			if !yield(pg, nil) {
 				return
@@ -188,6 +200,26 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 			}
 		}
 	}
+}
+
+// repeatedPage records the first item of the page at offset in firsts and
+// reports the offset of an earlier page that started with the same item.
+func repeatedPage[T any](firsts map[[sha256.Size]byte]int, first T, offset int) (int, bool) {
+	var b []byte
+	if raw, ok := any(first).(json.RawMessage); ok {
+		b = raw
+	} else {
+		var err error
+		if b, err = json.Marshal(first); err != nil {
+			return 0, false
+		}
+	}
+	h := sha256.Sum256(b)
+	if at, ok := firsts[h]; ok {
+		return at, true
+	}
+	firsts[h] = offset
+	return 0, false
 }
 
 // Items iterates over every item of a list, page by page. It yields

@@ -1,6 +1,7 @@
 package central
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -207,4 +208,56 @@ func TestPagingStopsOnBreakAndError(t *testing.T) {
 	if len(got) != 4 || !errors.As(err, &ae) || ae.StatusCode != 403 {
 		t.Errorf("got %d items, err %v", len(got), err)
 	}
+}
+
+// A server that ignores offset and sends no total serves its first page
+// forever: paging stops on the second page with a *PaginationError instead
+// of running to MaxPages (gigabytes for a collector on a big list).
+func TestOffsetIgnoredStops(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []bool{false, true} {
+		t.Run("raw="+strconv.FormatBool(raw), func(t *testing.T) {
+			t.Parallel()
+			api := newTestAPI(t)
+			c := testClient(t, api, newClock())
+			api.setAPI(func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, 200, map[string]any{"items": items("a", "b", "c"), "count": 3})
+			})
+			spec := PageSpec{App: AppGLP, Path: "x", Style: OffsetPaging, Limit: 3}
+			var err error
+			var n int
+			if raw {
+				var got []json.RawMessage
+				got, err = collect[json.RawMessage](t, c, spec)
+				n = len(got)
+			} else {
+				var got []item
+				got, err = collect[item](t, c, spec)
+				n = len(got)
+			}
+			var pe *PaginationError
+			if !errors.As(err, &pe) || pe.Page != 2 || !strings.Contains(pe.Reason, "ignores offset") {
+				t.Fatalf("err = %v, want a PaginationError at page 2", err)
+			}
+			if n != 3 || api.apiCalls.Load() != 2 {
+				t.Errorf("%d items in %d calls, want 3 in 2", n, api.apiCalls.Load())
+			}
+		})
+	}
+	// A server that cycles back to an earlier page (not the previous one).
+	t.Run("cycle", func(t *testing.T) {
+		t.Parallel()
+		api := newTestAPI(t)
+		c := testClient(t, api, newClock())
+		api.setAPI(func(w http.ResponseWriter, r *http.Request) {
+			off, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+			page := [][]string{{"a", "b"}, {"c", "d"}}[(off/2)%2]
+			writeJSON(w, 200, map[string]any{"items": items(page...)})
+		})
+		_, err := collect[item](t, c, PageSpec{App: AppGLP, Path: "x", Style: OffsetPaging, Limit: 2})
+		var pe *PaginationError
+		if !errors.As(err, &pe) || pe.Page != 3 {
+			t.Fatalf("err = %v, want a PaginationError at page 3", err)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -54,6 +55,11 @@ type Options struct {
 	// TokenTimeout bounds one token request or exchange
 	// (central.CacheOptions.FetchTimeout; zero means pkg/central's default).
 	TokenTimeout time.Duration
+
+	// MaxTenantPages caps the pages of the tenant list (default
+	// DefaultMaxTenantPages): a list longer than that is a
+	// *central.PaginationError, not an endless read.
+	MaxTenantPages int
 }
 
 // MSP is an MSP-level client with a cache of tenant connections. It is safe
@@ -74,6 +80,8 @@ type MSP struct {
 	mspSource *central.CachedSource
 	client    *central.Client
 	counters
+
+	dupTenants atomic.Int64 // repeated ids skipped by Tenants
 
 	lookups singleflight.Group // tenant name -> id
 	opening singleflight.Group // tenant id -> *TenantConn

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/centralmsp/centralmsp/internal/termsafe"
 	"github.com/centralmsp/centralmsp/pkg/central"
 )
 
@@ -17,6 +18,11 @@ const tenantsPath = "/workspaces/v1/msp-tenants"
 
 // tenantsPageLimit is the largest page GLP serves for msp-tenants.
 const tenantsPageLimit = 300
+
+// DefaultMaxTenantPages is the tenant list's own page cap: 200 pages of 300
+// are 60,000 tenants, far above any MSP, and far below the client's
+// general MaxPages guard, so a server that keeps serving pages stops early.
+const DefaultMaxTenantPages = 200
 
 // lookupTimeout bounds a shared name lookup whose first caller had no deadline.
 const lookupTimeout = 2 * time.Minute
@@ -68,32 +74,70 @@ func NormalizeTenantID(id string) (string, error) {
 }
 
 // Tenants iterates over every tenant of the MSP, reading all pages of
-// GET /workspaces/v1/msp-tenants (300 per page). On a failed call it yields
-// the error once and stops. A tenant whose id is not a valid workspace id is
-// yielded with an *InvalidTenantIDError (and its WorkspaceID and Name set);
-// iteration continues if the caller does.
+// GET /workspaces/v1/msp-tenants (300 per page, at most
+// Options.MaxTenantPages pages). On a failed call it yields the error once
+// and stops. A tenant whose id is not a valid workspace id is yielded with
+// an *InvalidTenantIDError (and its WorkspaceID and Name set); iteration
+// continues if the caller does.
+//
+// The list is untrusted: a tenant whose normalised id was listed already is
+// logged (id only) and skipped, so every id is yielded once (the first
+// occurrence wins); names are cut to termsafe.MaxName bytes; and a page that
+// brings no id not seen before stops the list with a
+// *central.PaginationError (the server ignores offset or loops).
 func (m *MSP) Tenants(ctx context.Context) iter.Seq2[Tenant, error] {
 	return func(yield func(Tenant, error) bool) {
 		spec := central.PageSpec{
-			App:   central.AppGLP,
-			Path:  tenantsPath,
-			Style: central.OffsetPaging,
-			Limit: tenantsPageLimit,
+			App:      central.AppGLP,
+			Path:     tenantsPath,
+			Style:    central.OffsetPaging,
+			Limit:    tenantsPageLimit,
+			MaxPages: m.opts.MaxTenantPages,
 		}
-		for it, err := range central.Items[tenantItem](ctx, m.client, spec) {
+		if spec.MaxPages <= 0 {
+			spec.MaxPages = DefaultMaxTenantPages
+		}
+		var ids TenantSet
+		for pg, err := range central.Pages[tenantItem](ctx, m.client, spec) {
 			if err != nil {
 				yield(Tenant{}, fmt.Errorf("msp: list tenants: %w", err))
 				return
 			}
-			t := Tenant{WorkspaceID: it.ID, Name: it.WorkspaceName, Ownership: it.InventoryOwnership}
-			id, err := NormalizeTenantID(it.ID)
-			t.ID = id
-			if !yield(t, err) {
+			fresh := 0
+			for _, it := range pg.Items {
+				t := Tenant{WorkspaceID: termsafe.Name(it.ID), Name: termsafe.Name(it.WorkspaceName), Ownership: termsafe.Name(it.InventoryOwnership)}
+				id, err := NormalizeTenantID(it.ID)
+				t.ID = id
+				if err == nil {
+					if !ids.Add(id) {
+						m.dupTenants.Add(1)
+						m.log.WarnContext(ctx, "duplicate tenant in the tenant list: keeping the first", "tenant_id", id)
+						continue
+					}
+					fresh++
+				} else {
+					if !ids.AddRaw(it.ID) {
+						m.dupTenants.Add(1)
+						continue
+					}
+					fresh++
+				}
+				if !yield(t, err) {
+					return
+				}
+			}
+			if len(pg.Items) > 0 && fresh == 0 {
+				yield(Tenant{}, fmt.Errorf("msp: list tenants: %w", &central.PaginationError{Path: tenantsPath, Page: pg.Number,
+					Reason: fmt.Sprintf("the page at offset %d brings no tenant not listed before: the server ignores offset or serves a page again", pg.Offset)}))
 				return
 			}
 		}
 	}
 }
+
+// DuplicateTenants is how many repeated tenant ids Tenants has skipped
+// over the MSP's life.
+func (m *MSP) DuplicateTenants() int { return int(m.dupTenants.Load()) }
 
 // TenantID resolves a tenant name to its normalised workspace id with
 // GET /workspaces/v1/msp-tenants?filter=workspaceName eq '<name>'. Single
