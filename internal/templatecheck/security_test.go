@@ -267,10 +267,10 @@ const (
 )
 
 const (
-	collectorHandler = "internal/lambdafn/collector/handler.go"
+	collectorHandler = "internal/lambdafn/collectorfn/handler.go"
 	refreshHandler   = "internal/lambdafn/tokenrefresh/handler.go"
 	smBackend        = "internal/tokencache/secretsmanager.go"
-	s3Store          = "internal/scaleout/store.go"
+	s3Store          = "internal/sink/s3.go"
 	sqsSender        = "internal/scaleout/sender.go"
 )
 
@@ -317,10 +317,10 @@ var grantUses = []grantUse{
 	{role: "CollectorRole", action: "s3:PutObject", resource: runsARN,
 		why: "run manifests, shard manifests, plans, continuations and runs/latest.json are written whole",
 		code: []codeRef{{"internal/collector/engine.go", `"runs/" + runID + "/manifest.json"`}, {"internal/sink/s3.go", "s.client.PutObject("},
-			{collectorHandler, "scaleout.NewS3Store("}, {s3Store, "s.client.PutObject("}}},
+			{collectorHandler, "sink.NewS3("}, {s3Store, "s.client.PutObject("}}},
 	{role: "CollectorRole", action: "s3:GetObject", resource: runsARN,
 		why: "scale-out reads the plan, continuations and shard manifests back (never dataset objects)",
-		code: []codeRef{{collectorHandler, "scaleout.NewS3Store("}, {s3Store, "s.client.GetObject("},
+		code: []codeRef{{collectorHandler, "sink.NewS3("}, {s3Store, "s.client.GetObject("},
 			{"internal/scaleout/join.go", `"runs/" + runID + "/plan.json"`}}},
 	{role: "CollectorRole", action: "s3:ListBucket", resource: listRuns,
 		why:  "scale-out lists a run's objects under runs/<run-id>/ to decide what exists",
