@@ -99,9 +99,12 @@ func TestArrivalsDuringRun(t *testing.T) {
 	e.setRT(func(r *http.Request, tenant string, next http.RoundTripper) (*http.Response, error) {
 		resp, err := next.RoundTrip(r)
 		if tenant == tn.HexID && pages.Add(1) == 2 {
-			// After page 2: four events at one new instant and two at the
-			// instant of the newest event (read on page 1).
-			for range 4 {
+			// After page 2: three events at one new instant and two at the
+			// instant of the newest event (read on page 1). Five, not a
+			// multiple of the page size: a shift by whole pages serves an
+			// earlier page again, which paging refuses as a server that
+			// ignores offset (safe: the run writes nothing and retries).
+			for range 3 {
 				e.sim.AppendAuditLogs(tn.HexID, centralsim.AuditLogEntry{})
 			}
 			e.sim.AppendAuditLogs(tn.HexID, centralsim.AuditLogEntry{CreatedAt: topAt}, centralsim.AuditLogEntry{CreatedAt: topAt})

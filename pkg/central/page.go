@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,10 +106,13 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 			}
 		}
 		seenCursors := map[string]bool{}
-		// Offset paging: the first item of every page, by hash, and the
-		// offset it was first served at. A later page that starts with the
-		// same item is the same page again.
-		firstItems := map[[sha256.Size]byte]int{}
+		// Offset paging: every page's items, by hash, and the offset they
+		// were first served at. A page with exactly the items of an earlier
+		// page is that page again: the server ignores offset or cycles. (A
+		// list that changes while it is read shifts items between pages;
+		// only a shift by whole pages looks the same, and then the caller
+		// gets an error and reads again, never a silent loop.)
+		pages := map[[sha256.Size]byte]int{}
 		seen, prevTotal := 0, -1
 		fail := func(n int, format string, args ...any) {
 			yield(nil, &PaginationError{Path: path, Page: n, Reason: fmt.Sprintf(format, args...)})
@@ -147,13 +151,17 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 				return
 			}
 			if spec.Style == OffsetPaging && len(env.Items) > 0 {
-				if at, ok := repeatedPage(firstItems, env.Items[0], offset); ok {
-					fail(n, "the page at offset %d starts with the item first served at offset %d: the server ignores offset or serves a page again", offset, at)
+				sum := pageHash(env.Items)
+				if at, ok := pages[sum]; ok {
+					fail(n, "the page at offset %d repeats the page served at offset %d: the server ignores offset or serves a page again", offset, at)
 					return
 				}
 			}
 			if !yield(pg, nil) {
 				return
+			}
+			if spec.Style == OffsetPaging {
+				pages[pageHash(env.Items)] = offset
 			}
 			seen += len(env.Items)
 			prevTotal = pg.Total
@@ -202,24 +210,26 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 	}
 }
 
-// repeatedPage records the first item of the page at offset in firsts and
-// reports the offset of an earlier page that started with the same item.
-func repeatedPage[T any](firsts map[[sha256.Size]byte]int, first T, offset int) (int, bool) {
-	var b []byte
-	if raw, ok := any(first).(json.RawMessage); ok {
-		b = raw
-	} else {
-		var err error
-		if b, err = json.Marshal(first); err != nil {
-			return 0, false
+// pageHash is the sha256 of a page's items, each length-prefixed; it is
+// the zero value for an item that cannot be encoded.
+func pageHash[T any](items []T) [sha256.Size]byte {
+	h := sha256.New()
+	for _, it := range items {
+		b, ok := any(it).(json.RawMessage)
+		if !ok {
+			var err error
+			if b, err = json.Marshal(it); err != nil {
+				return [sha256.Size]byte{}
+			}
 		}
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
 	}
-	h := sha256.Sum256(b)
-	if at, ok := firsts[h]; ok {
-		return at, true
-	}
-	firsts[h] = offset
-	return 0, false
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // Items iterates over every item of a list, page by page. It yields
