@@ -125,6 +125,9 @@ type Config struct {
 	// Progress, if set, is called for each event. Calls are serialised, so
 	// it needs no locking, but it should return quickly.
 	Progress func(Event)
+	// Observer, if set, sees every item as it is streamed and each
+	// tenant's end (see ItemObserver); drift detection uses it.
+	Observer ItemObserver
 }
 
 // EventKind says what an Event reports.
@@ -321,6 +324,7 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		}
 		g.Go(func() error {
 			results[i] = r.tenant(work, t)
+			r.observeTenant(work, t, &results[i])
 			return nil
 		})
 	}
@@ -626,6 +630,10 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 	}()
 
 	meta := recordMeta(t, r.cfg.RunID)
+	obs := r.cfg.Observer
+	if obs != nil {
+		obs.OnDatasetStart(t, d.Name)
+	}
 	var line, scratch bytes.Buffer
 	spec := central.PageSpec{App: d.App, Path: d.Path, Style: d.Style, Limit: d.Limit, Params: mergeParams(d.Params, r.cfg.Params[d.Name])}
 	for page, err := range central.Pages[json.RawMessage](central.WithCallStats(ctx, &stats), client, spec) {
@@ -643,6 +651,9 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 				return fail(err)
 			}
 			res.Records++
+			if obs != nil {
+				obs.OnItem(t, d.Name, item)
+			}
 		}
 		res.Pages++
 	}

@@ -71,6 +71,8 @@ type tenantState struct {
 	gen      atomic.Int64
 	mu       sync.Mutex
 	data     atomic.Pointer[tenantData]
+	// mutations counts Mutate calls (guarded by mu).
+	mutations int
 }
 
 type tenantData struct {
