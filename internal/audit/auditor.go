@@ -38,6 +38,11 @@ type Options struct {
 	// KeepChanges per tenant for Result (default DefaultKeepChanges;
 	// negative keeps none).
 	KeepChanges int
+	// Rules configure the findings (default DefaultRules()).
+	Rules *Rules
+	// Health holds this run's tenant-health figures by tenant workspace id
+	// (see TenantHealthByWorkspace); nil when not collected.
+	Health map[string]TenantHealth
 }
 
 // Auditor observes a collection (as its collector.Config.Observer) and
@@ -76,6 +81,9 @@ func New(opts Options) (*Auditor, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Rules == nil {
+		opts.Rules = DefaultRules()
 	}
 	if opts.KeepChanges == 0 {
 		opts.KeepChanges = DefaultKeepChanges
@@ -159,8 +167,18 @@ type TenantAudit struct {
 	// DriftKey is the drift object's key (empty when there was no change).
 	DriftKey string   `json:"drift_key,omitempty"`
 	Errors   []string `json:"errors,omitempty"`
+	// FindingCount and NewFindings count the tenant's findings;
+	// FindingsKey is their object (empty when none).
+	FindingCount int    `json:"findings"`
+	NewFindings  int    `json:"new_findings"`
+	FindingsKey  string `json:"findings_key,omitempty"`
 	// Kept holds the first changes (Options.KeepChanges) for the report.
 	Kept []Change `json:"-"`
+	// Findings are the tenant's findings, most severe first.
+	Findings []Finding `json:"-"`
+	// Subscriptions are the end dates of the tenant's subscriptions, when
+	// they were collected completely in this run.
+	Subscriptions []SubscriptionEnd `json:"-"`
 }
 
 // OnTenantDone implements collector.ItemObserver: it compares each
@@ -178,6 +196,7 @@ func (a *Auditor) OnTenantDone(ctx context.Context, t msp.Tenant, tr *collector.
 	now := a.opts.Now().UTC()
 	var changes []Change
 	var newBaselines []*Baseline
+	complete := map[string]*Baseline{}
 	for _, sp := range specs {
 		dr := tr.Dataset(sp.Dataset)
 		if dr == nil {
@@ -193,7 +212,11 @@ func (a *Auditor) OnTenantDone(ctx context.Context, t msp.Tenant, tr *collector.
 			continue
 		}
 		cur.Time = now
+		complete[sp.Dataset] = cur
 		da.Items = len(cur.Items)
+		if sp.Dataset == "subscriptions" {
+			ta.Subscriptions = subscriptionEnds(cur)
+		}
 		data, err := a.opts.Store.Get(ctx, BaselineKey(t.ID, sp.Dataset), MaxBaselineBytes)
 		switch {
 		case errors.Is(err, ErrNotFound):
@@ -243,6 +266,10 @@ func (a *Auditor) OnTenantDone(ctx context.Context, t msp.Tenant, tr *collector.
 		ta.DriftKey = key
 	}
 	var errs []error
+	if err := a.findings(ctx, t, ta, complete, now); err != nil {
+		ta.Errors = append(ta.Errors, err.Error())
+		errs = append(errs, err)
+	}
 	for _, b := range newBaselines {
 		data, err := EncodeBaseline(b)
 		if err == nil {
@@ -310,6 +337,8 @@ type SummaryTotals struct {
 	Deleted         int `json:"deleted"`
 	DatasetsFirst   int `json:"datasets_first"`
 	DatasetsSkipped int `json:"datasets_not_compared"`
+	Findings        int `json:"findings"`
+	NewFindings     int `json:"new_findings"`
 	Errors          int `json:"errors"`
 }
 
@@ -326,6 +355,8 @@ func (a *Auditor) Summary() *Summary {
 		}
 		s.Totals.Changes += ta.Changes
 		s.Totals.Errors += len(ta.Errors)
+		s.Totals.Findings += ta.FindingCount
+		s.Totals.NewFindings += ta.NewFindings
 		for _, d := range ta.Datasets {
 			s.Totals.Created += d.Created
 			s.Totals.Updated += d.Updated

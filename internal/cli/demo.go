@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/sink"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
@@ -23,12 +24,15 @@ import (
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
-const demoUsage = `usage: centralmsp demo [--out DIR] [--tenants N] [--seed S]
+const demoUsage = `usage: centralmsp demo [--out DIR] [--tenants N] [--seed S] [--no-audit]
 
 The main job, locally and with no account: starts the embedded GreenLake +
 New Central simulator, runs a token refresh into a local token cache, then
 collects every tenant's inventory into DIR (default ./centralmsp-out) using
-that cache, and prints a summary and where the files are.
+that cache, and prints a summary and where the files are. Then (unless
+--no-audit) the simulator changes some tenants as an operator would, a second
+collection audits the drift, and the demo prints where the HTML report is and
+whether the drift found equals the changes the simulator made.
 
 The simulator and the client share a New Central budget of --central-rate
 requests/s per MSP account (demo default 50; the SDK's default is 8, at which
@@ -56,6 +60,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	concurrency := fs.Int("concurrency", collector.DefaultConcurrency, "tenants collected in parallel")
 	centralRate := fs.Float64("central-rate", demoDefaultCentralRate, "New Central requests/s per MSP account, for the simulator and the client alike")
 	latency := fs.Duration("latency", demoDefaultLatency, "simulated latency per request (plus up to half of it as jitter)")
+	noAudit := fs.Bool("no-audit", false, "collect once, without the simulated changes, the second collection and the audit report")
 	if ok, err := parseFlags(env, fs, demoUsage, args); !ok {
 		return err
 	}
@@ -148,7 +153,16 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	defer cm.Close()
 	snk := sink.NewDir(outDir)
 	fmt.Fprintf(w, "collecting into %s\n", outDir)
-	man, err := collectRun(ctx, env, cm, snk, collectSpec{Concurrency: *concurrency})
+	var man *collector.Manifest
+	if *noAudit {
+		man, err = collectRun(ctx, env, cm, snk, collectSpec{Concurrency: *concurrency})
+	} else {
+		var res *auditResult
+		res, err = auditRun(ctx, env, cm, snk, collectSpec{Concurrency: *concurrency}, audit.Options{Store: audit.DirStore{Dir: snk.(*sink.Dir)}})
+		if res != nil {
+			man = res.man
+		}
+	}
 	if man == nil {
 		return err
 	}
@@ -178,8 +192,42 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 			}
 		}
 	}
+	if !*noAudit && err == nil {
+		if aerr := demoAudit(ctx, env, sim, cm, snk, *concurrency); aerr != nil {
+			return aerr
+		}
+	}
 	fmt.Fprintf(w, "total time:     %s\n", time.Since(started).Round(10*time.Millisecond))
 	return collectExit(man, err)
+}
+
+// demoMutatedTenants is how many tenants (with devices) the demo changes.
+const demoMutatedTenants = 5
+
+// demoAudit changes some simulated tenants, runs the second (audited)
+// collection, prints the drift and the report's path, and checks the drift
+// against the simulator's own list of changes.
+func demoAudit(ctx context.Context, env *Env, sim *centralsim.Server, cm *msp.MSP, snk sink.Sink, concurrency int) error {
+	w := env.Stdout
+	var ids []string
+	for _, t := range sim.Tenants() {
+		if t.Devices >= 10 && len(ids) < demoMutatedTenants {
+			ids = append(ids, t.HexID)
+		}
+	}
+	want := sim.Mutate(centralsim.MutateOptions{Tenants: ids, Add: 3, Remove: 2, Move: 2, Refirmware: 3, Renew: 1, End: 1})
+	fmt.Fprintf(w, "\nsimulator:      changed %d tenant(s): %d record change(s) (devices added, removed, moved, re-firmwared; subscriptions renewed, ended)\n", len(ids), len(want))
+	fmt.Fprintln(w, "second collection (audited):")
+	res, err := auditRun(ctx, env, cm, snk, collectSpec{Concurrency: concurrency}, audit.Options{Store: audit.DirStore{Dir: snk.(*sink.Dir)}})
+	if res == nil {
+		return err
+	}
+	auditPrintSummary(w, res, snk)
+	fmt.Fprintf(w, "drift check:    %d change(s) found, %d made by the simulator: %s\n", res.sum.Totals.Changes, len(want), demoCompare(res.sum, want))
+	if err != nil {
+		return collectExit(res.man, err)
+	}
+	return nil
 }
 
 // demoCentralCalls counts the New Central requests the simulator answered.
@@ -208,4 +256,44 @@ func (d demoMinLevel) WithAttrs(as []slog.Attr) slog.Handler {
 }
 func (d demoMinLevel) WithGroup(name string) slog.Handler {
 	return demoMinLevel{h: d.h.WithGroup(name), min: d.min}
+}
+
+// demoCompare compares the drift found with the simulator's changes, record
+// by record when the summary kept every change.
+func demoCompare(s *audit.Summary, want []centralsim.Change) string {
+	line := func(tenant, ds, key, typ, field, old, nw string) string {
+		return strings.Join([]string{tenant, ds, key, typ, field, old, nw}, "\x00")
+	}
+	exp := map[string]int{}
+	for _, c := range want {
+		exp[line(c.TenantHexID, c.Dataset, c.Key, c.Type, c.Field, c.Old, c.New)]++
+	}
+	for _, ta := range s.Tenants {
+		if len(ta.Kept) != ta.Changes {
+			if s.Totals.Changes == len(want) {
+				return "equal counts (too many to compare one by one)"
+			}
+			return "DIFFERENT counts"
+		}
+		for _, c := range ta.Kept {
+			var o, n string
+			if c.PreviousValue != nil {
+				o = *c.PreviousValue
+			}
+			if c.NewValue != nil {
+				n = *c.NewValue
+			}
+			k := line(c.TenantID, c.Dataset, c.Key, string(c.ChangeType), c.Field, o, n)
+			if exp[k] == 0 {
+				return "DIFFERENT (an unexpected change: " + c.Dataset + " " + c.Key + " " + string(c.ChangeType) + " " + c.Field + ")"
+			}
+			exp[k]--
+		}
+	}
+	for _, n := range exp {
+		if n != 0 {
+			return "DIFFERENT (a change was missed)"
+		}
+	}
+	return "identical, record by record"
 }
