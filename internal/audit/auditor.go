@@ -43,6 +43,12 @@ type Options struct {
 	// Health holds this run's tenant-health figures by tenant workspace id
 	// (see TenantHealthByWorkspace); nil when not collected.
 	Health map[string]TenantHealth
+	// Publisher, if set, receives the run's events (see Event).
+	Publisher Publisher
+	// EventCap is the per-tenant, per-run cap of InventoryChange events
+	// and, separately, of AuditFinding events (default DefaultEventCap;
+	// negative: no cap).
+	EventCap int
 }
 
 // Auditor observes a collection (as its collector.Config.Observer) and
@@ -84,6 +90,9 @@ func New(opts Options) (*Auditor, error) {
 	}
 	if opts.Rules == nil {
 		opts.Rules = DefaultRules()
+	}
+	if opts.EventCap == 0 {
+		opts.EventCap = DefaultEventCap
 	}
 	if opts.KeepChanges == 0 {
 		opts.KeepChanges = DefaultKeepChanges
@@ -172,6 +181,10 @@ type TenantAudit struct {
 	FindingCount int    `json:"findings"`
 	NewFindings  int    `json:"new_findings"`
 	FindingsKey  string `json:"findings_key,omitempty"`
+	// EventsSent and EventsFailed count the tenant's published events;
+	// failed ones stay only in the drift and findings objects.
+	EventsSent   int `json:"events_sent"`
+	EventsFailed int `json:"events_failed"`
 	// Kept holds the first changes (Options.KeepChanges) for the report.
 	Kept []Change `json:"-"`
 	// Findings are the tenant's findings, most severe first.
@@ -270,6 +283,11 @@ func (a *Auditor) OnTenantDone(ctx context.Context, t msp.Tenant, tr *collector.
 		ta.Errors = append(ta.Errors, err.Error())
 		errs = append(errs, err)
 	}
+	if a.opts.Publisher != nil {
+		evs := changeEvents(ta, changes, a.opts.Sink.String(), ta.DriftKey, a.opts.EventCap)
+		evs = append(evs, findingEvents(ta, a.opts.Sink.String(), a.opts.EventCap)...)
+		a.publish(ctx, evs, &ta.EventsSent, &ta.EventsFailed, &ta.Errors)
+	}
 	for _, b := range newBaselines {
 		data, err := EncodeBaseline(b)
 		if err == nil {
@@ -319,12 +337,16 @@ func writeNDJSON[T any](ctx context.Context, s sink.Sink, key string, recs []T) 
 // Summary is a run's audit: per tenant and dataset the counts of changes
 // by type. It is stored at SummaryKey.
 type Summary struct {
-	Version  int            `json:"version"`
-	RunID    string         `json:"run_id"`
-	Date     string         `json:"dt"`
-	Finished time.Time      `json:"finished_at"`
-	Totals   SummaryTotals  `json:"totals"`
-	Tenants  []*TenantAudit `json:"tenants"`
+	Version  int           `json:"version"`
+	RunID    string        `json:"run_id"`
+	Date     string        `json:"dt"`
+	Finished time.Time     `json:"finished_at"`
+	Totals   SummaryTotals `json:"totals"`
+	// RunEventsSent and RunEventsFailed count the AuditRunCompleted event.
+	RunEventsSent   int            `json:"run_events_sent"`
+	RunEventsFailed int            `json:"run_events_failed"`
+	RunErrors       []string       `json:"run_errors,omitempty"`
+	Tenants         []*TenantAudit `json:"tenants"`
 }
 
 // SummaryTotals are the run's audit figures.
@@ -339,6 +361,8 @@ type SummaryTotals struct {
 	DatasetsSkipped int `json:"datasets_not_compared"`
 	Findings        int `json:"findings"`
 	NewFindings     int `json:"new_findings"`
+	EventsSent      int `json:"events_sent"`
+	EventsFailed    int `json:"events_failed"`
 	Errors          int `json:"errors"`
 }
 
@@ -357,6 +381,8 @@ func (a *Auditor) Summary() *Summary {
 		s.Totals.Errors += len(ta.Errors)
 		s.Totals.Findings += ta.FindingCount
 		s.Totals.NewFindings += ta.NewFindings
+		s.Totals.EventsSent += ta.EventsSent
+		s.Totals.EventsFailed += ta.EventsFailed
 		for _, d := range ta.Datasets {
 			s.Totals.Created += d.Created
 			s.Totals.Updated += d.Updated
@@ -381,11 +407,18 @@ func (a *Auditor) Summary() *Summary {
 	return s
 }
 
-// Finish writes the run's summary and returns it. Call it once, after
-// collector.Run.
+// Finish publishes AuditRunCompleted, writes the run's summary and
+// returns it. Call it once, after collector.Run.
 func (a *Auditor) Finish(ctx context.Context) (*Summary, error) {
 	s := a.Summary()
 	s.Finished = a.opts.Now().UTC()
+	if a.opts.Publisher != nil {
+		ev := Event{DetailType: DetailAuditRunCompleted, Detail: &RunCompletedDetail{RunID: s.RunID, Date: s.Date, Totals: s.Totals,
+			SummaryKey: SummaryKey(s.RunID), ReportKey: ReportKey(s.RunID), Location: a.opts.Sink.String(), CompletedAt: s.Finished}}
+		var errs []string
+		a.publish(ctx, []Event{ev}, &s.RunEventsSent, &s.RunEventsFailed, &errs)
+		s.RunErrors = append(s.RunErrors, errs...)
+	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return s, fmt.Errorf("audit: encoding summary: %w", err)
