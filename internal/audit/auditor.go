@@ -43,6 +43,9 @@ type Options struct {
 	// Health holds this run's tenant-health figures by tenant workspace id
 	// (see TenantHealthByWorkspace); nil when not collected.
 	Health map[string]TenantHealth
+	// HealthMapping is how Health was matched to workspaces (for the
+	// summary).
+	HealthMapping *HealthMapping
 	// Publisher, if set, receives the run's events (see Event).
 	Publisher Publisher
 	// EventCap is the per-tenant, per-run cap of InventoryChange events
@@ -346,6 +349,7 @@ type Summary struct {
 	RunEventsSent   int            `json:"run_events_sent"`
 	RunEventsFailed int            `json:"run_events_failed"`
 	RunErrors       []string       `json:"run_errors,omitempty"`
+	Health          *HealthMapping `json:"tenant_health,omitempty"`
 	Tenants         []*TenantAudit `json:"tenants"`
 }
 
@@ -370,7 +374,7 @@ type SummaryTotals struct {
 func (a *Auditor) Summary() *Summary {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := &Summary{Version: 1, RunID: a.opts.RunID, Date: a.opts.Date, Tenants: []*TenantAudit{}}
+	s := &Summary{Version: 1, RunID: a.opts.RunID, Date: a.opts.Date, Tenants: []*TenantAudit{}, Health: a.opts.HealthMapping}
 	for _, ta := range a.results {
 		s.Tenants = append(s.Tenants, ta)
 		s.Totals.Tenants++

@@ -21,6 +21,9 @@ type MutateOptions struct {
 	// Move devices to another site; Refirmware devices; Renew
 	// subscriptions (end date one year later); End started subscriptions.
 	Add, Remove, Move, Refirmware, Renew, End int
+	// Alerts adds critical alerts and one degraded site to the tenant's
+	// network-msp/v1/list-tenants entry (not a dataset record: no Change).
+	Alerts int
 }
 
 // Change is one record-level change Mutate made: a record added (CREATE)
@@ -71,6 +74,14 @@ func (s *Server) Mutate(o MutateOptions) []Change {
 	var out []Change
 	for _, ts := range states {
 		out = append(out, s.mutateTenant(ts, o)...)
+		if o.Alerts > 0 {
+			s.alertsMu.Lock()
+			if s.alerts == nil {
+				s.alerts = map[string]int{}
+			}
+			s.alerts[ts.info.Name] += o.Alerts
+			s.alertsMu.Unlock()
+		}
 	}
 	slices.SortFunc(out, func(a, b Change) int {
 		return cmp.Or(cmp.Compare(a.TenantHexID, b.TenantHexID), cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.Key, b.Key),
@@ -280,4 +291,29 @@ func (s *Server) mutateTenant(ts *tenantState, o MutateOptions) []Change {
 	}
 	ts.data.Store(&tenantData{gen: cur.gen, sets: mu.sets})
 	return mu.changes
+}
+
+// withAlerts returns the list-tenants items with the alerts Mutate added.
+func (s *Server) withAlerts(items []json.RawMessage) []json.RawMessage {
+	s.alertsMu.Lock()
+	defer s.alertsMu.Unlock()
+	if len(s.alerts) == 0 {
+		return items
+	}
+	out := make([]json.RawMessage, len(items))
+	for i, raw := range items {
+		out[i] = raw
+		m := decodeRec(raw)
+		add := s.alerts[renderVal(m["tenantName"])]
+		if add == 0 {
+			continue
+		}
+		num := func(v any) int { n, _ := strconv.Atoi(renderVal(v)); return n }
+		if a, ok := m["alerts"].(map[string]any); ok {
+			a["total"], a["critical"] = num(a["total"])+add, num(a["critical"])+add
+		}
+		m["degradedSites"] = min(num(m["degradedSites"])+1, num(m["totalSites"]))
+		out[i] = mustJSON(m)
+	}
+	return out
 }
