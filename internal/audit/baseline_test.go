@@ -3,9 +3,11 @@ package audit
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -23,7 +25,7 @@ func gz(s string) []byte {
 func TestBaselineRoundTrip(t *testing.T) {
 	b := &Baseline{Version: BaselineVersion, TenantID: tid, TenantName: "Café <&>", Dataset: "devices", RunID: "r1",
 		Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Fields: []string{"a", "b"},
-		Items: map[string][]string{"SN1": {"x", ""}, "SN2": {"ü", "1"}}}
+		Items: map[string][]string{"SN1": {"x", ""}, "SN2": {"ü", "1"}, "S\"N\\3\n": {"\x01\t\"</script>", "\u2028"}}}
 	data, err := EncodeBaseline(b)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +34,8 @@ func TestBaselineRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.TenantName != b.TenantName || len(got.Items) != 2 || got.Items["SN2"][0] != "ü" || !got.Time.Equal(b.Time) {
+	if got.TenantName != b.TenantName || len(got.Items) != 3 || got.Items["SN2"][0] != "ü" || !got.Time.Equal(b.Time) ||
+		!slices.Equal(got.Items["S\"N\\3\n"], b.Items["S\"N\\3\n"]) {
 		t.Fatalf("round trip: %+v", got)
 	}
 }
@@ -99,8 +102,21 @@ func FuzzDecodeBaseline(f *testing.F) {
 				t.Fatalf("item %q %v", k, v)
 			}
 		}
-		if _, err := EncodeBaseline(b); err != nil {
+		enc, err := EncodeBaseline(b)
+		if err != nil {
 			t.Fatal(err)
+		}
+		b2, err := DecodeBaseline(enc, tid, "devices")
+		if err != nil {
+			t.Fatalf("re-decoding: %v", err)
+		}
+		if len(b2.Items) != len(b.Items) {
+			t.Fatalf("round trip: %d items, want %d", len(b2.Items), len(b.Items))
+		}
+		for k, v := range b.Items {
+			if !slices.Equal(b2.Items[k], v) && utf8.ValidString(strings.Join(v, "")) {
+				t.Fatalf("round trip of %q: %q, want %q", k, b2.Items[k], v)
+			}
 		}
 	})
 }

@@ -31,6 +31,19 @@ type Spec struct {
 	// Key is the path of the natural id (serial number for devices).
 	Key    []string
 	Fields []Field
+
+	paths [][]string // the fields' paths then the key's, for EachKey
+}
+
+// once fills paths (specs are values: each copy computes its own).
+func (s *Spec) once() {
+	if s.paths != nil {
+		return
+	}
+	for _, f := range s.Fields {
+		s.paths = append(s.paths, f.Path)
+	}
+	s.paths = append(s.paths, s.Key)
 }
 
 func f(name string, path ...string) Field {
@@ -71,6 +84,7 @@ func Specs() []Spec { return slices.Clone(specs) }
 func SpecOf(dataset string) (Spec, bool) {
 	for _, s := range specs {
 		if s.Dataset == dataset {
+			s.once()
 			return s, true
 		}
 	}
@@ -90,30 +104,37 @@ func (s Spec) FieldNames() []string {
 const maxValueLen = 512
 
 // Extract returns an item's key and compared values ("" for a missing or
-// null field). ok is false when the item has no usable key.
+// null field), reading the item once. ok is false when the item has no
+// usable key.
 func (s Spec) Extract(item []byte) (key string, vals []string, ok bool) {
-	k, ok := value(item, s.Key)
-	if !ok || k == "" {
-		return "", nil, false
-	}
+	s.once()
 	vals = make([]string, len(s.Fields))
-	for i, fl := range s.Fields {
-		vals[i], _ = value(item, fl.Path)
+	var k string
+	jsonparser.EachKey(item, func(idx int, v []byte, typ jsonparser.ValueType, err error) {
+		if err != nil {
+			return
+		}
+		r := render(v, typ)
+		if idx == len(s.Fields) {
+			k = r
+			return
+		}
+		vals[idx] = r
+	}, s.paths...)
+	if k == "" {
+		return "", nil, false
 	}
 	return k, vals, true
 }
 
-// value renders the value at path: strings unquoted, numbers and booleans
-// as written, objects and arrays as their JSON text; capped in length.
-func value(item []byte, path []string) (string, bool) {
-	v, typ, _, err := jsonparser.Get(item, path...)
-	if err != nil {
-		return "", false
-	}
+// render renders a value: strings unquoted, numbers and booleans as
+// written, objects and arrays as their JSON text, null as ""; capped in
+// length.
+func render(v []byte, typ jsonparser.ValueType) string {
 	var s string
 	switch typ {
 	case jsonparser.NotExist, jsonparser.Null:
-		return "", true
+		return ""
 	case jsonparser.String:
 		u, err := jsonparser.ParseString(v)
 		if err != nil {
@@ -127,5 +148,5 @@ func value(item []byte, path []string) (string, bool) {
 	if len(s) > maxValueLen {
 		s = strings.ToValidUTF8(s[:maxValueLen], "")
 	}
-	return s, true
+	return s
 }
