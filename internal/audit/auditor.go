@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/sink"
@@ -64,6 +64,12 @@ type Auditor struct {
 
 	mu      sync.Mutex
 	results map[string]*TenantAudit
+
+	// The comparison runs off the collector's tenant slot, so the next
+	// tenant's collection starts at once and its network waits overlap
+	// with this CPU work; sem bounds it, Finish waits for it.
+	wg  sync.WaitGroup
+	sem chan struct{}
 }
 
 var _ collector.ItemObserver = (*Auditor)(nil)
@@ -100,7 +106,7 @@ func New(opts Options) (*Auditor, error) {
 	if opts.KeepChanges == 0 {
 		opts.KeepChanges = DefaultKeepChanges
 	}
-	return &Auditor{opts: opts, log: opts.Logger, results: map[string]*TenantAudit{}}, nil
+	return &Auditor{opts: opts, log: opts.Logger, results: map[string]*TenantAudit{}, sem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}, nil
 }
 
 func (a *Auditor) state(tenantID string) *tenantState {
@@ -197,18 +203,44 @@ type TenantAudit struct {
 	Subscriptions []SubscriptionEnd `json:"-"`
 }
 
-// OnTenantDone implements collector.ItemObserver: it compares each
-// complete dataset with its baseline, writes the tenant's drift object,
-// then the new baselines.
+// OnTenantDone implements collector.ItemObserver: it hands the tenant's
+// snapshots to a background comparison (see tenantDone) and returns; Finish
+// waits for it. The comparison runs on ctx without its cancellation, as the
+// collector cancels its context when Run returns.
 func (a *Auditor) OnTenantDone(ctx context.Context, t msp.Tenant, tr *collector.TenantResult) error {
 	v, _ := a.tenants.LoadAndDelete(t.ID)
 	st, _ := v.(*tenantState)
-	ta := &TenantAudit{TenantID: t.ID, TenantName: t.Name}
-	defer func() {
-		a.mu.Lock()
-		a.results[t.ID] = ta
-		a.mu.Unlock()
+	trc := *tr
+	trc.Datasets = slices.Clone(tr.Datasets)
+	dctx := context.WithoutCancel(ctx)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.sem <- struct{}{}
+		defer func() { <-a.sem }()
+		ta := &TenantAudit{TenantID: t.ID, TenantName: t.Name}
+		defer func() {
+			if p := recover(); p != nil {
+				ta.Errors = append(ta.Errors, fmt.Sprintf("audit: panic: %v", p))
+				a.log.Error("audit panicked", slog.String("tenant", t.ID), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			}
+			a.mu.Lock()
+			a.results[t.ID] = ta
+			a.mu.Unlock()
+		}()
+		if err := a.tenantDone(dctx, t, &trc, st, ta); err != nil {
+			a.log.Warn("audit failed", slog.String("tenant", t.ID), slog.Any("error", err))
+		}
 	}()
+	return nil
+}
+
+// Wait waits for the comparisons started by OnTenantDone.
+func (a *Auditor) Wait() { a.wg.Wait() }
+
+// tenantDone compares each complete dataset with its baseline, writes the
+// tenant's drift object, findings, events, then the new baselines.
+func (a *Auditor) tenantDone(ctx context.Context, t msp.Tenant, tr *collector.TenantResult, st *tenantState, ta *TenantAudit) error {
 	now := a.opts.Now().UTC()
 	var changes []Change
 	var newBaselines []*Baseline
@@ -320,7 +352,8 @@ func writeNDJSON[T any](ctx context.Context, s sink.Sink, key string, recs []T) 
 		return fmt.Errorf("audit: writing %s: %w", key, err)
 	}
 	defer func() { _ = obj.Abort(context.WithoutCancel(ctx)) }()
-	zw, _ := gzip.NewWriterLevel(obj, gzip.BestSpeed)
+	zw := getGzip(obj)
+	defer putGzip(zw)
 	enc := json.NewEncoder(zw)
 	enc.SetEscapeHTML(false)
 	for i := range recs {
@@ -370,8 +403,10 @@ type SummaryTotals struct {
 	Errors          int `json:"errors"`
 }
 
-// Summary returns the run's audit so far, tenants sorted by name then id.
+// Summary returns the run's audit (after waiting for the comparisons in
+// progress), tenants sorted by name then id.
 func (a *Auditor) Summary() *Summary {
+	a.wg.Wait()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := &Summary{Version: 1, RunID: a.opts.RunID, Date: a.opts.Date, Tenants: []*TenantAudit{}, Health: a.opts.HealthMapping}

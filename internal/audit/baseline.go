@@ -76,7 +76,8 @@ func EncodeBaseline(b *Baseline) ([]byte, error) {
 	}
 	out = append(out, '}', '}', '\n')
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw := getGzip(&buf)
+	defer putGzip(zw)
 	if _, err := zw.Write(out); err != nil {
 		return nil, fmt.Errorf("audit: compressing baseline: %w", err)
 	}

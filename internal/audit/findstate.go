@@ -41,7 +41,8 @@ func FindingsKey(date, runID, tenantID string) string {
 
 func encodeFindingState(s *FindingState) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw := getGzip(&buf)
+	defer putGzip(zw)
 	if err := json.NewEncoder(zw).Encode(s); err != nil {
 		return nil, err
 	}
