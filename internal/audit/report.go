@@ -46,11 +46,18 @@ func ReportKey(runID string) string { return "audit/run=" + runID + "/report.htm
 // MaxReportRows caps the change and finding rows shown per tenant.
 const MaxReportRows = 200
 
+// MaxReportTenants caps the tenants given a detailed section (those with
+// changes, new findings or errors, most changes first); every tenant is in
+// the overview table.
+const MaxReportTenants = 200
+
 // reportData is what the template renders.
 type reportData struct {
 	Summary  *Summary
 	Now      time.Time
 	Tenants  []reportTenant
+	Detailed []reportTenant
+	Hidden   int
 	Timeline timeline
 	Summ     string // relative link to the summary
 }
@@ -95,6 +102,14 @@ func RenderReport(s *Summary, now time.Time) ([]byte, error) {
 			rt.FindingsLink = relLink(s.RunID, ta.FindingsKey)
 		}
 		d.Tenants = append(d.Tenants, rt)
+		if ta.Changes > 0 || ta.NewFindings > 0 || len(ta.Errors) > 0 {
+			d.Detailed = append(d.Detailed, rt)
+		}
+	}
+	slices.SortStableFunc(d.Detailed, func(a, b reportTenant) int { return b.Changes - a.Changes })
+	if len(d.Detailed) > MaxReportTenants {
+		d.Hidden = len(d.Detailed) - MaxReportTenants
+		d.Detailed = d.Detailed[:MaxReportTenants]
 	}
 	d.Timeline = buildTimeline(s.Tenants, now)
 	var buf bytes.Buffer

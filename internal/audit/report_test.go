@@ -20,6 +20,7 @@ func TestReportEscapesAndIsSelfContained(t *testing.T) {
 		Subscriptions: []SubscriptionEnd{{Key: "K<1>", Tier: "T", Status: "STARTED", End: now.AddDate(0, 0, 10)},
 			{Key: "K2", End: now.AddDate(1, 0, 0)}},
 	}}}
+	s.Tenants = append(s.Tenants, &TenantAudit{TenantID: "quiet", TenantName: "Quiet tenant"})
 	b, err := RenderReport(s, now)
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +33,9 @@ func TestReportEscapesAndIsSelfContained(t *testing.T) {
 	}
 	if strings.Count(h, "http://") != 1 || !strings.Contains(h, `xmlns="http://www.w3.org/2000/svg"`) {
 		t.Error("report refers to something outside (only the SVG namespace is allowed)")
+	}
+	if strings.Contains(h, `id="t-quiet"`) || !strings.Contains(h, "Quiet tenant") {
+		t.Error("a tenant without changes has a section, or is missing from the overview")
 	}
 	if strings.Contains(h, strings.Repeat("x", maxTextLen)) {
 		t.Error("API text not capped")
