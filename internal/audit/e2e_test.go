@@ -166,6 +166,9 @@ func TestDriftMatchesSimulator(t *testing.T) {
 	if sum.Totals.Changes != 0 {
 		t.Errorf("run 3 reported %d changes", sum.Totals.Changes)
 	}
+	if sum.Totals.Findings == 0 || sum.Totals.NewFindings != 0 {
+		t.Errorf("run 3: %d findings, %d new; want some, none new", sum.Totals.Findings, sum.Totals.NewFindings)
+	}
 }
 
 // TestFailedDatasetNoDeletes: devices removed while the devices dataset
@@ -206,6 +209,13 @@ func TestFailedDatasetNoDeletes(t *testing.T) {
 	}
 	if devDeletes != wantDev || wantDev != 3 {
 		t.Errorf("run 3: %d device deletions against the run-1 baseline, want %d (3)", devDeletes, wantDev)
+	}
+	// The device rules were not evaluated in run 2: their state was carried
+	// over, so run 3's device findings are not new.
+	for _, f := range sum.Tenants[0].Findings {
+		if f.New && f.Dataset == "devices" {
+			t.Errorf("run 3: finding %s is new", f.ID)
+		}
 	}
 }
 
