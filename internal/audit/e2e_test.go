@@ -127,7 +127,7 @@ func simLines(cs []centralsim.Change) []string {
 // simulator changes some tenants, the drift records are exactly its changes.
 func TestDriftMatchesSimulator(t *testing.T) {
 	e := newSimEnv(t, []int{40, 0, 120, 25})
-	t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	t0 := time.Now().UTC().Truncate(time.Second) // the simulator's clock places the Expire end dates
 	man, sum := e.collect(t, "run-1", t0)
 	if !man.Complete {
 		t.Fatalf("run 1 incomplete: %+v", man.Totals)
@@ -140,7 +140,7 @@ func TestDriftMatchesSimulator(t *testing.T) {
 	}
 	ts := e.sim.Tenants()
 	want := e.sim.Mutate(centralsim.MutateOptions{Tenants: []string{ts[0].HexID, ts[2].HexID},
-		Add: 2, Remove: 2, Move: 2, Refirmware: 2, Renew: 1, End: 1})
+		Add: 2, Remove: 2, Move: 2, Refirmware: 2, Renew: 1, End: 1, Expire: 1})
 	if len(want) < 20 {
 		t.Fatalf("the simulator made only %d changes", len(want))
 	}
@@ -160,6 +160,25 @@ func TestDriftMatchesSimulator(t *testing.T) {
 	}
 	if sum.Totals.Changes != len(want) {
 		t.Errorf("summary counts %d changes, want %d", sum.Totals.Changes, len(want))
+	}
+	var expiring int
+	for _, ta := range sum.Tenants {
+		for _, f := range ta.Findings {
+			if f.Rule == RuleSubscriptionExpiring && f.New {
+				expiring++
+			}
+		}
+	}
+	var wantExp int // end dates the simulator moved into the 30-day window
+	for _, c := range want {
+		if end, err := time.Parse(time.RFC3339, c.New); err == nil && c.Field == "endTime" {
+			if left := end.Sub(t0.Add(time.Hour)); left >= 0 && left <= 30*24*time.Hour {
+				wantExp++
+			}
+		}
+	}
+	if expiring != wantExp || wantExp == 0 {
+		t.Errorf("%d new subscription-expiring findings, want %d (> 0)", expiring, wantExp)
 	}
 	// A third run without changes: no drift.
 	_, sum = e.collect(t, "run-3", t0.Add(2*time.Hour))

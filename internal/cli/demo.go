@@ -215,8 +215,8 @@ func demoAudit(ctx context.Context, env *Env, sim *centralsim.Server, cm *msp.MS
 			ids = append(ids, t.HexID)
 		}
 	}
-	want := sim.Mutate(centralsim.MutateOptions{Tenants: ids, Add: 3, Remove: 2, Move: 2, Refirmware: 3, Renew: 1, End: 1, Alerts: 4})
-	fmt.Fprintf(w, "\nsimulator:      changed %d tenant(s): %d record change(s) (devices added, removed, moved, re-firmwared; subscriptions renewed, ended)\n", len(ids), len(want))
+	want := sim.Mutate(centralsim.MutateOptions{Tenants: ids, Add: 3, Remove: 2, Move: 2, Refirmware: 3, Renew: 1, End: 1, Expire: 1, Alerts: 4})
+	fmt.Fprintf(w, "\nsimulator:      changed %d tenant(s): %d record change(s) (devices added, removed, moved, re-firmwared; subscriptions renewed, ended, ending soon)\n", len(ids), len(want))
 	fmt.Fprintln(w, "second collection (audited):")
 	res, err := auditRun(ctx, env, cm, snk, collectSpec{Concurrency: concurrency}, audit.Options{Store: audit.DirStore{Dir: snk.(*sink.Dir)}})
 	if res == nil {

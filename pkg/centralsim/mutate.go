@@ -21,6 +21,9 @@ type MutateOptions struct {
 	// Move devices to another site; Refirmware devices; Renew
 	// subscriptions (end date one year later); End started subscriptions.
 	Add, Remove, Move, Refirmware, Renew, End int
+	// Expire moves the end date of started subscriptions to 20 days after
+	// the simulator's clock (Options.Now).
+	Expire int
 	// Alerts adds critical alerts and one degraded site to the tenant's
 	// network-msp/v1/list-tenants entry (not a dataset record: no Change).
 	Alerts int
@@ -276,6 +279,7 @@ func (s *Server) mutateTenant(ts *tenantState, o MutateOptions) []Change {
 		})
 	}
 	ended := 0
+	var endedKeys []string
 	for _, k := range started {
 		if ended == o.End {
 			break
@@ -283,11 +287,25 @@ func (s *Server) mutateTenant(ts *tenantState, o MutateOptions) []Change {
 		if slices.Contains(renewed, k) {
 			continue
 		}
+		endedKeys = append(endedKeys, k)
 		mu.edit(DatasetSubscriptions, k, func(m map[string]any) {
 			m["subscriptionStatus"] = "ENDED"
 			m["endTime"] = ts3339(baseTime.AddDate(0, 0, -1))
 		})
 		ended++
+	}
+	expired := 0
+	for _, k := range started {
+		if expired == o.Expire {
+			break
+		}
+		if slices.Contains(renewed, k) || slices.Contains(endedKeys, k) {
+			continue
+		}
+		mu.edit(DatasetSubscriptions, k, func(m map[string]any) {
+			m["endTime"] = ts3339(s.now().AddDate(0, 0, 20).Truncate(time.Second))
+		})
+		expired++
 	}
 	ts.data.Store(&tenantData{gen: cur.gen, sets: mu.sets})
 	return mu.changes

@@ -11,7 +11,7 @@ import (
 func TestMutateDeterministicAndApplied(t *testing.T) {
 	mk := func() (*Server, []Change) {
 		s := NewUnstartedServer(func(o *Options) { o.Seed = 5; o.Tenants = 3; o.DevicesPerTenant = func(i int) int { return 50 } })
-		return s, s.Mutate(MutateOptions{Add: 2, Remove: 2, Move: 1, Refirmware: 1, Renew: 1, End: 1})
+		return s, s.Mutate(MutateOptions{Add: 2, Remove: 2, Move: 1, Refirmware: 1, Renew: 1, End: 1, Expire: 1})
 	}
 	s1, c1 := mk()
 	_, c2 := mk()
