@@ -52,6 +52,7 @@ func commands() []command {
 	return []command{
 		{"demo", "run the main job locally: simulator, token refresh, collection", runDemo},
 		{"collect", "collect every tenant's inventory into a directory or S3", runCollect},
+		{"audit", "collect now and report drift since the last audit, findings, and an HTML report", runAudit},
 		{"refresh", "refresh the token cache (directory or Secrets Manager)", runRefresh},
 		{"bench", "benchmark the collector at MSP scale", runBench},
 		{"sim", "serve the GLP + New Central simulator and print its URLs and credentials", runSim},

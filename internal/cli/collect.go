@@ -49,6 +49,10 @@ type collectSpec struct {
 	Params      map[string]map[string]any
 	Timeout     time.Duration
 	Quiet       bool
+	// Date is the run's dt partition (default: the start's UTC date).
+	Date string
+	// Observer sees the items while they stream (the audit command's drift).
+	Observer collector.ItemObserver
 }
 
 // collectFlags are the collect command's flags beyond collectSpec.
@@ -188,6 +192,8 @@ func collectRun(ctx context.Context, env *Env, m *msp.MSP, snk sink.Sink, spec c
 		Tenants:     spec.Tenants,
 		Concurrency: spec.Concurrency,
 		RunID:       spec.RunID,
+		Date:        spec.Date,
+		Observer:    spec.Observer,
 		Logger:      env.Logger,
 	}
 	var prog *collectProgress

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/centralmsp/centralmsp/internal/apibudget"
+	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/internal/sink"
@@ -25,12 +26,15 @@ import (
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
-const demoUsage = `usage: centralmsp demo [--out DIR] [--tenants N] [--seed S]
+const demoUsage = `usage: centralmsp demo [--out DIR] [--tenants N] [--seed S] [--no-audit]
 
 The main job, locally and with no account: starts the embedded GreenLake +
 New Central simulator, runs a token refresh into a local token cache, then
 collects every tenant's inventory into DIR (default ./centralmsp-out) using
-that cache, and prints a summary and where the files are.
+that cache, and prints a summary and where the files are. Then (unless
+--no-audit) the simulator changes some tenants as an operator would, a second
+collection audits the drift, and the demo prints where the HTML report is and
+whether the drift found equals the changes the simulator made.
 
 The simulator and the client share a New Central budget of --central-rate
 requests/s per MSP account (demo default 50; the SDK's default is 8, at which
@@ -55,6 +59,7 @@ type demoOptions struct {
 	shardSize   int
 	centralRate float64
 	latency     time.Duration
+	noAudit     bool
 }
 
 // parseDemoFlags reads and checks the demo's flags; ok is false when the
@@ -69,6 +74,7 @@ func parseDemoFlags(env *Env, args []string) (o demoOptions, ok bool, err error)
 	fs.IntVar(&o.shardSize, "shard-size", 0, "most tenants per invocation: more are sharded through the in-process queue, as the Lambda shards through SQS (0: only when the run does not fit)")
 	fs.Float64Var(&o.centralRate, "central-rate", demoDefaultCentralRate, "New Central requests/s per MSP account, for the simulator and the client alike")
 	fs.DurationVar(&o.latency, "latency", demoDefaultLatency, "simulated latency per request (plus up to half of it as jitter)")
+	fs.BoolVar(&o.noAudit, "no-audit", false, "collect once, without the simulated changes, the audited collections and the audit report")
 	if ok, err := parseFlags(env, fs, demoUsage, args); !ok {
 		return o, false, err
 	}
@@ -146,8 +152,29 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintln(w)
 	collectPrintSummary(w, man, collectLocation(snk, collector.ManifestKey(man.RunID)), true)
 	demoPrintFigures(w, sim.Stats(), res, man, snk, outDir)
+	if !o.noAudit && err == nil {
+		if aerr := demoAuditPhase(ctx, env, sim, demoConnect(env, credsPath, cacheDir, budgets), snk, o.concurrency); aerr != nil {
+			return aerr
+		}
+	}
 	fmt.Fprintf(w, "total time:     %s\n", time.Since(started).Round(10*time.Millisecond))
 	return collectExit(man, err)
+}
+
+// demoAuditPhase opens a client from the token cache and runs the audit
+// part of the demo: a baseline collection, then the simulated changes and
+// the audited collection that must find exactly them.
+func demoAuditPhase(ctx context.Context, env *Env, sim *centralsim.Server, connect func(context.Context, int) (*msp.MSP, error), snk sink.Sink, concurrency int) error {
+	cm, err := connect(ctx, 1)
+	if err != nil {
+		return err
+	}
+	defer cm.Close()
+	fmt.Fprintln(env.Stdout, "\nbaseline collection (audited):")
+	if _, err := auditRun(ctx, env, cm, snk, collectSpec{Concurrency: concurrency}, audit.Options{Store: audit.DirStore{Dir: snk.(*sink.Dir)}}); err != nil {
+		return collectExit(nil, err)
+	}
+	return demoAudit(ctx, env, sim, cm, snk, concurrency)
 }
 
 // demoSimulator starts the simulator with the documented limits except
@@ -266,6 +293,35 @@ func demoPrintFigures(w io.Writer, st centralsim.Stats, res *tokencache.Result, 
 	}
 }
 
+// demoMutatedTenants is how many tenants (with devices) the demo changes.
+const demoMutatedTenants = 5
+
+// demoAudit changes some simulated tenants, runs the second (audited)
+// collection, prints the drift and the report's path, and checks the drift
+// against the simulator's own list of changes.
+func demoAudit(ctx context.Context, env *Env, sim *centralsim.Server, cm *msp.MSP, snk sink.Sink, concurrency int) error {
+	w := env.Stdout
+	var ids []string
+	for _, t := range sim.Tenants() {
+		if t.Devices >= 10 && len(ids) < demoMutatedTenants {
+			ids = append(ids, t.HexID)
+		}
+	}
+	want := sim.Mutate(centralsim.MutateOptions{Tenants: ids, Add: 3, Remove: 2, Move: 2, Refirmware: 3, Renew: 1, End: 1, Expire: 1, Alerts: 4})
+	fmt.Fprintf(w, "\nsimulator:      changed %d tenant(s): %d record change(s) (devices added, removed, moved, re-firmwared; subscriptions renewed, ended, ending soon)\n", len(ids), len(want))
+	fmt.Fprintln(w, "second collection (audited):")
+	res, err := auditRun(ctx, env, cm, snk, collectSpec{Concurrency: concurrency}, audit.Options{Store: audit.DirStore{Dir: snk.(*sink.Dir)}})
+	if res == nil {
+		return err
+	}
+	auditPrintSummary(w, res, snk)
+	fmt.Fprintf(w, "drift check:    %d change(s) found, %d made by the simulator: %s\n", res.sum.Totals.Changes, len(want), demoCompare(res.sum, want))
+	if err != nil {
+		return collectExit(res.man, err)
+	}
+	return nil
+}
+
 // demoCentralCalls counts the New Central requests the simulator answered.
 func demoCentralCalls(st centralsim.Stats) int64 {
 	var n int64
@@ -292,4 +348,44 @@ func (d demoMinLevel) WithAttrs(as []slog.Attr) slog.Handler {
 }
 func (d demoMinLevel) WithGroup(name string) slog.Handler {
 	return demoMinLevel{h: d.h.WithGroup(name), min: d.min}
+}
+
+// demoCompare compares the drift found with the simulator's changes, record
+// by record when the summary kept every change.
+func demoCompare(s *audit.Summary, want []centralsim.Change) string {
+	line := func(tenant, ds, key, typ, field, old, nw string) string {
+		return strings.Join([]string{tenant, ds, key, typ, field, old, nw}, "\x00")
+	}
+	exp := map[string]int{}
+	for _, c := range want {
+		exp[line(c.TenantHexID, c.Dataset, c.Key, c.Type, c.Field, c.Old, c.New)]++
+	}
+	for _, ta := range s.Tenants {
+		if len(ta.Kept) != ta.Changes {
+			if s.Totals.Changes == len(want) {
+				return "equal counts (too many to compare one by one)"
+			}
+			return "DIFFERENT counts"
+		}
+		for _, c := range ta.Kept {
+			var o, n string
+			if c.PreviousValue != nil {
+				o = *c.PreviousValue
+			}
+			if c.NewValue != nil {
+				n = *c.NewValue
+			}
+			k := line(c.TenantID, c.Dataset, c.Key, string(c.ChangeType), c.Field, o, n)
+			if exp[k] == 0 {
+				return "DIFFERENT (an unexpected change: " + c.Dataset + " " + c.Key + " " + string(c.ChangeType) + " " + c.Field + ")"
+			}
+			exp[k]--
+		}
+	}
+	for _, n := range exp {
+		if n != 0 {
+			return "DIFFERENT (a change was missed)"
+		}
+	}
+	return "identical, record by record"
 }

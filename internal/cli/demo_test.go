@@ -43,6 +43,9 @@ func TestDemoSmall(t *testing.T) {
 		"exchanges:      6 in the refresh, 0 in the collection",
 		"files:          " + filepath.Join(out, "inventory"),
 		"zcat " + out,
+		"drift check:    ",
+		"identical, record by record",
+		filepath.Join(out, "audit") + "/run=",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
@@ -52,7 +55,7 @@ func TestDemoSmall(t *testing.T) {
 		t.Errorf("progress:\n%s", stderr)
 	}
 	runs, _ := filepath.Glob(filepath.Join(out, "runs", "*", "manifest.json"))
-	if len(runs) != 1 {
+	if len(runs) != 3 { // the scheduled run, the audited baseline and the audited second one
 		t.Fatalf("manifests: %v", runs)
 	}
 	f, err := os.Open(runs[0])

@@ -129,6 +129,9 @@ type Config struct {
 	// Progress, if set, is called for each event. Calls are serialised, so
 	// it needs no locking, but it should return quickly.
 	Progress func(Event)
+	// Observer, if set, sees every item as it is streamed and each
+	// tenant's end (see ItemObserver); drift detection uses it.
+	Observer ItemObserver
 }
 
 // EventKind says what an Event reports.
@@ -348,6 +351,7 @@ func (r *run) collectAll(work context.Context, tenants []msp.Tenant) []TenantRes
 		}
 		g.Go(func() error {
 			results[i] = r.tenant(work, t)
+			r.observeTenant(work, t, &results[i])
 			return nil
 		})
 	}
@@ -675,6 +679,10 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 	}()
 
 	meta := recordMeta(t, r.cfg.RunID)
+	obs := r.cfg.Observer
+	if obs != nil {
+		obs.OnDatasetStart(t, d.Name)
+	}
 	var line, scratch bytes.Buffer
 	spec := central.PageSpec{App: d.App, Path: d.Path, Style: d.Style, Limit: d.Limit, Params: mergeParams(d.Params, r.cfg.Params[d.Name])}
 	for page, err := range central.Pages[json.RawMessage](central.WithCallStats(ctx, &stats), client, spec) {
@@ -693,6 +701,9 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 				return fail(err)
 			}
 			res.Records++
+			if obs != nil {
+				obs.OnItem(t, d.Name, item)
+			}
 		}
 		res.Pages++
 	}

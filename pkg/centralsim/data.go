@@ -73,6 +73,8 @@ type tenantState struct {
 	data     atomic.Pointer[tenantData]
 	// appended holds audit log entries added with AppendAuditLogs (under mu).
 	appended []AuditLogEntry
+	// mutations counts Mutate calls (guarded by mu).
+	mutations int
 }
 
 type tenantData struct {

@@ -372,6 +372,7 @@ func handleListTenants(q *apiReq) (int, []byte) {
 		return q.fail(e)
 	}
 	_, all := q.s.tenantLists()
+	all = q.s.withAlerts(all)
 	items, e := q.filterItems(all, map[string]string{"tenantName": "eq", "deviceOwnership": "in"}, "eq in", http.StatusBadRequest)
 	if e != nil {
 		return q.fail(e)

@@ -197,6 +197,9 @@ type Server struct {
 	listsOnce    sync.Once
 	mspTenants   []json.RawMessage // msp-tenants items
 	listTenants  []json.RawMessage // list-tenants items
+	// alertsMu guards alerts: alerts Mutate added per tenant name.
+	alertsMu sync.Mutex
+	alerts   map[string]int
 }
 
 // NewServer starts a simulator on a local loopback port, like

@@ -179,6 +179,8 @@ func TestSimulatorResponsesMatchSpecs(t *testing.T) {
 	f.check("list-tenants 400", get(lt+"?limit=5", msp), 400)
 	f.check("list-tenants 401", get(lt+"?limit=5&next=1", ""), 401)
 	f.check("list-tenants 403", get(lt+"?limit=5&next=1", tb), 403)
+	sim.Mutate(centralsim.MutateOptions{Alerts: 3}) // raised alerts keep the documented shape
+	f.check("list-tenants mutated", get(lt+"?limit=100&next=1", msp), 200)
 
 	// Standalone token endpoint (authorization.json).
 	sa := sim.Standalone()

@@ -1,0 +1,469 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/sink"
+	"github.com/centralmsp/centralmsp/pkg/msp"
+)
+
+// DefaultKeepChanges is how many changes per tenant an Auditor keeps in
+// memory for the report (all of them are in the drift objects).
+const DefaultKeepChanges = 500
+
+// Options configure an Auditor for one run.
+type Options struct {
+	// Sink receives drift, baselines and the summary (the collector's sink).
+	Sink sink.Sink
+	// Store reads the baselines back from the same root (see OpenStore).
+	Store Store
+	// RunID and Date must be the collector run's (collector.Config.RunID
+	// and Date).
+	RunID, Date string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default: discard).
+	Logger *slog.Logger
+	// KeepChanges per tenant for Result (default DefaultKeepChanges;
+	// negative keeps none).
+	KeepChanges int
+	// Rules configure the findings (default DefaultRules()).
+	Rules *Rules
+	// Health holds this run's tenant-health figures by tenant workspace id
+	// (see TenantHealthByWorkspace); nil when not collected.
+	Health map[string]TenantHealth
+	// HealthMapping is how Health was matched to workspaces (for the
+	// summary).
+	HealthMapping *HealthMapping
+	// Publisher, if set, receives the run's events (see Event).
+	Publisher Publisher
+	// EventCap is the per-tenant, per-run cap of InventoryChange events
+	// and, separately, of AuditFinding events (default DefaultEventCap;
+	// negative: no cap).
+	EventCap int
+}
+
+// Auditor observes a collection (as its collector.Config.Observer) and
+// computes each tenant's drift when the tenant is done. Call Finish after
+// collector.Run returns.
+type Auditor struct {
+	opts    Options
+	log     *slog.Logger
+	tenants sync.Map // tenant id -> *tenantState
+
+	mu      sync.Mutex
+	results map[string]*TenantAudit
+
+	// The comparison runs off the collector's tenant slot, so the next
+	// tenant's collection starts at once and its network waits overlap
+	// with this CPU work; sem bounds it, Finish waits for it.
+	wg  sync.WaitGroup
+	sem chan struct{}
+}
+
+var _ collector.ItemObserver = (*Auditor)(nil)
+
+// tenantState is a tenant's snapshots being built; only its own
+// goroutine touches it.
+type tenantState struct {
+	sets map[string]*Baseline
+	cur  *Baseline
+	spec Spec
+	dups int
+}
+
+// New returns an Auditor.
+func New(opts Options) (*Auditor, error) {
+	if opts.Sink == nil || opts.Store == nil {
+		return nil, errors.New("audit: Options.Sink and Options.Store are required")
+	}
+	if opts.RunID == "" || opts.Date == "" {
+		return nil, errors.New("audit: Options.RunID and Options.Date are required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Rules == nil {
+		opts.Rules = DefaultRules()
+	}
+	if opts.EventCap == 0 {
+		opts.EventCap = DefaultEventCap
+	}
+	if opts.KeepChanges == 0 {
+		opts.KeepChanges = DefaultKeepChanges
+	}
+	return &Auditor{opts: opts, log: opts.Logger, results: map[string]*TenantAudit{}, sem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}, nil
+}
+
+func (a *Auditor) state(tenantID string) *tenantState {
+	if v, ok := a.tenants.Load(tenantID); ok {
+		return v.(*tenantState)
+	}
+	v, _ := a.tenants.LoadOrStore(tenantID, &tenantState{sets: map[string]*Baseline{}})
+	return v.(*tenantState)
+}
+
+// OnDatasetStart implements collector.ItemObserver.
+func (a *Auditor) OnDatasetStart(t msp.Tenant, dataset string) {
+	st := a.state(t.ID)
+	sp, ok := SpecOf(dataset)
+	if !ok {
+		st.cur = nil
+		delete(st.sets, dataset)
+		return
+	}
+	st.spec = sp
+	st.cur = &Baseline{Version: BaselineVersion, TenantID: t.ID, TenantName: t.Name, Dataset: dataset,
+		RunID: a.opts.RunID, Fields: sp.FieldNames(), Items: map[string][]string{}}
+	st.sets[dataset] = st.cur
+}
+
+// OnItem implements collector.ItemObserver.
+func (a *Auditor) OnItem(t msp.Tenant, dataset string, item json.RawMessage) {
+	v, ok := a.tenants.Load(t.ID)
+	if !ok {
+		return
+	}
+	st := v.(*tenantState)
+	if st.cur == nil || st.cur.Dataset != dataset {
+		return
+	}
+	k, vals, ok := st.spec.Extract(item)
+	if !ok {
+		return
+	}
+	if _, dup := st.cur.Items[k]; dup {
+		st.dups++
+	}
+	st.cur.Items[k] = vals
+}
+
+// DatasetAudit is one dataset's outcome for a tenant.
+type DatasetAudit struct {
+	Dataset string `json:"dataset"`
+	// Status: compared (drift computed), first (no baseline yet: this run
+	// made it), not_compared (the dataset failed, was deferred or skipped:
+	// baseline kept), refused (the stored baseline was invalid: replaced),
+	// error (the baseline could not be read: kept, no drift).
+	Status  string `json:"status"`
+	Items   int    `json:"items"`
+	Created int    `json:"created"`
+	Updated int    `json:"updated"`
+	Deleted int    `json:"deleted"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Dataset audit statuses.
+const (
+	StatusCompared    = "compared"
+	StatusFirst       = "first"
+	StatusNotCompared = "not_compared"
+	StatusRefused     = "refused"
+	StatusError       = "error"
+)
+
+// TenantAudit is one tenant's audit in a run.
+type TenantAudit struct {
+	TenantID   string         `json:"tenant_id"`
+	TenantName string         `json:"tenant_name"`
+	Datasets   []DatasetAudit `json:"datasets"`
+	Changes    int            `json:"changes"`
+	// DriftKey is the drift object's key (empty when there was no change).
+	DriftKey string   `json:"drift_key,omitempty"`
+	Errors   []string `json:"errors,omitempty"`
+	// FindingCount and NewFindings count the tenant's findings;
+	// FindingsKey is their object (empty when none).
+	FindingCount int    `json:"findings"`
+	NewFindings  int    `json:"new_findings"`
+	FindingsKey  string `json:"findings_key,omitempty"`
+	// EventsSent and EventsFailed count the tenant's published events;
+	// failed ones stay only in the drift and findings objects.
+	EventsSent   int `json:"events_sent"`
+	EventsFailed int `json:"events_failed"`
+	// Kept holds the first changes (Options.KeepChanges) for the report.
+	Kept []Change `json:"-"`
+	// Findings are the tenant's findings, most severe first.
+	Findings []Finding `json:"-"`
+	// Subscriptions are the end dates of the tenant's subscriptions, when
+	// they were collected completely in this run.
+	Subscriptions []SubscriptionEnd `json:"-"`
+}
+
+// OnTenantDone implements collector.ItemObserver: it hands the tenant's
+// snapshots to a background comparison (see tenantDone) and returns; Finish
+// waits for it. The comparison runs on ctx without its cancellation, as the
+// collector cancels its context when Run returns.
+func (a *Auditor) OnTenantDone(ctx context.Context, t msp.Tenant, tr *collector.TenantResult) error {
+	v, _ := a.tenants.LoadAndDelete(t.ID)
+	st, _ := v.(*tenantState)
+	trc := *tr
+	trc.Datasets = slices.Clone(tr.Datasets)
+	dctx := context.WithoutCancel(ctx)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.sem <- struct{}{}
+		defer func() { <-a.sem }()
+		ta := &TenantAudit{TenantID: t.ID, TenantName: t.Name}
+		defer func() {
+			if p := recover(); p != nil {
+				ta.Errors = append(ta.Errors, fmt.Sprintf("audit: panic: %v", p))
+				a.log.Error("audit panicked", slog.String("tenant", t.ID), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			}
+			a.mu.Lock()
+			a.results[t.ID] = ta
+			a.mu.Unlock()
+		}()
+		if err := a.tenantDone(dctx, t, &trc, st, ta); err != nil {
+			a.log.Warn("audit failed", slog.String("tenant", t.ID), slog.Any("error", err))
+		}
+	}()
+	return nil
+}
+
+// Wait waits for the comparisons started by OnTenantDone.
+func (a *Auditor) Wait() { a.wg.Wait() }
+
+// tenantDone compares each complete dataset with its baseline, writes the
+// tenant's drift object, findings, events, then the new baselines.
+func (a *Auditor) tenantDone(ctx context.Context, t msp.Tenant, tr *collector.TenantResult, st *tenantState, ta *TenantAudit) error {
+	now := a.opts.Now().UTC()
+	var changes []Change
+	var newBaselines []*Baseline
+	complete := map[string]*Baseline{}
+	for _, sp := range specs {
+		dr := tr.Dataset(sp.Dataset)
+		if dr == nil {
+			continue // not selected
+		}
+		da := DatasetAudit{Dataset: sp.Dataset, Status: StatusNotCompared}
+		var cur *Baseline
+		if st != nil {
+			cur = st.sets[sp.Dataset]
+		}
+		if dr.Status != collector.StatusOK || cur == nil {
+			ta.Datasets = append(ta.Datasets, da)
+			continue
+		}
+		cur.Time = now
+		complete[sp.Dataset] = cur
+		da.Items = len(cur.Items)
+		if sp.Dataset == "subscriptions" {
+			ta.Subscriptions = subscriptionEnds(cur)
+		}
+		data, err := a.opts.Store.Get(ctx, BaselineKey(t.ID, sp.Dataset), MaxBaselineBytes)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			da.Status = StatusFirst
+			newBaselines = append(newBaselines, cur)
+		case err != nil:
+			da.Status, da.Error = StatusError, err.Error()
+			ta.Errors = append(ta.Errors, err.Error())
+		default:
+			prev, derr := DecodeBaseline(data, t.ID, sp.Dataset)
+			if derr != nil {
+				a.log.Warn("baseline refused; replacing it", slog.String("tenant", t.ID), slog.String("dataset", sp.Dataset), slog.Any("error", derr))
+				da.Status, da.Error = StatusRefused, derr.Error()
+				ta.Errors = append(ta.Errors, derr.Error())
+				newBaselines = append(newBaselines, cur)
+				break
+			}
+			da.Status = StatusCompared
+			cs := Diff(prev, cur)
+			for _, c := range cs {
+				switch c.ChangeType {
+				case Create:
+					da.Created++
+				case Update:
+					da.Updated++
+				case Delete:
+					da.Deleted++
+				}
+			}
+			changes = append(changes, cs...)
+			newBaselines = append(newBaselines, cur)
+		}
+		ta.Datasets = append(ta.Datasets, da)
+	}
+	ta.Changes = len(changes)
+	if a.opts.KeepChanges > 0 {
+		ta.Kept = slices.Clone(changes[:min(len(changes), a.opts.KeepChanges)])
+	}
+	// Drift first, then baselines: a failure between them reports the same
+	// changes again next run, never loses them.
+	if len(changes) > 0 {
+		key := DriftKey(a.opts.Date, a.opts.RunID, t.ID)
+		if err := writeNDJSON(ctx, a.opts.Sink, key, changes); err != nil {
+			ta.Errors = append(ta.Errors, err.Error())
+			return err // baselines kept: the changes come again next run
+		}
+		ta.DriftKey = key
+	}
+	var errs []error
+	if err := a.findings(ctx, t, ta, complete, now); err != nil {
+		ta.Errors = append(ta.Errors, err.Error())
+		errs = append(errs, err)
+	}
+	if a.opts.Publisher != nil {
+		evs := changeEvents(ta, changes, a.opts.Sink.String(), ta.DriftKey, a.opts.EventCap)
+		evs = append(evs, findingEvents(ta, a.opts.Sink.String(), a.opts.EventCap)...)
+		a.publish(ctx, evs, &ta.EventsSent, &ta.EventsFailed, &ta.Errors)
+	}
+	for _, b := range newBaselines {
+		data, err := EncodeBaseline(b)
+		if err == nil {
+			err = a.opts.Sink.Put(ctx, BaselineKey(t.ID, b.Dataset), data, "application/gzip")
+		}
+		if err != nil {
+			err = fmt.Errorf("audit: writing baseline %s: %w", b.Dataset, err)
+			ta.Errors = append(ta.Errors, err.Error())
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DriftKey is the key of a tenant's drift records in a run.
+func DriftKey(date, runID, tenantID string) string {
+	return "drift/dt=" + date + "/run=" + runID + "/tenant=" + tenantID + "/changes.ndjson.gz"
+}
+
+// SummaryKey is the key of a run's audit summary.
+func SummaryKey(runID string) string { return "audit/run=" + runID + "/summary.json" }
+
+// writeNDJSON streams records as gzip NDJSON into one object.
+func writeNDJSON[T any](ctx context.Context, s sink.Sink, key string, recs []T) error {
+	obj, err := s.Create(ctx, key, "application/gzip")
+	if err != nil {
+		return fmt.Errorf("audit: writing %s: %w", key, err)
+	}
+	defer func() { _ = obj.Abort(context.WithoutCancel(ctx)) }()
+	zw := getGzip(obj)
+	defer putGzip(zw)
+	enc := json.NewEncoder(zw)
+	enc.SetEscapeHTML(false)
+	for i := range recs {
+		if err := enc.Encode(&recs[i]); err != nil {
+			return fmt.Errorf("audit: writing %s: %w", key, err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("audit: writing %s: %w", key, err)
+	}
+	if _, err := obj.Commit(ctx); err != nil {
+		return fmt.Errorf("audit: writing %s: %w", key, err)
+	}
+	return nil
+}
+
+// Summary is a run's audit: per tenant and dataset the counts of changes
+// by type. It is stored at SummaryKey.
+type Summary struct {
+	Version  int           `json:"version"`
+	RunID    string        `json:"run_id"`
+	Date     string        `json:"dt"`
+	Finished time.Time     `json:"finished_at"`
+	Totals   SummaryTotals `json:"totals"`
+	// RunEventsSent and RunEventsFailed count the AuditRunCompleted event.
+	RunEventsSent   int            `json:"run_events_sent"`
+	RunEventsFailed int            `json:"run_events_failed"`
+	RunErrors       []string       `json:"run_errors,omitempty"`
+	Health          *HealthMapping `json:"tenant_health,omitempty"`
+	Tenants         []*TenantAudit `json:"tenants"`
+}
+
+// SummaryTotals are the run's audit figures.
+type SummaryTotals struct {
+	Tenants         int `json:"tenants"`
+	TenantsChanged  int `json:"tenants_changed"`
+	Changes         int `json:"changes"`
+	Created         int `json:"created"`
+	Updated         int `json:"updated"`
+	Deleted         int `json:"deleted"`
+	DatasetsFirst   int `json:"datasets_first"`
+	DatasetsSkipped int `json:"datasets_not_compared"`
+	Findings        int `json:"findings"`
+	NewFindings     int `json:"new_findings"`
+	EventsSent      int `json:"events_sent"`
+	EventsFailed    int `json:"events_failed"`
+	Errors          int `json:"errors"`
+}
+
+// Summary returns the run's audit (after waiting for the comparisons in
+// progress), tenants sorted by name then id.
+func (a *Auditor) Summary() *Summary {
+	a.wg.Wait()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := &Summary{Version: 1, RunID: a.opts.RunID, Date: a.opts.Date, Tenants: []*TenantAudit{}, Health: a.opts.HealthMapping}
+	for _, ta := range a.results {
+		s.Tenants = append(s.Tenants, ta)
+		s.Totals.Tenants++
+		if ta.Changes > 0 {
+			s.Totals.TenantsChanged++
+		}
+		s.Totals.Changes += ta.Changes
+		s.Totals.Errors += len(ta.Errors)
+		s.Totals.Findings += ta.FindingCount
+		s.Totals.NewFindings += ta.NewFindings
+		s.Totals.EventsSent += ta.EventsSent
+		s.Totals.EventsFailed += ta.EventsFailed
+		for _, d := range ta.Datasets {
+			s.Totals.Created += d.Created
+			s.Totals.Updated += d.Updated
+			s.Totals.Deleted += d.Deleted
+			switch d.Status {
+			case StatusFirst:
+				s.Totals.DatasetsFirst++
+			case StatusNotCompared:
+				s.Totals.DatasetsSkipped++
+			}
+		}
+	}
+	slices.SortFunc(s.Tenants, func(x, y *TenantAudit) int {
+		if x.TenantName != y.TenantName {
+			if x.TenantName < y.TenantName {
+				return -1
+			}
+			return 1
+		}
+		return bytes.Compare([]byte(x.TenantID), []byte(y.TenantID))
+	})
+	return s
+}
+
+// Finish publishes AuditRunCompleted, writes the run's summary and
+// returns it. Call it once, after collector.Run.
+func (a *Auditor) Finish(ctx context.Context) (*Summary, error) {
+	s := a.Summary()
+	s.Finished = a.opts.Now().UTC()
+	if a.opts.Publisher != nil {
+		ev := Event{DetailType: DetailAuditRunCompleted, Detail: &RunCompletedDetail{RunID: s.RunID, Date: s.Date, Totals: s.Totals,
+			SummaryKey: SummaryKey(s.RunID), ReportKey: ReportKey(s.RunID), Location: a.opts.Sink.String(), CompletedAt: s.Finished}}
+		var errs []string
+		a.publish(ctx, []Event{ev}, &s.RunEventsSent, &s.RunEventsFailed, &errs)
+		s.RunErrors = append(s.RunErrors, errs...)
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return s, fmt.Errorf("audit: encoding summary: %w", err)
+	}
+	if err := a.opts.Sink.Put(ctx, SummaryKey(a.opts.RunID), append(b, '\n'), "application/json"); err != nil {
+		return s, fmt.Errorf("audit: writing summary: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,280 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/centralmsp/centralmsp/internal/apibudget"
+	"github.com/centralmsp/centralmsp/internal/audit"
+	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/sink"
+	"github.com/centralmsp/centralmsp/internal/tokencache"
+	"github.com/centralmsp/centralmsp/pkg/central"
+	"github.com/centralmsp/centralmsp/pkg/msp"
+)
+
+const auditUsage = `usage: centralmsp audit --credentials FILE --out DIR|s3://BUCKET/PREFIX
+                        [--tenants ID,NAME,...] [--since DURATION] [--rules FILE]
+                        [--concurrency N] [--token-cache DIR|sm://PREFIX]
+                        [--central-rate R] [--s3-force-path-style] [--quiet]
+
+Audits the tenants now: collects their inventory (as collect does), compares
+each tenant's complete datasets with its previous complete collection in the
+same --out (drift: devices and subscriptions added, removed or changed),
+evaluates the finding rules, and writes a self-contained HTML report next to
+the run's audit summary. The first audit of a tenant records its baseline and
+reports no drift. --since also collects the GLP audit logs of that last
+period. See docs/audits.md.
+
+Exit status: 0 when the collection is complete, 1 when some of it failed
+(failed datasets are not compared), 2 for usage or configuration errors.
+
+flags:
+`
+
+// auditTrail is where the incremental GLP audit-log collection plugs in:
+// when set (by the package providing it), the audit command runs it for the
+// audited tenants after the inventory, instead of the audit-logs dataset
+// filtered by --since.
+var auditTrail func(ctx context.Context, env *Env, m *msp.MSP, snk sink.Sink, tenants []string, since time.Duration) error
+
+// runAudit implements `centralmsp audit`.
+func runAudit(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	credsPath := fs.String("credentials", "", "unified MSP credentials file (YAML or JSON)")
+	out := fs.String("out", "", "output and audit state: a directory or s3://BUCKET/PREFIX (the same as earlier audits)")
+	tenants := fs.String("tenants", "", "comma-separated tenant workspace ids or names (default: every tenant)")
+	since := fs.Duration("since", 0, "also collect the GLP audit logs of this last period (0: none)")
+	rulesPath := fs.String("rules", "", "finding rules file (JSON or YAML); default $"+audit.RulesEnv+" or the built-in rules")
+	concurrency := fs.Int("concurrency", collector.DefaultConcurrency, "tenants collected in parallel")
+	tokenCache := fs.String("token-cache", "", "read tenant tokens from this cache before exchanging")
+	centralRate := fs.Float64("central-rate", 0, "New Central budget in requests/s (default: the SDK's 8/s)")
+	forcePath := fs.Bool("s3-force-path-style", false, "path-style S3 addressing (S3-compatible stores)")
+	quiet := fs.Bool("quiet", false, "no progress output")
+	if ok, err := parseFlags(env, fs, auditUsage, args); !ok {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	case *credsPath == "":
+		return &UsageError{Msg: "--credentials FILE is required"}
+	case *out == "":
+		return &UsageError{Msg: "--out DIR|s3://BUCKET/PREFIX is required"}
+	case *concurrency < 1:
+		return &UsageError{Msg: "--concurrency must be at least 1"}
+	case *since < 0:
+		return &UsageError{Msg: "--since must not be negative"}
+	}
+	rules, err := auditLoadRules(env, *rulesPath)
+	if err != nil {
+		return err
+	}
+	spec := collectSpec{Tenants: collectSplit(*tenants), Concurrency: *concurrency, Quiet: *quiet}
+	if *since > 0 && auditTrail == nil {
+		spec.Datasets = append(collectDefaultDatasets(), "audit-logs")
+		from := time.Now().Add(-*since).UTC().Format(time.RFC3339)
+		spec.Params = map[string]map[string]any{"audit-logs": {"filter": "createdAt ge '" + from + "'"}}
+	}
+	budgets, err := collectBudgets(apibudget.Config{CentralRate: *centralRate, GLPScope: "workspace"})
+	if err != nil {
+		return err
+	}
+	snk, err := sink.Open(ctx, *out, *forcePath)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	store, err := audit.OpenStore(ctx, snk, *forcePath)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	var tokens msp.TenantTokenStore
+	if *tokenCache != "" {
+		backend, prefix, err := refreshOpenCache(ctx, env, *tokenCache)
+		if err != nil {
+			return err
+		}
+		r, err := tokencache.NewReader(tokencache.ReaderOptions{Prefix: prefix, Backend: backend, Logger: env.Logger})
+		if err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+		tokens = r
+	}
+	m, err := msp.NewFromFile(*credsPath, func(o *msp.Options) {
+		o.Logger = env.Logger
+		o.Budgets = budgets
+		if tokens != nil {
+			o.TenantTokens = tokens
+		}
+	})
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	defer m.Close()
+	res, err := auditRun(ctx, env, m, snk, spec, audit.Options{Store: store, Rules: rules})
+	if res == nil {
+		return err
+	}
+	collectPrintSummary(env.Stdout, res.man, collectLocation(snk, collector.ManifestKey(res.man.RunID)), tokens != nil)
+	if auditTrail != nil && *since > 0 {
+		if terr := auditTrail(ctx, env, m, snk, spec.Tenants, *since); terr != nil {
+			fmt.Fprintf(env.Stderr, "audit logs: %v\n", terr)
+		}
+	}
+	fmt.Fprintln(env.Stdout)
+	auditPrintSummary(env.Stdout, res, snk)
+	return collectExit(res.man, err)
+}
+
+// auditResult is one audited collection.
+type auditResult struct {
+	man       *collector.Manifest
+	sum       *audit.Summary
+	reportKey string
+}
+
+// auditRun collects with an Auditor observing, then writes the audit
+// summary and the report. A nil result comes with a configuration error.
+func auditRun(ctx context.Context, env *Env, m *msp.MSP, snk sink.Sink, spec collectSpec, opts audit.Options) (*auditResult, error) {
+	now := time.Now()
+	if spec.RunID == "" {
+		spec.RunID = collector.NewRunID(now)
+	}
+	spec.Date = now.UTC().Format(time.DateOnly)
+	opts.Sink, opts.RunID, opts.Date, opts.Logger = snk, spec.RunID, spec.Date, env.Logger
+	if opts.Health == nil {
+		auditHealth(ctx, env, m, &opts)
+	}
+	a, err := audit.New(opts)
+	if err != nil {
+		return nil, &ExitError{Code: 2, Err: err}
+	}
+	spec.Observer = a
+	man, err := collectRun(ctx, env, m, snk, spec)
+	if man == nil {
+		return nil, err
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	sum, serr := a.Finish(fctx)
+	res := &auditResult{man: man, sum: sum}
+	key, rerr := audit.WriteReport(fctx, snk, sum, time.Now())
+	if rerr == nil {
+		res.reportKey = key
+	}
+	if serr != nil || rerr != nil {
+		fmt.Fprintf(env.Stderr, "audit: %v\n", joinNonNil(serr, rerr))
+		if err == nil {
+			err = joinNonNil(serr, rerr)
+		}
+	}
+	return res, err
+}
+
+func joinNonNil(errs ...error) error {
+	var msgs []string
+	for _, e := range errs {
+		if e != nil {
+			msgs = append(msgs, e.Error())
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s", strings.Join(msgs, "; "))
+}
+
+// collectDefaultDatasets names the datasets collected by default.
+func collectDefaultDatasets() []string {
+	ds, _ := collector.SelectDatasets()
+	names := make([]string, len(ds))
+	for i, d := range ds {
+		names[i] = d.Name
+	}
+	return names
+}
+
+// auditLoadRules reads the rules from path, else from the environment
+// variable (a file path or inline JSON), else the built-in ones.
+func auditLoadRules(env *Env, path string) (*audit.Rules, error) {
+	src, data := path, []byte(nil)
+	if path == "" {
+		v := strings.TrimSpace(env.Getenv(audit.RulesEnv))
+		if v == "" {
+			return audit.DefaultRules(), nil
+		}
+		if strings.HasPrefix(v, "{") {
+			src, data = "$"+audit.RulesEnv, []byte(v)
+		} else {
+			src = v
+		}
+	}
+	if data == nil {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("rules: %v", err)}
+		}
+		data = b
+	}
+	r, err := audit.ParseRules(data, src)
+	if err != nil {
+		return nil, &UsageError{Msg: err.Error()}
+	}
+	return r, nil
+}
+
+// auditPrintSummary prints the audit's figures and where the report is.
+func auditPrintSummary(w io.Writer, res *auditResult, snk sink.Sink) {
+	s := res.sum
+	t := s.Totals
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "drift\t%d change(s) in %d of %d tenant(s): %d created, %d updated, %d deleted\n",
+		t.Changes, t.TenantsChanged, t.Tenants, t.Created, t.Updated, t.Deleted)
+	if t.DatasetsFirst > 0 {
+		fmt.Fprintf(tw, "baselines\t%d dataset(s) seen for the first time (no drift for them yet)\n", t.DatasetsFirst)
+	}
+	if t.DatasetsSkipped > 0 {
+		fmt.Fprintf(tw, "not compared\t%d dataset(s) failed, deferred or skipped: their baselines are kept\n", t.DatasetsSkipped)
+	}
+	fmt.Fprintf(tw, "findings\t%d (%d new)\n", t.Findings, t.NewFindings)
+	if t.Errors > 0 {
+		fmt.Fprintf(tw, "audit errors\t%d (see the summary)\n", t.Errors)
+	}
+	fmt.Fprintf(tw, "summary\t%s\n", collectLocation(snk, audit.SummaryKey(s.RunID)))
+	if res.reportKey != "" {
+		fmt.Fprintf(tw, "report\t%s\n", collectLocation(snk, res.reportKey))
+	}
+	tw.Flush()
+}
+
+// auditHealth reads the MSP-level tenant health once for the run; without
+// it the tenant-health-rising rule is not evaluated.
+func auditHealth(ctx context.Context, env *Env, m *msp.MSP, opts *audit.Options) {
+	if !m.Client().HasApp(central.AppCentral) {
+		return
+	}
+	var tenants []msp.Tenant
+	for t, err := range m.Tenants(ctx) {
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "tenant health: listing tenants: %v\n", err)
+			return
+		}
+		tenants = append(tenants, t)
+	}
+	h, hm, err := audit.TenantHealthByWorkspace(ctx, m.Client(), tenants)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "tenant health: %v (the %s rule is skipped)\n", err, audit.RuleHealthRising)
+		return
+	}
+	opts.Health, opts.HealthMapping = h, &hm
+	if len(hm.Unmatched)+len(hm.Ambiguous) > 0 {
+		fmt.Fprintf(env.Stderr, "tenant health: %d name(s) match no workspace, %d several (see the audit summary)\n", len(hm.Unmatched), len(hm.Ambiguous))
+	}
+}

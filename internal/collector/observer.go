@@ -1,0 +1,53 @@
+package collector
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/centralmsp/centralmsp/pkg/msp"
+)
+
+// ItemObserver sees a run's items while they are streamed, so a consumer
+// (drift detection) can build its own view without reading the objects
+// back. Calls for one tenant come from one goroutine, in order:
+// OnDatasetStart, then OnItem for each item of the dataset, for each
+// dataset; then OnTenantDone once. Different tenants call concurrently.
+//
+// Items seen for a dataset that then fails are not in the output: only a
+// dataset whose DatasetResult in OnTenantDone has StatusOK was committed.
+type ItemObserver interface {
+	// OnDatasetStart is called before the first page of a tenant's dataset
+	// (also when it is retried within the run, which drops what was seen).
+	OnDatasetStart(t msp.Tenant, dataset string)
+	// OnItem is called for each item written. item shares the page's body:
+	// it must not be kept or modified after the call returns.
+	OnItem(t msp.Tenant, dataset string, item json.RawMessage)
+	// OnTenantDone is called once after the tenant's datasets ended (their
+	// objects committed or aborted), with the tenant's result. It may do
+	// I/O under ctx; an error or panic is logged, never failing the
+	// tenant's data (the observer keeps its own account of failures).
+	OnTenantDone(ctx context.Context, t msp.Tenant, tr *TenantResult) error
+}
+
+// observeTenant runs the observer's end of tenant, recovering a panic.
+func (r *run) observeTenant(ctx context.Context, t msp.Tenant, tr *TenantResult) {
+	obs := r.cfg.Observer
+	if obs == nil || tr.Status == StatusDeferred && len(tr.Datasets) == 0 {
+		return
+	}
+	var err error
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				err = &PanicError{Value: v, Stack: debug.Stack()}
+			}
+		}()
+		err = obs.OnTenantDone(ctx, t, tr)
+	}()
+	if err != nil {
+		r.log.Warn("observer failed", slog.String("tenant", t.ID), slog.Any("error", fmt.Errorf("collector: observer: %w", err)))
+	}
+}
