@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/centralmsp/centralmsp/internal/errclass"
 	"github.com/centralmsp/centralmsp/internal/termsafe"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
@@ -635,7 +636,7 @@ func assign(prefix string, l Layout, secrets []*secretState, tenants []Tenant, c
 		for full < len(secrets) && !l.fits(secrets[full].budget, len(secrets[full].entries)-len(secrets[full].drop), minEntry) {
 			full++
 		}
-		e := Entry{TenantID: t.ID, Name: termsafe.Name(t.Name), Status: StatusFailed, ErrorClass: "pending"}
+		e := Entry{TenantID: t.ID, Name: termsafe.Name(t.Name), Status: StatusFailed, ErrorClass: string(errclass.Pending)}
 		eb := l.entryBudget(e)
 		var dst *secretState
 		for _, st := range secrets[full:] {
@@ -684,7 +685,8 @@ func collectTenants(ctx context.Context, src Source, log *slog.Logger) ([]Tenant
 	return out, seen.Duplicates, nil
 }
 
-// DefaultClassify names an exchange error's class without its message.
+// DefaultClassify names an exchange error's class (internal/errclass)
+// without its message.
 func DefaultClassify(err error) string {
 	var re *oauth2.RetrieveError
 	var ne net.Error
@@ -692,37 +694,21 @@ func DefaultClassify(err error) string {
 	code := 0
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
+		return string(errclass.Timeout)
 	case errors.Is(err, context.Canceled):
-		return "canceled"
+		return string(errclass.Canceled)
 	case errors.As(err, &re) && re.Response != nil:
 		code = re.Response.StatusCode
 	case errors.As(err, &sc):
 		code = sc.HTTPStatusCode()
 	case errors.As(err, &ne):
-		return "network"
+		return string(errclass.Network)
 	}
 	return ClassifyStatus(code)
 }
 
-// ClassifyStatus maps an HTTP status to an error class.
-func ClassifyStatus(code int) string {
-	switch {
-	case code == 401:
-		return "unauthorized"
-	case code == 403:
-		return "forbidden"
-	case code == 404:
-		return "not_found"
-	case code == 429:
-		return "rate_limited"
-	case code >= 500:
-		return "server"
-	case code >= 400:
-		return "rejected"
-	}
-	return "error"
-}
+// ClassifyStatus maps an HTTP status to its error class (errclass.FromStatus).
+func ClassifyStatus(code int) string { return string(errclass.FromStatus(code)) }
 
 // redact removes secrets from an error message and bounds its length.
 func redact(msg string, secrets ...string) string {
