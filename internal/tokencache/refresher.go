@@ -568,12 +568,10 @@ func (r *Refresher) loadOne(ctx context.Context, name string, idx int, kind Kind
 	return st, nil
 }
 
-// assign maps listed tenants onto secrets: known tenants stay where they are
-// (their names are updated; a tenant found in two secrets keeps the copy in
-// the lower one), tenants no longer listed are dropped when the list is
-// complete, and new tenants fill secrets first-fit by budgeted size, adding
-// secrets as needed.
-func assign(prefix string, l Layout, secrets []*secretState, tenants []Tenant, complete bool, res *Result) []*secretState {
+// placeKnown indexes the tenants already cached by tenant id: it updates
+// their names, marks duplicates and (when the list is complete) unlisted
+// tenants for dropping, and sums each secret's budget.
+func placeKnown(l Layout, secrets []*secretState, tenants []Tenant, complete bool, res *Result) map[string]*secretState {
 	listed := make(map[string]Tenant, len(tenants))
 	for _, t := range tenants {
 		listed[t.ID] = t
@@ -604,6 +602,16 @@ func assign(prefix string, l Layout, secrets []*secretState, tenants []Tenant, c
 		}
 		st.budget += headerBudget()
 	}
+	return where
+}
+
+// assign maps listed tenants onto secrets: known tenants stay where they are
+// (their names are updated; a tenant found in two secrets keeps the copy in
+// the lower one), tenants no longer listed are dropped when the list is
+// complete, and new tenants fill secrets first-fit by budgeted size, adding
+// secrets as needed.
+func assign(prefix string, l Layout, secrets []*secretState, tenants []Tenant, complete bool, res *Result) []*secretState {
+	where := placeKnown(l, secrets, tenants, complete, res)
 	var fresh []Tenant
 	var once msp.TenantSet // a tenant listed twice gets one entry
 	for _, t := range tenants {
