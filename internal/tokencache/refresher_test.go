@@ -345,7 +345,7 @@ func TestRefreshFailsWhenNothingWritten(t *testing.T) {
 }
 
 // TestRefreshRecordsEveryFailedExchange: failed exchanges are data, not a
-// failed invocation (issue 5: only a missing MSP token or nothing written
+// failed invocation (only a missing MSP token or nothing written
 // fails it); the failures are listed and written to the cache.
 func TestRefreshRecordsEveryFailedExchange(t *testing.T) {
 	clk := newClock(refreshT.Add(-5 * time.Minute))
