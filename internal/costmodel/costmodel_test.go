@@ -179,7 +179,7 @@ func TestGroupDigits(t *testing.T) {
 	}
 }
 
-func TestCacheShardsHook(t *testing.T) {
+func TestCacheSecretsHook(t *testing.T) {
 	run, cfg := smallCase()
 	cfg.CacheSecrets = func(n int) int { return n / 5 } // 10 tenants -> 2 shards
 	e, err := Compute(run, cfg, 10)

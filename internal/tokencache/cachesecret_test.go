@@ -30,7 +30,7 @@ func TestShardRoundTrip(t *testing.T) {
 	}
 }
 
-func TestDecodeShardErrorsNameSecretNotContent(t *testing.T) {
+func TestDecodeCacheSecretErrorsNameSecretNotContent(t *testing.T) {
 	for _, in := range []string{
 		"", "null", "[]", "{", `{"format":"x"}`, `{"format":"centralmsp-token-cache","version":1,"kind":"zz"}`,
 		`{"format":"centralmsp-token-cache","version":1,"kind":"msp","entries":[{"tenant_id":""}]}`,
@@ -77,7 +77,7 @@ func TestShardNames(t *testing.T) {
 	}
 }
 
-func FuzzDecodeShard(f *testing.F) {
+func FuzzDecodeCacheSecret(f *testing.F) {
 	f.Add([]byte(`{"format":"centralmsp-token-cache","version":1,"kind":"tenant-shard","index":0,"entries":[{"tenant_id":"a","status":"ok","token":"t","expiry":"2026-01-01T00:00:00Z"}]}`))
 	f.Add([]byte(`{"format":"centralmsp-token-cache","version":1,"kind":"msp","index":-1,"entries":[]}`))
 	f.Add([]byte(`{`))

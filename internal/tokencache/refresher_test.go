@@ -16,7 +16,7 @@ import (
 
 const prefix = "centralmsp/tokens"
 
-func TestRefreshWritesShardsAndMSP(t *testing.T) {
+func TestRefreshWritesCacheSecretsAndMSP(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock(refreshT.Add(-5 * time.Minute))
 	mem := NewMemory(clk.Now)
