@@ -51,7 +51,7 @@ const (
 	EnvCPUProfile = "CENTRALMSP_BENCH_CPUPROFILE"
 )
 
-// Defaults of the issue's scenario.
+// Defaults of the benchmark's scenario (docs/benchmarks.md).
 const (
 	DefaultTenants          = 1000
 	DefaultDevicesPerTenant = 300
@@ -450,7 +450,7 @@ func fetchStats(ctx context.Context, simURL string) (simStats, error) {
 	return st, nil
 }
 
-// Targets of the issue.
+// Targets the benchmark checks its results against (docs/benchmarks.md).
 const (
 	TargetRatio = 1.15
 	// TargetLearnRatio is the target of a scenario whose client must learn

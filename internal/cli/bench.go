@@ -49,6 +49,33 @@ flags:
 
 // runBench implements `centralmsp bench`. The same binary also serves as
 // the benchmark's simulator and collector child processes (bench.Child).
+// benchScenario sets the scope, rate and warmth of the scenario cfg.Name.
+func benchScenario(cfg *bench.Config, accountRate, learnRate float64) error {
+	switch cfg.Name {
+	case "account-learn":
+		cfg.CentralScope, cfg.CentralRate = central.ScopeAccount, learnRate
+		cfg.LearnCentral, cfg.GLPHeaders, cfg.Target = true, true, bench.TargetLearnRatio
+		return nil
+	case "workspace-glp":
+		cfg.CentralScope, cfg.CentralRate, cfg.GLPHeaders = central.ScopeWorkspace, bench.DefaultCentralRate, true
+		return nil
+	}
+	scope, temp, ok := strings.Cut(cfg.Name, "-")
+	if !ok || (temp != "cold" && temp != "warm") {
+		return &UsageError{Msg: fmt.Sprintf("unknown scenario %q", cfg.Name)}
+	}
+	cfg.Warm = temp == "warm"
+	switch scope {
+	case "account":
+		cfg.CentralScope, cfg.CentralRate = central.ScopeAccount, accountRate
+	case "workspace":
+		cfg.CentralScope, cfg.CentralRate = central.ScopeWorkspace, bench.DefaultCentralRate
+	default:
+		return &UsageError{Msg: fmt.Sprintf("unknown scenario %q", cfg.Name)}
+	}
+	return nil
+}
+
 func runBench(ctx context.Context, env *Env, args []string) error {
 	if ok, err := bench.Child(ctx, env.Getenv, env.Stdout); ok {
 		return err
@@ -79,29 +106,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	for _, name := range collectSplit(*scenarios) {
 		cfg := bench.Config{Name: name, Tenants: *tenants, DevicesPerTenant: *devices, Seed: *seed,
 			Latency: *latency, Concurrency: *concurrency}
-		switch name {
-		case "account-learn":
-			cfg.CentralScope, cfg.CentralRate = central.ScopeAccount, *learnRate
-			cfg.LearnCentral, cfg.GLPHeaders, cfg.Target = true, true, bench.TargetLearnRatio
-			cfgs = append(cfgs, cfg)
-			continue
-		case "workspace-glp":
-			cfg.CentralScope, cfg.CentralRate, cfg.GLPHeaders = central.ScopeWorkspace, bench.DefaultCentralRate, true
-			cfgs = append(cfgs, cfg)
-			continue
-		}
-		scope, temp, ok := strings.Cut(name, "-")
-		if !ok || (temp != "cold" && temp != "warm") {
-			return &UsageError{Msg: fmt.Sprintf("unknown scenario %q", name)}
-		}
-		cfg.Warm = temp == "warm"
-		switch scope {
-		case "account":
-			cfg.CentralScope, cfg.CentralRate = central.ScopeAccount, *accountRate
-		case "workspace":
-			cfg.CentralScope, cfg.CentralRate = central.ScopeWorkspace, bench.DefaultCentralRate
-		default:
-			return &UsageError{Msg: fmt.Sprintf("unknown scenario %q", name)}
+		if err := benchScenario(&cfg, *accountRate, *learnRate); err != nil {
+			return err
 		}
 		cfgs = append(cfgs, cfg)
 	}

@@ -89,7 +89,7 @@ func runCost(ctx context.Context, env *Env, args []string) error {
 	cfg.CollectorMemoryMB = *memory
 	sched := tokencache.DefaultSchedule()
 	sched.CollectorInterval = *interval
-	cfg.CacheShards = func(n int) int { return tokencache.PlanFor(n, sched).Shards }
+	cfg.CacheSecrets = func(n int) int { return tokencache.PlanFor(n, sched).TenantSecrets }
 
 	var ests []costmodel.Estimate
 	for _, n := range counts {

@@ -29,7 +29,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	interval := fs.Duration("interval", def.CollectorInterval, "collector interval")
 	lead := fs.Duration("lead", def.RefreshLead, "refresher runs this long before the collector")
 	window := fs.Duration("window", def.Window, "how long after the collector starts cached tokens must stay valid")
-	reads := fs.Int("collector-reads", def.CollectorReadsPerShard, "reads of every shard per collection run (cost only)")
+	reads := fs.Int("collector-reads", def.CollectorReadsPerSecret, "reads of every cache secret per collection run (cost only)")
 	if ok, err := parseFlags(env, fs, planUsage, args); !ok {
 		return err
 	}
@@ -37,7 +37,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	sched := def
-	sched.CollectorInterval, sched.RefreshLead, sched.Window, sched.CollectorReadsPerShard = *interval, *lead, *window, *reads
+	sched.CollectorInterval, sched.RefreshLead, sched.Window, sched.CollectorReadsPerSecret = *interval, *lead, *window, *reads
 	counts, err := parseTenantCounts(*tenants)
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ const refreshUsage = `usage: centralmsp refresh --credentials FILE --cache DIR|s
 
 Runs one token-cache refresh, as the token refresher Lambda does on its
 schedule: gets the MSP token, lists every tenant, exchanges the tokens the
-coming collection window needs and writes the cache shards. DIR is a local
+coming collection window needs and writes the cache secrets. DIR is a local
 file cache (objects under DIR/` + refreshDirPrefix + `/); sm://PREFIX is AWS
 Secrets Manager with the standard AWS configuration (AWS_REGION,
 AWS_ENDPOINT_URL_SECRETS_MANAGER, ...; CENTRALMSP_KMS_KEY_ID optional).
@@ -129,8 +129,8 @@ func refreshPrintResult(w io.Writer, res *tokencache.Result, cache, prefix strin
 	}
 	fmt.Fprintf(tw, "tenants\t%d (list %s; %d new, %d dropped)\n", res.Tenants, list, res.NewTenants, res.Dropped)
 	fmt.Fprintf(tw, "exchanged\t%d ok, %d failed\n", res.Exchanged, len(res.Failures))
-	fmt.Fprintf(tw, "objects\t%d shards (%d new); %d written, %d skipped (fresh %d, recent %d, conflict %d), %d write errors\n",
-		res.Shards, res.NewShards, len(res.Written), len(res.Skipped),
+	fmt.Fprintf(tw, "objects\t%d cache secrets (%d new); %d written, %d skipped (fresh %d, recent %d, conflict %d), %d write errors\n",
+		res.TenantSecrets, res.NewTenantSecrets, len(res.Written), len(res.Skipped),
 		res.Counts[tokencache.SkipFresh], res.Counts[tokencache.SkipRecent], res.Counts[tokencache.SkipConflict], len(res.Errors))
 	fmt.Fprintf(tw, "time\t%s\n", res.Duration.Round(time.Millisecond))
 	tw.Flush()

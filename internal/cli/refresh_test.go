@@ -64,7 +64,7 @@ func TestRefreshDirPrintsSummaryNotTokens(t *testing.T) {
 	}
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
-		sh, err := tokencache.DecodeShard(strings.TrimSuffix(strings.TrimPrefix(filepath.ToSlash(strings.TrimPrefix(f, cache)), "/"), ".json"), b)
+		sh, err := tokencache.DecodeCacheSecret(strings.TrimSuffix(strings.TrimPrefix(filepath.ToSlash(strings.TrimPrefix(f, cache)), "/"), ".json"), b)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}

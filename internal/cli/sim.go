@@ -83,21 +83,30 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	sim.Start()
 	defer sim.Close()
 
+	if err := announceSim(env, sim, *tenants, *seed, *credsOut); err != nil {
+		return err
+	}
+	env.Logger.Info("simulator serving", "addr", l.Addr().String(), "tenants", *tenants, "seed", *seed)
+	<-ctx.Done()
+	return nil
+}
+
+// announceSim writes the credentials file, when asked, and prints the
+// simulator's URLs and credentials.
+func announceSim(env *Env, sim *centralsim.Server, tenants int, seed int64, credsOut string) error {
 	creds := sim.CredentialsYAML()
-	if *credsOut != "" {
-		if err := os.WriteFile(*credsOut, creds, 0o600); err != nil {
+	if credsOut != "" {
+		if err := os.WriteFile(credsOut, creds, 0o600); err != nil {
 			return fmt.Errorf("write credentials: %w", err)
 		}
 	}
-	fmt.Fprintf(env.Stdout, "centralmsp sim: %d tenants, seed %d\n", *tenants, *seed)
+	fmt.Fprintf(env.Stdout, "centralmsp sim: %d tenants, seed %d\n", tenants, seed)
 	fmt.Fprintf(env.Stdout, "GLP base URL:     %s\n", sim.URL)
 	fmt.Fprintf(env.Stdout, "Central base URL: %s\n", sim.CentralURL())
 	fmt.Fprintf(env.Stdout, "Stats:            %s/_sim/stats\n", sim.URL)
-	if *credsOut != "" {
-		fmt.Fprintf(env.Stdout, "Credentials written to %s\n", *credsOut)
+	if credsOut != "" {
+		fmt.Fprintf(env.Stdout, "Credentials written to %s\n", credsOut)
 	}
 	fmt.Fprintf(env.Stdout, "--- credentials (YAML) ---\n%s---\n", creds)
-	env.Logger.Info("simulator serving", "addr", l.Addr().String(), "tenants", *tenants, "seed", *seed)
-	<-ctx.Done()
 	return nil
 }

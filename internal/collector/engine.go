@@ -72,7 +72,7 @@ const (
 // GzipLevel is the compression level of the dataset objects: BestSpeed of
 // github.com/klauspost/compress, which writes standard gzip several times
 // faster than compress/gzip's default level for somewhat bigger files, with
-// the same state per writer (figures: BenchmarkGzip, docs/DESIGN.md). Gzip
+// the same state per writer (figures: BenchmarkGzip, docs/benchmarks.md). Gzip
 // is most of the collector's CPU, and a Lambda bills its time, while S3 and
 // Athena bill compressed bytes at a few dollars per TB.
 const GzipLevel = gzip.BestSpeed
@@ -395,6 +395,27 @@ type DuplicateCounter interface {
 	DuplicateTenants() int
 }
 
+// matchTenants finds the listed tenants a selector names: by id when it is
+// one, else by exact name.
+func matchTenants(all []msp.Tenant, sel string) []msp.Tenant {
+	var match []msp.Tenant
+	if id, err := msp.NormalizeTenantID(sel); err == nil {
+		for _, t := range all {
+			if t.ID == id {
+				match = append(match, t)
+			}
+		}
+	}
+	if len(match) == 0 {
+		for _, t := range all {
+			if t.Name == sel {
+				match = append(match, t)
+			}
+		}
+	}
+	return match
+}
+
 // selectTenants lists the tenants and applies the Tenants filter. It returns
 // the tenants to collect, failed results for selectors that match none, and
 // how many repeated tenant ids were skipped (the list is untrusted: each
@@ -448,21 +469,7 @@ func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, 
 		if sel == "" {
 			continue
 		}
-		var match []msp.Tenant
-		if id, err := msp.NormalizeTenantID(sel); err == nil {
-			for _, t := range all {
-				if t.ID == id {
-					match = append(match, t)
-				}
-			}
-		}
-		if len(match) == 0 {
-			for _, t := range all {
-				if t.Name == sel {
-					match = append(match, t)
-				}
-			}
-		}
+		match := matchTenants(all, sel)
 		switch {
 		case len(match) == 1:
 			if !seen[match[0].ID] {

@@ -7,25 +7,28 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/centralmsp/centralmsp/internal/errclass"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
-// ErrorClass is a coarse, stable error category for the manifest and alarms.
-type ErrorClass string
+// ErrorClass is a coarse, stable error category for the manifest and
+// alarms: the one vocabulary of internal/errclass.
+type ErrorClass = errclass.Class
 
+// Classes Classify returns (see internal/errclass).
 const (
-	ClassLogin         ErrorClass = "login"          // token request or exchange failed
-	ClassUnauthorized  ErrorClass = "unauthorized"   // 401/403 from the API
-	ClassRateLimited   ErrorClass = "rate_limited"   // 429s outlasted the retry budget
-	ClassAPIError      ErrorClass = "api_error"      // other non-2xx, or an unusable answer
-	ClassPagination    ErrorClass = "pagination"     // inconsistent paging (repeated cursor, ...)
-	ClassTimeout       ErrorClass = "timeout"        // deadline or cancellation
-	ClassNotFound      ErrorClass = "not_found"      // a requested tenant does not exist
-	ClassNotConfigured ErrorClass = "not_configured" // the credentials do not cover the app
-	ClassSink          ErrorClass = "sink"           // writing the output failed
-	ClassIncomplete    ErrorClass = "incomplete"     // a joined run misses shards
-	ClassInternal      ErrorClass = "internal"       // anything else, including panics
+	ClassLogin         = errclass.Login
+	ClassUnauthorized  = errclass.Unauthorized
+	ClassRateLimited   = errclass.RateLimited
+	ClassAPIError      = errclass.APIError
+	ClassPagination    = errclass.Pagination
+	ClassTimeout       = errclass.Timeout
+	ClassNotFound      = errclass.NotFound
+	ClassNotConfigured = errclass.NotConfigured
+	ClassSink          = errclass.Sink
+	ClassIncomplete    = errclass.Incomplete
+	ClassInternal      = errclass.Internal
 )
 
 // ErrorInfo is an error as recorded in the manifest. Message is the error's

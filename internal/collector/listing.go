@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"log/slog"
 
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
@@ -58,6 +59,22 @@ func RunFailed(man *Manifest, err error) bool {
 		return false
 	}
 	return man == nil || errors.Is(err, ErrNothingCollected) || ManifestUnwritten(man, err)
+}
+
+// Outcome turns a Run result into an invocation's: failed is the error of
+// a run that failed as a whole (RunFailed), logged as an error; otherwise
+// warning is the error of a run that finished with errors, logged as a
+// warning, for the caller's result ("" when none).
+func Outcome(ctx context.Context, man *Manifest, err error, log *slog.Logger) (warning string, failed error) {
+	if RunFailed(man, err) {
+		log.ErrorContext(ctx, "run failed", slog.Any("error", err))
+		return "", err
+	}
+	if err != nil {
+		log.WarnContext(ctx, "run finished with errors", slog.Any("error", err))
+		return err.Error(), nil
+	}
+	return "", nil
 }
 
 // ManifestUnwritten reports whether err says man (a run's or a shard's

@@ -270,23 +270,10 @@ func ReadManifest(r io.Reader) (*Manifest, error) {
 // its ok result, else the latest. Tenants are sorted by id.
 func Join(runID string, expected []string, shards ...*Manifest) (*Manifest, error) {
 	out := &Manifest{Version: ManifestVersion, RunID: runID, Tenants: []TenantResult{}}
-	latest := map[string]*Manifest{}
-	for _, s := range shards {
-		if s == nil {
-			continue
-		}
-		if s.RunID != runID {
-			return nil, fmt.Errorf("collector: joining run %q: shard %q belongs to run %q", runID, s.Shard, s.RunID)
-		}
-		if p := latest[s.Shard]; p == nil || s.FinishedAt.After(p.FinishedAt) {
-			latest[s.Shard] = s
-		}
+	latest, names, err := latestShards(runID, shards)
+	if err != nil {
+		return nil, err
 	}
-	names := make([]string, 0, len(latest))
-	for n := range latest {
-		names = append(names, n)
-	}
-	slices.Sort(names)
 	var missing []string
 	for _, e := range expected {
 		if latest[e] == nil {
@@ -294,11 +281,7 @@ func Join(runID string, expected []string, shards ...*Manifest) (*Manifest, erro
 		}
 	}
 
-	type pick struct {
-		tr       TenantResult
-		finished time.Time
-	}
-	tenants := map[string]pick{}
+	tenants := map[string]joinPick{}
 	var dsSeen []string
 	var errs []string
 	for _, n := range names {
@@ -323,16 +306,7 @@ func Join(runID string, expected []string, shards ...*Manifest) (*Manifest, erro
 		if s.Error != nil {
 			errs = append(errs, fmt.Sprintf("shard %s: %s", n, s.Error.Message))
 		}
-		for _, tr := range s.Tenants {
-			p, ok := tenants[tr.ID]
-			if ok && p.tr.Status == StatusOK && tr.Status != StatusOK {
-				continue
-			}
-			if ok && tr.Status != StatusOK && p.finished.After(s.FinishedAt) {
-				continue
-			}
-			tenants[tr.ID] = pick{tr: tr, finished: s.FinishedAt}
-		}
+		pickTenants(tenants, s)
 	}
 	out.Datasets = orderDatasets(dsSeen)
 	for _, p := range tenants {
@@ -354,6 +328,51 @@ func Join(runID string, expected []string, shards ...*Manifest) (*Manifest, erro
 	}
 	out.Summarize()
 	return out, nil
+}
+
+// latestShards keeps, per shard name, the manifest that finished last, and
+// returns the names sorted.
+func latestShards(runID string, shards []*Manifest) (map[string]*Manifest, []string, error) {
+	latest := map[string]*Manifest{}
+	for _, s := range shards {
+		if s == nil {
+			continue
+		}
+		if s.RunID != runID {
+			return nil, nil, fmt.Errorf("collector: joining run %q: shard %q belongs to run %q", runID, s.Shard, s.RunID)
+		}
+		if p := latest[s.Shard]; p == nil || s.FinishedAt.After(p.FinishedAt) {
+			latest[s.Shard] = s
+		}
+	}
+	names := make([]string, 0, len(latest))
+	for n := range latest {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return latest, names, nil
+}
+
+// joinPick is a tenant's result chosen so far by Join and when its shard
+// finished.
+type joinPick struct {
+	tr       TenantResult
+	finished time.Time
+}
+
+// pickTenants merges shard s's tenant results into tenants: an ok result
+// is kept over a failed one, else the latest wins.
+func pickTenants(tenants map[string]joinPick, s *Manifest) {
+	for _, tr := range s.Tenants {
+		p, ok := tenants[tr.ID]
+		if ok && p.tr.Status == StatusOK && tr.Status != StatusOK {
+			continue
+		}
+		if ok && tr.Status != StatusOK && p.finished.After(s.FinishedAt) {
+			continue
+		}
+		tenants[tr.ID] = joinPick{tr: tr, finished: s.FinishedAt}
+	}
 }
 
 // orderDatasets sorts dataset names in collection order (unknown names last).

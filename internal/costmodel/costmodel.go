@@ -5,7 +5,7 @@
 // The model counts what the application does per run: Lambda GB-seconds
 // and requests of the collector (split into shards when one invocation
 // cannot finish) and the token refresher; Secrets Manager secrets (token
-// cache shards, the MSP entry, the credentials) and API calls; KMS requests
+// cache secrets, the MSP entry, the credentials) and API calls; KMS requests
 // of the customer-managed key; S3 PUT/GET/LIST requests and storage kept for
 // the retention period; SQS requests of the shard queue (including the event
 // source mapping's idle long polling). Free tiers, CloudWatch Logs ingestion
@@ -63,16 +63,16 @@ type Run struct {
 
 // Config holds the deployment settings the cost depends on.
 type Config struct {
-	RunsPerMonth         float64 // collection runs per month (hourly: 730)
-	RetentionDays        float64 // S3 lifecycle expiry of inventory/ and runs/
-	CollectorMemoryMB    float64 // template: CollectorMemorySize
-	RefresherMemoryMB    float64 // template: TokenRefreshFunction MemorySize
-	InvocationSeconds    float64 // usable seconds of one collector invocation before it shards
-	TenantsPerCacheShard int     // tenants per token cache shard secret
-	// CacheShards, when set, returns the number of token cache shard
+	RunsPerMonth          float64 // collection runs per month (hourly: 730)
+	RetentionDays         float64 // S3 lifecycle expiry of inventory/ and runs/
+	CollectorMemoryMB     float64 // template: CollectorMemorySize
+	RefresherMemoryMB     float64 // template: TokenRefreshFunction MemorySize
+	InvocationSeconds     float64 // usable seconds of one collector invocation before it shards
+	TenantsPerCacheSecret int     // tenants per token cache secret
+	// CacheSecrets, when set, returns the number of token cache
 	// secrets for a tenant count (e.g. from internal/tokencache's layout);
-	// nil means ceil(tenants / TenantsPerCacheShard).
-	CacheShards        func(tenants int) int
+	// nil means ceil(tenants / TenantsPerCacheSecret).
+	CacheSecrets       func(tenants int) int
 	IdleSQSPollers     float64 // event source mapping pollers long-polling the empty queue
 	SQSLongPollSeconds float64 // long-poll wait of those pollers
 }
@@ -88,9 +88,9 @@ func DefaultConfig() Config {
 		InvocationSeconds: 840,
 		// internal/tokencache default layout: 56 KiB target per secret, each
 		// entry budgeted at ~1.6 KB of token plus ~0.2 KB of fields.
-		TenantsPerCacheShard: 30,
-		IdleSQSPollers:       5,
-		SQSLongPollSeconds:   20,
+		TenantsPerCacheSecret: 30,
+		IdleSQSPollers:        5,
+		SQSLongPollSeconds:    20,
 	}
 }
 
@@ -146,8 +146,8 @@ func (c Config) Validate() error {
 	if !(c.InvocationSeconds > 0) {
 		errs = append(errs, errors.New("costmodel: invocation seconds must be > 0"))
 	}
-	if c.TenantsPerCacheShard < 1 {
-		errs = append(errs, errors.New("costmodel: tenants per cache shard must be >= 1"))
+	if c.TenantsPerCacheSecret < 1 {
+		errs = append(errs, errors.New("costmodel: tenants per cache secret must be >= 1"))
 	}
 	if c.IdleSQSPollers < 0 || c.SQSLongPollSeconds <= 0 {
 		errs = append(errs, errors.New("costmodel: SQS pollers must be >= 0 and the long-poll wait > 0"))
@@ -209,23 +209,23 @@ func Compute(run Run, cfg Config, tenants int) (Estimate, error) {
 	e.LambdaGBSeconds = runs * (e.CollectorSecondsPerRun*cfg.CollectorMemoryMB/1024 + refreshSeconds*cfg.RefresherMemoryMB/1024)
 	e.LambdaRequests = runs * float64(e.Invocations+1) // + the refresher
 
-	// Secrets Manager: shard secrets + the MSP entry + the credentials secret.
-	cacheShards := int(math.Ceil(n / float64(cfg.TenantsPerCacheShard)))
-	if cfg.CacheShards != nil {
-		cacheShards = max(1, cfg.CacheShards(tenants))
+	// Secrets Manager: cache secrets + the MSP entry + the credentials secret.
+	cacheSecrets := int(math.Ceil(n / float64(cfg.TenantsPerCacheSecret)))
+	if cfg.CacheSecrets != nil {
+		cacheSecrets = max(1, cfg.CacheSecrets(tenants))
 	}
-	e.Secrets = cacheShards + 2
-	listPages := math.Ceil(float64(cacheShards+1) / 100) // ListSecrets, 100 per page
+	e.Secrets = cacheSecrets + 2
+	listPages := math.Ceil(float64(cacheSecrets+1) / 100) // ListSecrets, 100 per page
 	// Refresher per run: credentials, list, then DescribeSecret + GetSecretValue
-	// + PutSecretValue for every shard and the MSP entry (tokens expire
+	// + PutSecretValue for every cache secret and the MSP entry (tokens expire
 	// within the hour, so each is rewritten once per window).
-	refresherCalls := 1 + listPages + 3*float64(cacheShards+1)
-	// Collector per invocation: credentials, list, and each shard read once.
-	collectorCalls := float64(e.Invocations) * (1 + listPages + float64(cacheShards+1))
+	refresherCalls := 1 + listPages + 3*float64(cacheSecrets+1)
+	// Collector per invocation: credentials, list, and each cache secret read once.
+	collectorCalls := float64(e.Invocations) * (1 + listPages + float64(cacheSecrets+1))
 	e.SecretsAPICalls = runs * (refresherCalls + collectorCalls)
 	// Every GetSecretValue and PutSecretValue of a CMK-encrypted cache
 	// secret makes one KMS request (Decrypt or GenerateDataKey).
-	kmsPerRun := 2*float64(cacheShards+1) + float64(e.Invocations)*float64(cacheShards+1)
+	kmsPerRun := 2*float64(cacheSecrets+1) + float64(e.Invocations)*float64(cacheSecrets+1)
 	e.KMSRequests = runs * kmsPerRun
 
 	// S3: one PutObject per dataset object (below the 16 MiB multipart

@@ -14,7 +14,7 @@ func smallCase() (Run, Config) {
 	run := Run{Source: "test", Tenants: 10, ObjectsPerTenant: 8, APICallsPerTenant: 10, BytesPerTenant: 100_000,
 		CollectorSecondsPerTenant: 1, RefreshSecondsPerTenant: 0.1}
 	cfg := Config{RunsPerMonth: 730, RetentionDays: 30, CollectorMemoryMB: 1024, RefresherMemoryMB: 512,
-		InvocationSeconds: 840, TenantsPerCacheShard: 30, IdleSQSPollers: 5, SQSLongPollSeconds: 20}
+		InvocationSeconds: 840, TenantsPerCacheSecret: 30, IdleSQSPollers: 5, SQSLongPollSeconds: 20}
 	return run, cfg
 }
 
@@ -100,7 +100,7 @@ func TestComputeRejectsBadInput(t *testing.T) {
 		t.Error("negative bytes accepted")
 	}
 	badCfg := cfg
-	badCfg.TenantsPerCacheShard = 0
+	badCfg.TenantsPerCacheSecret = 0
 	if _, err := Compute(run, badCfg, 10); err == nil {
 		t.Error("0 tenants per shard accepted")
 	}
@@ -179,9 +179,9 @@ func TestGroupDigits(t *testing.T) {
 	}
 }
 
-func TestCacheShardsHook(t *testing.T) {
+func TestCacheSecretsHook(t *testing.T) {
 	run, cfg := smallCase()
-	cfg.CacheShards = func(n int) int { return n / 5 } // 10 tenants -> 2 shards
+	cfg.CacheSecrets = func(n int) int { return n / 5 } // 10 tenants -> 2 shards
 	e, err := Compute(run, cfg, 10)
 	if err != nil {
 		t.Fatal(err)

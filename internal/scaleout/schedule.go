@@ -131,13 +131,12 @@ func (c *Coordinator) runInProcess(ctx context.Context, s Session, out *Schedule
 // finish turns an in-process engine result into the outcome: an error when
 // the run failed as a whole, otherwise a warning for the run's errors.
 func (c *Coordinator) finish(ctx context.Context, out *Scheduled, man *collector.Manifest, err error, log *slog.Logger) (*Scheduled, error) {
-	if collector.RunFailed(man, err) {
-		log.ErrorContext(ctx, "run failed", slog.Any("error", err))
-		return nil, err
+	warning, failed := collector.Outcome(ctx, man, err, log)
+	if failed != nil {
+		return nil, failed
 	}
-	if err != nil {
-		log.WarnContext(ctx, "run finished with errors", slog.Any("error", err))
-		out.Warnings = append(out.Warnings, err.Error())
+	if warning != "" {
+		out.Warnings = append(out.Warnings, warning)
 	}
 	out.RunID = man.RunID
 	out.Manifest = man

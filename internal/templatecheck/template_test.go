@@ -757,7 +757,8 @@ func hasMainPackage(t *testing.T, dir string) bool {
 
 // TestMakefileBuildTargets checks that the root Makefile has the
 // build-<LogicalId> target SAM's makefile builder calls for each function, and
-// that it builds what the issue asks (arm64, lambda.norpc, trimmed, bootstrap).
+// that it builds what a Lambda on provided.al2023 needs (arm64, lambda.norpc,
+// trimmed, bootstrap).
 func TestMakefileBuildTargets(t *testing.T) {
 	tp := loadTemplate(t)
 	data, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))

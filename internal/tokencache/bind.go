@@ -30,7 +30,7 @@ func isTenantID(id string) bool {
 	return true
 }
 
-// entryBindError says why a tenant entry read from a shard cannot be
+// entryBindError says why a tenant entry read from a secret cannot be
 // trusted to hold its own tenant's token ("" when it can): a tenant id that
 // is not a normalised workspace id, or a token whose workspace claim names
 // another workspace. The token is decoded, not verified: the check catches

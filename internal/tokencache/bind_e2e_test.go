@@ -58,7 +58,7 @@ func bindMSP(t *testing.T, sim *centralsim.Server, store msp.TenantTokenStore) *
 func swapTokens(t *testing.T, b tokencache.Backend) {
 	t.Helper()
 	ctx := context.Background()
-	name := tokencache.ShardName(bindPrefix, 0)
+	name := tokencache.CacheSecretName(bindPrefix, 0)
 	o, err := b.Get(ctx, name)
 	if err != nil {
 		t.Fatal(err)

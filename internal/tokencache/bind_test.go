@@ -28,11 +28,11 @@ func TestReaderRejectsUnboundEntries(t *testing.T) {
 	}
 	mem := NewMemory(func() time.Time { return now })
 	put := func(idx, docIdx int, es ...Entry) {
-		data, err := (&Shard{Format: FormatName, Version: FormatVersion, Kind: KindShard, Index: docIdx, Entries: es}).Encode()
+		data, err := (&CacheSecret{Format: FormatName, Version: FormatVersion, Kind: KindTenants, Index: docIdx, Entries: es}).Encode()
 		if err != nil {
 			t.Fatal(err)
 		}
-		mem.Set(ShardName(prefix, idx), data)
+		mem.Set(CacheSecretName(prefix, idx), data)
 	}
 	put(0, 0,
 		ok(a, jwtFor(map[string]any{"hpe_workspace_id": a})), // bound, right
@@ -51,7 +51,7 @@ func TestReaderRejectsUnboundEntries(t *testing.T) {
 	for id, want := range map[string]string{
 		a: "", d: "", tenantID(5): "",
 		b: "another workspace", strings.ToUpper(c): "not 32 lower-case", tenantID(6): "not a string",
-		tenantID(7): "the secret is shard 1 but its document is tenant-shard 7",
+		tenantID(7): "the secret is cache secret 1 but its document is tenant-shard 7",
 	} {
 		_, err := r.TenantToken(ctx, id, time.Minute)
 		switch {

@@ -17,7 +17,7 @@ import (
 // Dir is a Backend that keeps each object as a JSON file under a directory
 // (object "p/shard-0001" is file "<root>/p/shard-0001.json"), for the CLI
 // and the demo. Writes go to a temporary file that is renamed into place, so
-// a reader never sees half a shard. Version checks are exact within one
+// a reader never sees half a secret. Version checks are exact within one
 // process; across processes the rename keeps files whole but the last
 // writer wins.
 type Dir struct {

@@ -74,7 +74,7 @@ func TestRefresherAndReaderOnDir(t *testing.T) {
 	}
 	clk.Add(time.Hour)
 	res, err := r.Refresh(ctx)
-	if err != nil || len(res.Written) != res.Shards+1 {
+	if err != nil || len(res.Written) != res.TenantSecrets+1 {
 		t.Fatalf("%+v %v", res, err)
 	}
 }

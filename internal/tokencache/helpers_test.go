@@ -219,7 +219,7 @@ func loadAll(t *testing.T, b Backend, prefix string) map[string]struct {
 		if err != nil {
 			t.Fatal(err)
 		}
-		doc, err := DecodeShard(n, o.Data)
+		doc, err := DecodeCacheSecret(n, o.Data)
 		if err != nil {
 			t.Fatal(err)
 		}

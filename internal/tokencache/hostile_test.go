@@ -12,7 +12,7 @@ import (
 // A tenant renamed to a 70 KB name must not push its shard over the
 // SecretString limit: before names were capped, that shard failed to
 // encode on every refresh and every other tenant in it lost its token.
-func TestRefreshLongNameKeepsShardWritable(t *testing.T) {
+func TestRefreshLongNameKeepsSecretWritable(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock(refreshT.Add(-5 * time.Minute))
 	mem := NewMemory(clk.Now)

@@ -5,22 +5,22 @@ import (
 	"time"
 )
 
-// Layout sizes the shards.
+// Layout sizes the secrets.
 type Layout struct {
-	// TargetBytes caps a shard's budgeted size when tenants are assigned
+	// TargetBytes caps a secret's budgeted size when tenants are assigned
 	// (default 57,344 = 56 KiB, leaving 8 KiB of the 65,536-byte limit as
 	// headroom for tokens that grow).
 	TargetBytes int
 	// ReserveTokenBytes is the token size budgeted for every entry, whatever
-	// its current token (a failed entry has none), so a shard still fits when
+	// its current token (a failed entry has none), so a secret still fits when
 	// all its tenants succeed again (default 1,600; GLP JWTs measure about
 	// 1.1-1.5 KB, see SampleToken).
 	ReserveTokenBytes int
-	// MaxEntries optionally caps entries per shard (0: size decides).
+	// MaxEntries optionally caps entries per secret (0: size decides).
 	MaxEntries int
 }
 
-// DefaultLayout returns the default shard sizing.
+// DefaultLayout returns the default secret sizing.
 func DefaultLayout() Layout {
 	return Layout{TargetBytes: 56 * 1024, ReserveTokenBytes: 1600}
 }
@@ -60,15 +60,15 @@ func (l Layout) entryBudget(e Entry) int {
 	return n
 }
 
-// headerBudget is the encoded size of a shard with no entries.
+// headerBudget is the encoded size of a secret with no entries.
 func headerBudget() int {
 	t := time.Date(2026, 1, 1, 0, 0, 0, 123456789, time.UTC)
-	b, _ := json.Marshal(Shard{Format: FormatName, Version: FormatVersion, Kind: KindShard, Index: 99999, WrittenAt: t, Window: t, Entries: []Entry{}})
+	b, _ := json.Marshal(CacheSecret{Format: FormatName, Version: FormatVersion, Kind: KindTenants, Index: 99999, WrittenAt: t, Window: t, Entries: []Entry{}})
 	return len(b)
 }
 
-// shardBudget is the budgeted size of s.
-func (l Layout) shardBudget(s *Shard) int {
+// secretBudget is the budgeted size of s.
+func (l Layout) secretBudget(s *CacheSecret) int {
 	n := headerBudget()
 	for _, e := range s.Entries {
 		n += l.entryBudget(e)
@@ -76,7 +76,7 @@ func (l Layout) shardBudget(s *Shard) int {
 	return n
 }
 
-// fits reports whether an entry of budget eb can join a shard of budget
+// fits reports whether an entry of budget eb can join a secret of budget
 // used and n entries.
 func (l Layout) fits(used, n, eb int) bool {
 	if l.MaxEntries > 0 && n >= l.MaxEntries {

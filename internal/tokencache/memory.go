@@ -67,7 +67,7 @@ func (m *Memory) Versions(name string) int {
 }
 
 // Set stores data as a new current version without any check (test setup,
-// e.g. a corrupt shard).
+// e.g. a corrupt secret).
 func (m *Memory) Set(name string, data []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

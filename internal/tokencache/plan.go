@@ -36,10 +36,10 @@ type Plan struct {
 	Schedule Schedule
 	Layout   Layout
 
-	// Shards is the number of tenant shard secrets; Secrets adds the MSP
+	// TenantSecrets is the number of tenant cache secrets; Secrets adds the MSP
 	// object.
-	Shards, Secrets int
-	// MaxEntries is the most tenants in one shard.
+	TenantSecrets, Secrets int
+	// MaxEntries is the most tenants in one secret.
 	MaxEntries int
 	// LargestBytes is the largest encoded secret (SecretString) in bytes.
 	LargestBytes int
@@ -83,27 +83,27 @@ func PlanWith(tenants int, sched Schedule, layout Layout) Plan {
 		ts[i] = Tenant{ID: fmt.Sprintf("%x", h[:16]), Name: fmt.Sprintf("Customer %05d Managed Network Services Ltd", i)}
 	}
 	res := &Result{Counts: map[SkipReason]int{}}
-	shards := assign("plan", layout, nil, ts, true, res)
-	p.Shards = len(shards)
-	p.Secrets = p.Shards + 1
+	secrets := assign("plan", layout, nil, ts, true, res)
+	p.TenantSecrets = len(secrets)
+	p.Secrets = p.TenantSecrets + 1
 	// Sample tokens all have the same size; a small pool keeps 10,000
 	// tenants fast.
 	pool := make([]string, 16)
 	for i := range pool {
 		pool[i] = SampleToken(i, issued)
 	}
-	for _, st := range shards {
+	for _, st := range secrets {
 		for i := range st.entries {
 			e := &st.entries[i]
 			tok := pool[(i+st.index)%len(pool)]
 			p.TokenBytes = len(tok)
 			*e = Entry{TenantID: e.TenantID, Name: e.Name, Token: tok, TokenType: "Bearer", Expiry: issued.Add(899 * time.Second), Status: StatusOK, Updated: issued}
 		}
-		doc := &Shard{Format: FormatName, Version: FormatVersion, Kind: KindShard, Index: st.index, WrittenAt: issued, Window: issued, Entries: st.entries}
+		doc := &CacheSecret{Format: FormatName, Version: FormatVersion, Kind: KindTenants, Index: st.index, WrittenAt: issued, Window: issued, Entries: st.entries}
 		p.LargestBytes = max(p.LargestBytes, encodedLen(doc))
 		p.MaxEntries = max(p.MaxEntries, len(st.entries))
 	}
-	msp := &Shard{Format: FormatName, Version: FormatVersion, Kind: KindMSP, Index: -1, WrittenAt: issued, Window: issued,
+	msp := &CacheSecret{Format: FormatName, Version: FormatVersion, Kind: KindMSP, Index: -1, WrittenAt: issued, Window: issued,
 		Entries: []Entry{{TenantID: MSPEntryID, Name: "MSP", Token: SampleToken(-1, issued), TokenType: "Bearer", Expiry: issued.Add(899 * time.Second), Status: StatusOK, Updated: issued}}}
 	p.LargestBytes = max(p.LargestBytes, encodedLen(msp))
 
@@ -113,15 +113,15 @@ func PlanWith(tenants int, sched Schedule, layout Layout) Plan {
 	p.PeakWriteTPS = math.Min(sched.WriteRate, float64(p.Secrets))
 	p.WriteSpread = time.Duration(float64(p.Secrets) / sched.WriteRate * float64(time.Second))
 
-	lists := (p.Shards + 99) / 100
-	// Refresher per run: list, read every shard and the MSP object, then per
+	lists := (p.TenantSecrets + 99) / 100
+	// Refresher per run: list, read every secret and the MSP object, then per
 	// written secret one DescribeSecret and one write (the MSP object is
 	// created or put without a describe only on its first run), plus the
 	// credentials secret.
-	p.RefresherCallsPerRun = lists + p.Shards + 1 + (p.Shards + 1) + p.Secrets + 1
-	// Collector per run: each of CollectorReadsPerShard readers lists and
-	// reads every shard and the MSP object.
-	p.CollectorCallsPerRun = sched.CollectorReadsPerShard * (lists + p.Shards + 1)
+	p.RefresherCallsPerRun = lists + p.TenantSecrets + 1 + (p.TenantSecrets + 1) + p.Secrets + 1
+	// Collector per run: each of CollectorReadsPerSecret readers lists and
+	// reads every secret and the MSP object.
+	p.CollectorCallsPerRun = sched.CollectorReadsPerSecret * (lists + p.TenantSecrets + 1)
 	runsPerMonth := float64(HoursPerMonth*time.Hour) / float64(sched.CollectorInterval)
 	p.CallsPerMonth = runsPerMonth * float64(p.RefresherCallsPerRun+p.CollectorCallsPerRun)
 	p.StorageUSD = float64(p.Secrets) * PricePerSecretMonth
@@ -130,7 +130,7 @@ func PlanWith(tenants int, sched Schedule, layout Layout) Plan {
 	return p
 }
 
-func encodedLen(s *Shard) int {
+func encodedLen(s *CacheSecret) int {
 	b, err := s.Encode()
 	if err != nil {
 		return math.MaxInt
@@ -169,7 +169,7 @@ func (p Plan) Check() error {
 // they assume.
 func WritePlanTable(w io.Writer, plans []Plan) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "tenants\tsecrets\ttenants/shard\tlargest secret (B)\t% of 64 KiB\twrites/secret/day\tceiling/day\tpeak write calls/s\twrite spread\tAPI calls/month\tUSD/month\tlimits\t")
+	fmt.Fprintln(tw, "tenants\tsecrets\ttenants/secret\tlargest secret (B)\t% of 64 KiB\twrites/secret/day\tceiling/day\tpeak write calls/s\twrite spread\tAPI calls/month\tUSD/month\tlimits\t")
 	for _, p := range plans {
 		status := "ok"
 		if err := p.Check(); err != nil {
@@ -189,11 +189,11 @@ func WritePlanTable(w io.Writer, plans []Plan) error {
 	col, ref, _ := s.Expressions()
 	_, err := fmt.Fprintf(w, "\nschedule: collector every %s (%s), refresher %s earlier (%s), window %s, tokens %s;\n"+
 		"limits: SecretString <= %d B, < %d versions/secret/24 h, >= 10m between versions (refresher keeps >= %s: ceiling/day), <= %d write TPS/account;\n"+
-		"prices: $%.2f/secret/month + $%.2f/10,000 calls (%d-hour month); secrets = shards + 1 MSP object; %d B sample token;\n"+
-		"calls: refresher lists+reads+describes+writes every shard once per window, collector reads every shard %d times per window.\n",
+		"prices: $%.2f/secret/month + $%.2f/10,000 calls (%d-hour month); secrets = tenant cache secrets + 1 MSP object; %d B sample token;\n"+
+		"calls: refresher lists+reads+describes+writes every secret once per window, collector reads every secret %d times per window.\n",
 		s.CollectorInterval, col, s.RefreshLead, ref, s.Window, s.TokenLifetime,
 		MaxSecretBytes, MaxVersionsPerDay, s.MinWriteInterval, AccountWriteTPS,
-		PricePerSecretMonth, PricePer10kCalls, HoursPerMonth, plans[0].TokenBytes, s.CollectorReadsPerShard)
+		PricePerSecretMonth, PricePer10kCalls, HoursPerMonth, plans[0].TokenBytes, s.CollectorReadsPerSecret)
 	return err
 }
 

@@ -28,8 +28,8 @@ func TestPlanWithinLimits(t *testing.T) {
 		if p.TokenBytes < 1000 || p.MaxEntries < 20 {
 			t.Errorf("%d tenants: sample token %d B, %d per shard", n, p.TokenBytes, p.MaxEntries)
 		}
-		if want := (n + p.MaxEntries - 1) / p.MaxEntries; p.Shards != want {
-			t.Errorf("%d tenants: %d shards, want %d", n, p.Shards, want)
+		if want := (n + p.MaxEntries - 1) / p.MaxEntries; p.TenantSecrets != want {
+			t.Errorf("%d tenants: %d shards, want %d", n, p.TenantSecrets, want)
 		}
 		plans = append(plans, p)
 	}
@@ -86,8 +86,8 @@ func TestPlanMatchesRefresher(t *testing.T) {
 	}
 	p := PlanFor(n, DefaultSchedule())
 	shards, _ := mem.List(ctx, prefix+"/shard-")
-	if len(shards) != p.Shards {
-		t.Errorf("refresher made %d shards, plan %d", len(shards), p.Shards)
+	if len(shards) != p.TenantSecrets {
+		t.Errorf("refresher made %d shards, plan %d", len(shards), p.TenantSecrets)
 	}
 	// The plan adds one read of the credentials secret (the handler's).
 	if calls+1 != p.RefresherCallsPerRun {

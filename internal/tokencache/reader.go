@@ -56,8 +56,8 @@ type Stats struct {
 	Loads, LoadErrors int64
 }
 
-// Reader serves cached tokens to the collector. It reads each shard at most
-// once (shards are loaded lazily, in index order, until the tenant is found)
+// Reader serves cached tokens to the collector. It reads each secret at most
+// once (secrets are loaded lazily, in index order, until the tenant is found)
 // and keeps them for its lifetime, so make one Reader per invocation. It is
 // safe for concurrent use.
 type Reader struct {
@@ -65,10 +65,10 @@ type Reader struct {
 
 	mu      sync.Mutex
 	listed  bool
-	names   []string // shards not loaded yet, in index order
+	names   []string // secrets not loaded yet, in index order
 	tenants map[string]Entry
 	// rejected holds, per tenant id, why its cache entry was not trusted
-	// (see entryBindError and bindShard): a lookup is then a miss.
+	// (see entryBindError and bindSecret): a lookup is then a miss.
 	rejected map[string]string
 	msp      *Entry
 	mspDone  bool
@@ -161,7 +161,7 @@ func (r *Reader) MSPToken(ctx context.Context, minValidity time.Duration) (*oaut
 	return e.OAuth2(), nil
 }
 
-// lookup finds the tenant's entry, loading shards as needed.
+// lookup finds the tenant's entry, loading secrets as needed.
 func (r *Reader) lookup(ctx context.Context, tenantID string) (Entry, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -178,7 +178,7 @@ func (r *Reader) lookup(ctx context.Context, tenantID string) (Entry, error) {
 			return Entry{}, &MissError{TenantID: tenantID, Reason: "listing the cache failed", Err: err}
 		}
 		for _, n := range names {
-			if _, ok := parseShardName(r.o.Prefix, n); ok {
+			if _, ok := parseCacheSecretName(r.o.Prefix, n); ok {
 				r.names = append(r.names, n)
 			}
 		}
@@ -189,8 +189,8 @@ func (r *Reader) lookup(ctx context.Context, tenantID string) (Entry, error) {
 		doc, err := r.loadLocked(ctx, name)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			if errors.As(err, new(*ParseError)) {
-				// A bad shard stays bad for this invocation; move on.
-				r.o.Logger.WarnContext(ctx, "skipping a token cache shard that does not parse", "name", name, "err", err)
+				// A bad secret stays bad for this invocation; move on.
+				r.o.Logger.WarnContext(ctx, "skipping a token cache secret that does not parse", "name", name, "err", err)
 				r.names = r.names[1:]
 				continue
 			}
@@ -198,12 +198,12 @@ func (r *Reader) lookup(ctx context.Context, tenantID string) (Entry, error) {
 		}
 		r.names = r.names[1:]
 		if doc != nil {
-			shardWhy := r.bindShard(name, doc)
+			secretWhy := r.bindSecret(name, doc)
 			for _, e := range doc.Entries {
 				if _, dup := r.tenants[e.TenantID]; dup {
 					continue
 				}
-				why := shardWhy
+				why := secretWhy
 				if why == "" {
 					why = entryBindError(e)
 				}
@@ -211,11 +211,11 @@ func (r *Reader) lookup(ctx context.Context, tenantID string) (Entry, error) {
 					if _, seen := r.rejected[e.TenantID]; !seen {
 						r.rejected[e.TenantID] = why
 						r.o.Logger.WarnContext(ctx, "rejecting a token cache entry: the tenant will exchange a fresh token",
-							"tenant_id", msp.LogID(e.TenantID), "shard", name, "reason", why)
+							"tenant_id", msp.LogID(e.TenantID), "secret", name, "reason", why)
 					}
 					continue
 				}
-				delete(r.rejected, e.TenantID) // a valid copy in a later shard wins
+				delete(r.rejected, e.TenantID) // a valid copy in a later secret wins
 				r.tenants[e.TenantID] = e
 			}
 		}
@@ -229,20 +229,20 @@ func (r *Reader) lookup(ctx context.Context, tenantID string) (Entry, error) {
 	return Entry{}, &MissError{TenantID: tenantID, Reason: "not in the cache"}
 }
 
-// bindShard says why no entry of doc, read from the secret name, can be
-// trusted ("" when they can): the document must be the tenant shard whose
+// bindSecret says why no entry of doc, read from the secret name, can be
+// trusted ("" when they can): the document must be the tenant secret whose
 // index the secret's name carries, or its entries were copied from
 // another secret.
-func (r *Reader) bindShard(name string, doc *Shard) string {
-	idx, _ := parseShardName(r.o.Prefix, name)
-	if doc.Kind != KindShard || doc.Index != idx {
-		return fmt.Sprintf("the secret is shard %d but its document is %s %d", idx, doc.Kind, doc.Index)
+func (r *Reader) bindSecret(name string, doc *CacheSecret) string {
+	idx, _ := parseCacheSecretName(r.o.Prefix, name)
+	if doc.Kind != KindTenants || doc.Index != idx {
+		return fmt.Sprintf("the secret is cache secret %d but its document is %s %d", idx, doc.Kind, doc.Index)
 	}
 	return ""
 }
 
 // loadLocked reads and parses one object (r.mu held).
-func (r *Reader) loadLocked(ctx context.Context, name string) (*Shard, error) {
+func (r *Reader) loadLocked(ctx context.Context, name string) (*CacheSecret, error) {
 	r.loads.Add(1)
 	obj, err := r.o.Backend.Get(ctx, name)
 	if err != nil {
@@ -251,7 +251,7 @@ func (r *Reader) loadLocked(ctx context.Context, name string) (*Shard, error) {
 		}
 		return nil, err
 	}
-	doc, err := DecodeShard(name, obj.Data)
+	doc, err := DecodeCacheSecret(name, obj.Data)
 	if err != nil {
 		r.loadErrs.Add(1)
 		return nil, err

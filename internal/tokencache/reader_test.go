@@ -93,7 +93,7 @@ func TestReaderSkipsCorruptShard(t *testing.T) {
 	if _, err := r.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mem.Set(ShardName(prefix, 0), []byte("garbage"))
+	mem.Set(CacheSecretName(prefix, 0), []byte("garbage"))
 	rd, _ := NewReader(ReaderOptions{Prefix: prefix, Backend: mem, Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
 	all := loadAllLenient(t, mem)
 	hits := 0
@@ -115,7 +115,7 @@ func loadAllLenient(t *testing.T, mem *Memory) int {
 	n := 0
 	for _, name := range names {
 		o, _ := mem.Get(context.Background(), name)
-		if d, err := DecodeShard(name, o.Data); err == nil {
+		if d, err := DecodeCacheSecret(name, o.Data); err == nil {
 			n += len(d.Entries)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/centralmsp/centralmsp/internal/errclass"
 	"github.com/centralmsp/centralmsp/internal/termsafe"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
@@ -65,7 +66,7 @@ type RefresherOptions struct {
 	Classify func(error) string
 }
 
-// Refresher keeps the cache's shards fresh for the next collection window.
+// Refresher keeps the cache's secrets fresh for the next collection window.
 // One Refresher may run Refresh many times; Refresh is not meant to be
 // called concurrently on the same Refresher (separate Refreshers, even in
 // separate processes, may run at once: see Refresh).
@@ -112,14 +113,14 @@ type Result struct {
 	DuplicateTenants int `json:"duplicate_tenants,omitempty"`
 	// ListComplete is false when the tenant list failed part way (then no
 	// tenant was dropped from the cache).
-	ListComplete bool   `json:"list_complete"`
-	ListError    string `json:"list_error,omitempty"`
-	Shards       int    `json:"shards"`
-	NewShards    int    `json:"new_shards"`
-	NewTenants   int    `json:"new_tenants"`
-	Dropped      int    `json:"dropped_tenants"`
-	Exchanged    int    `json:"exchanged"`
-	// Written lists the objects written (shards and the MSP object).
+	ListComplete     bool   `json:"list_complete"`
+	ListError        string `json:"list_error,omitempty"`
+	TenantSecrets    int    `json:"shards"`
+	NewTenantSecrets int    `json:"new_shards"`
+	NewTenants       int    `json:"new_tenants"`
+	Dropped          int    `json:"dropped_tenants"`
+	Exchanged        int    `json:"exchanged"`
+	// Written lists the objects written (secrets and the MSP object).
 	Written []string `json:"written"`
 	// Skipped lists objects not written and why (fresh, written recently,
 	// written by another refresher).
@@ -164,8 +165,8 @@ type ObjectError struct {
 	Message string `json:"message"`
 }
 
-// shardState is one shard during a refresh.
-type shardState struct {
+// secretState is one secret during a refresh.
+type secretState struct {
 	name    string
 	index   int
 	kind    Kind
@@ -183,8 +184,8 @@ type shardState struct {
 }
 
 // Refresh loads the cache, lists the tenants, exchanges the tokens of every
-// shard that needs a write for the coming collection window and writes those
-// shards.
+// secret that needs a write for the coming collection window and writes those
+// secrets.
 //
 // It writes nothing and returns an error when a cache object does not parse,
 // when the cache cannot be read, or when the MSP token cannot be had. A
@@ -192,10 +193,10 @@ type shardState struct {
 // Lambda publishes the count as a metric with an alarm); the call fails
 // (after writing what it could) only when nothing could be written.
 //
-// Overlapping refreshers are safe: a shard is written only when its latest
+// Overlapping refreshers are safe: a secret is written only when its latest
 // version (checked right before the write) is the one this refresher read and
 // is older than MinWriteInterval, and the write's idempotency token is
-// derived from the shard name, the window and the version read, so two
+// derived from the secret name, the window and the version read, so two
 // refreshers that read the same version cannot both add one.
 func (r *Refresher) Refresh(ctx context.Context) (*Result, error) {
 	o := r.o
@@ -204,7 +205,7 @@ func (r *Refresher) Refresh(ctx context.Context) (*Result, error) {
 	res := &Result{WindowStart: ws, WindowEnd: we, Sizes: map[string]int{}, Counts: map[SkipReason]int{}}
 	log := o.Logger.With("cache", o.Backend.String(), "prefix", o.Prefix)
 
-	shards, err := r.load(ctx)
+	secrets, err := r.load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -236,16 +237,16 @@ func (r *Refresher) Refresh(ctx context.Context) (*Result, error) {
 	// The MSP object first: the collector needs it even if tenants fail.
 	r.writeMSP(ctx, mspState, mspTok, ws, we, res, log)
 
-	shards = assign(o.Prefix, o.Layout, shards, tenants, res.ListComplete, res)
-	res.Shards = len(shards)
+	secrets = assign(o.Prefix, o.Layout, secrets, tenants, res.ListComplete, res)
+	res.TenantSecrets = len(secrets)
 
-	todo := r.pending(shards, started, we, res)
+	todo := r.pending(secrets, started, we, res)
 	res.Exchanged = r.exchange(ctx, todo, mspTok.AccessToken, ws, res, log)
 	slices.SortFunc(res.Failures, func(a, b TenantFailure) int { return cmp.Compare(a.TenantID, b.TenantID) })
 	slices.Sort(res.Written)
 	res.Duration = o.Now().Sub(started)
 	log.InfoContext(ctx, "token cache refreshed",
-		"window_start", ws, "tenants", res.Tenants, "shards", res.Shards, "new_shards", res.NewShards,
+		"window_start", ws, "tenants", res.Tenants, "tenant_secrets", res.TenantSecrets, "new_tenant_secrets", res.NewTenantSecrets,
 		"exchanged", res.Exchanged, "failed", len(res.Failures), "written", len(res.Written),
 		"skipped", len(res.Skipped), "write_errors", len(res.Errors))
 
@@ -258,7 +259,7 @@ func (r *Refresher) Refresh(ctx context.Context) (*Result, error) {
 
 // writeMSP writes the MSP object unless its token is still valid for the
 // window.
-func (r *Refresher) writeMSP(ctx context.Context, mspState *shardState, mspTok *oauth2.Token, ws, we time.Time, res *Result, log *slog.Logger) {
+func (r *Refresher) writeMSP(ctx context.Context, mspState *secretState, mspTok *oauth2.Token, ws, we time.Time, res *Result, log *slog.Logger) {
 	o := r.o
 	mspEntry := Entry{TenantID: MSPEntryID, Name: "MSP", Token: mspTok.AccessToken, TokenType: mspTok.Type(), Expiry: mspTok.Expiry, Status: StatusOK, Updated: o.Now()}
 	if mspEntry.Expiry.IsZero() {
@@ -274,10 +275,10 @@ func (r *Refresher) writeMSP(ctx context.Context, mspState *shardState, mspTok *
 
 // pending decides which cache secrets to write and which of their entries
 // to exchange; the others are recorded as skipped.
-func (r *Refresher) pending(shards []*shardState, started, we time.Time, res *Result) []*shardState {
+func (r *Refresher) pending(secrets []*secretState, started, we time.Time, res *Result) []*secretState {
 	o := r.o
-	var todo []*shardState
-	for _, st := range shards {
+	var todo []*secretState
+	for _, st := range secrets {
 		for i, e := range st.entries {
 			if st.drop[e.TenantID] {
 				continue
@@ -301,7 +302,7 @@ func (r *Refresher) pending(shards []*shardState, started, we time.Time, res *Re
 // exchange exchanges every pending entry, writing each cache secret as soon
 // as its last entry is done, and returns the tokens exchanged. Failures are
 // recorded in res.
-func (r *Refresher) exchange(ctx context.Context, todo []*shardState, mspToken string, ws time.Time, res *Result, log *slog.Logger) int {
+func (r *Refresher) exchange(ctx context.Context, todo []*secretState, mspToken string, ws time.Time, res *Result, log *slog.Logger) int {
 	// Keep a reserve of the invocation's time for the writes.
 	exCtx := ctx
 	if dl, ok := ctx.Deadline(); ok {
@@ -355,7 +356,7 @@ func first(es []Entry) *Entry {
 }
 
 // exchangeOne refreshes entry i of st; it returns the failure, if any.
-func (r *Refresher) exchangeOne(ctx context.Context, st *shardState, i int, mspToken string) (fail *TenantFailure) {
+func (r *Refresher) exchangeOne(ctx context.Context, st *secretState, i int, mspToken string) (fail *TenantFailure) {
 	st.mu.Lock()
 	prev := st.entries[i]
 	st.mu.Unlock()
@@ -384,7 +385,7 @@ func (r *Refresher) exchangeOne(ctx context.Context, st *shardState, i int, mspT
 	return nil
 }
 
-func (r *Refresher) failed(st *shardState, i int, prev Entry, class string, err error, mspToken string) *TenantFailure {
+func (r *Refresher) failed(st *secretState, i int, prev Entry, class string, err error, mspToken string) *TenantFailure {
 	now := r.o.Now()
 	e := prev
 	kept := !st.newIDs[prev.TenantID] && prev.ValidFor(now, 0)
@@ -421,7 +422,7 @@ func (res *Result) apply(oc outcome) {
 
 // write writes st for the window starting at ws unless another writer got
 // there first.
-func (r *Refresher) write(ctx context.Context, st *shardState, ws time.Time, log *slog.Logger) outcome {
+func (r *Refresher) write(ctx context.Context, st *secretState, ws time.Time, log *slog.Logger) outcome {
 	o := r.o
 	oc := outcome{name: st.name}
 	skip := func(why SkipReason, detail string) outcome {
@@ -437,7 +438,7 @@ func (r *Refresher) write(ctx context.Context, st *shardState, ws time.Time, log
 		}
 	}
 	st.mu.Unlock()
-	doc := &Shard{Format: FormatName, Version: FormatVersion, Kind: st.kind, Index: st.index, WrittenAt: o.Now().UTC(), Window: ws, Entries: entries}
+	doc := &CacheSecret{Format: FormatName, Version: FormatVersion, Kind: st.kind, Index: st.index, WrittenAt: o.Now().UTC(), Window: ws, Entries: entries}
 	data, err := doc.Encode()
 	if err != nil {
 		oc.err = err
@@ -497,8 +498,8 @@ func writeToken(name string, ws time.Time, prev string) string {
 	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
-// load reads every shard; any unreadable or malformed shard is an error.
-func (r *Refresher) load(ctx context.Context) ([]*shardState, error) {
+// load reads every secret; any unreadable or malformed secret is an error.
+func (r *Refresher) load(ctx context.Context) ([]*secretState, error) {
 	o := r.o
 	names, err := o.Backend.List(ctx, o.Prefix+"/shard-")
 	if err != nil {
@@ -510,18 +511,18 @@ func (r *Refresher) load(ctx context.Context) ([]*shardState, error) {
 	}
 	var want []named
 	for _, n := range names {
-		if idx, ok := parseShardName(o.Prefix, n); ok {
+		if idx, ok := parseCacheSecretName(o.Prefix, n); ok {
 			want = append(want, named{n, idx})
 		} else {
-			o.Logger.WarnContext(ctx, "ignoring an object under the cache prefix that is not a shard", "name", n)
+			o.Logger.WarnContext(ctx, "ignoring an object under the cache prefix that is not a secret", "name", n)
 		}
 	}
-	out := make([]*shardState, len(want))
+	out := make([]*secretState, len(want))
 	var g errgroup.Group
 	g.SetLimit(8)
 	for i, w := range want {
 		g.Go(func() error {
-			st, err := r.loadOne(ctx, w.name, w.idx, KindShard)
+			st, err := r.loadOne(ctx, w.name, w.idx, KindTenants)
 			if err != nil {
 				return err
 			}
@@ -535,14 +536,14 @@ func (r *Refresher) load(ctx context.Context) ([]*shardState, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	out = slices.DeleteFunc(out, func(s *shardState) bool { return s == nil })
-	slices.SortFunc(out, func(a, b *shardState) int { return cmp.Compare(a.index, b.index) })
+	out = slices.DeleteFunc(out, func(s *secretState) bool { return s == nil })
+	slices.SortFunc(out, func(a, b *secretState) int { return cmp.Compare(a.index, b.index) })
 	return out, nil
 }
 
 // loadOne reads one object; a missing object yields a state to create.
-func (r *Refresher) loadOne(ctx context.Context, name string, idx int, kind Kind) (*shardState, error) {
-	st := &shardState{name: name, index: idx, kind: kind, drop: map[string]bool{}, newIDs: map[string]bool{}}
+func (r *Refresher) loadOne(ctx context.Context, name string, idx int, kind Kind) (*secretState, error) {
+	st := &secretState{name: name, index: idx, kind: kind, drop: map[string]bool{}, newIDs: map[string]bool{}}
 	obj, err := r.o.Backend.Get(ctx, name)
 	if errors.Is(err, ErrNotFound) {
 		st.create = true
@@ -551,11 +552,11 @@ func (r *Refresher) loadOne(ctx context.Context, name string, idx int, kind Kind
 	if err != nil {
 		return nil, err
 	}
-	doc, err := DecodeShard(name, obj.Data)
+	doc, err := DecodeCacheSecret(name, obj.Data)
 	if err != nil {
 		return nil, err
 	}
-	if doc.Kind != kind || (kind == KindShard && doc.Index != idx) {
+	if doc.Kind != kind || (kind == KindTenants && doc.Index != idx) {
 		return nil, &ParseError{Name: name, Reason: fmt.Sprintf("holds %s %d, want %s %d", doc.Kind, doc.Index, kind, idx)}
 	}
 	st.version = obj.VersionID
@@ -567,18 +568,16 @@ func (r *Refresher) loadOne(ctx context.Context, name string, idx int, kind Kind
 	return st, nil
 }
 
-// assign maps listed tenants onto shards: known tenants stay where they are
-// (their names are updated; a tenant found in two shards keeps the copy in
-// the lower one), tenants no longer listed are dropped when the list is
-// complete, and new tenants fill shards first-fit by budgeted size, adding
-// shards as needed.
-func assign(prefix string, l Layout, shards []*shardState, tenants []Tenant, complete bool, res *Result) []*shardState {
+// placeKnown indexes the tenants already cached by tenant id: it updates
+// their names, marks duplicates and (when the list is complete) unlisted
+// tenants for dropping, and sums each secret's budget.
+func placeKnown(l Layout, secrets []*secretState, tenants []Tenant, complete bool, res *Result) map[string]*secretState {
 	listed := make(map[string]Tenant, len(tenants))
 	for _, t := range tenants {
 		listed[t.ID] = t
 	}
-	where := map[string]*shardState{}
-	for _, st := range shards {
+	where := map[string]*secretState{}
+	for _, st := range secrets {
 		for i := range st.entries {
 			e := &st.entries[i]
 			if _, dup := where[e.TenantID]; dup {
@@ -603,6 +602,16 @@ func assign(prefix string, l Layout, shards []*shardState, tenants []Tenant, com
 		}
 		st.budget += headerBudget()
 	}
+	return where
+}
+
+// assign maps listed tenants onto secrets: known tenants stay where they are
+// (their names are updated; a tenant found in two secrets keeps the copy in
+// the lower one), tenants no longer listed are dropped when the list is
+// complete, and new tenants fill secrets first-fit by budgeted size, adding
+// secrets as needed.
+func assign(prefix string, l Layout, secrets []*secretState, tenants []Tenant, complete bool, res *Result) []*secretState {
+	where := placeKnown(l, secrets, tenants, complete, res)
 	var fresh []Tenant
 	var once msp.TenantSet // a tenant listed twice gets one entry
 	for _, t := range tenants {
@@ -612,11 +621,11 @@ func assign(prefix string, l Layout, shards []*shardState, tenants []Tenant, com
 	}
 	slices.SortFunc(fresh, func(a, b Tenant) int { return cmp.Compare(a.ID, b.ID) })
 	res.NewTenants = len(fresh)
-	// New shards take the lowest free index: a gap means another refresher
-	// is creating that shard right now (or it was deleted), and creating the
-	// same name again fails instead of scattering tenants over extra shards.
+	// New secrets take the lowest free index: a gap means another refresher
+	// is creating that secret right now (or it was deleted), and creating the
+	// same name again fails instead of scattering tenants over extra secrets.
 	used := map[int]bool{}
-	for _, st := range shards {
+	for _, st := range secrets {
 		used[st.index] = true
 	}
 	nextFree := func() int {
@@ -627,18 +636,18 @@ func assign(prefix string, l Layout, shards []*shardState, tenants []Tenant, com
 			}
 		}
 	}
-	// full counts leading shards that cannot take even the smallest entry,
+	// full counts leading secrets that cannot take even the smallest entry,
 	// so first fit does not rescan them for every tenant.
 	full := 0
 	minEntry := l.entryBudget(Entry{TenantID: strings.Repeat("0", 32), Status: StatusFailed})
 	for _, t := range fresh {
-		for full < len(shards) && !l.fits(shards[full].budget, len(shards[full].entries)-len(shards[full].drop), minEntry) {
+		for full < len(secrets) && !l.fits(secrets[full].budget, len(secrets[full].entries)-len(secrets[full].drop), minEntry) {
 			full++
 		}
-		e := Entry{TenantID: t.ID, Name: termsafe.Name(t.Name), Status: StatusFailed, ErrorClass: "pending"}
+		e := Entry{TenantID: t.ID, Name: termsafe.Name(t.Name), Status: StatusFailed, ErrorClass: string(errclass.Pending)}
 		eb := l.entryBudget(e)
-		var dst *shardState
-		for _, st := range shards[full:] {
+		var dst *secretState
+		for _, st := range secrets[full:] {
 			if l.fits(st.budget, len(st.entries)-len(st.drop), eb) {
 				dst = st
 				break
@@ -646,23 +655,23 @@ func assign(prefix string, l Layout, shards []*shardState, tenants []Tenant, com
 		}
 		if dst == nil {
 			idx := nextFree()
-			dst = &shardState{name: ShardName(prefix, idx), index: idx, kind: KindShard, create: true,
+			dst = &secretState{name: CacheSecretName(prefix, idx), index: idx, kind: KindTenants, create: true,
 				drop: map[string]bool{}, newIDs: map[string]bool{}, budget: headerBudget()}
-			shards = append(shards, dst)
-			res.NewShards++
+			secrets = append(secrets, dst)
+			res.NewTenantSecrets++
 		}
 		dst.entries = append(dst.entries, e)
 		dst.newIDs[t.ID] = true
 		dst.budget += eb
 		where[t.ID] = dst
 	}
-	return shards
+	return secrets
 }
 
 // collectTenants reads the (untrusted) tenant list: ids are normalised and
 // an unusable one is skipped, a repeated id is skipped and counted (the
 // first listing wins), and names are cut to termsafe.MaxName bytes so one
-// name cannot push its shard over the SecretString limit.
+// name cannot push its secret over the SecretString limit.
 func collectTenants(ctx context.Context, src Source, log *slog.Logger) ([]Tenant, int, error) {
 	var out []Tenant
 	var seen msp.TenantSet
@@ -684,7 +693,8 @@ func collectTenants(ctx context.Context, src Source, log *slog.Logger) ([]Tenant
 	return out, seen.Duplicates, nil
 }
 
-// DefaultClassify names an exchange error's class without its message.
+// DefaultClassify names an exchange error's class (internal/errclass)
+// without its message.
 func DefaultClassify(err error) string {
 	var re *oauth2.RetrieveError
 	var ne net.Error
@@ -692,37 +702,21 @@ func DefaultClassify(err error) string {
 	code := 0
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
+		return string(errclass.Timeout)
 	case errors.Is(err, context.Canceled):
-		return "canceled"
+		return string(errclass.Canceled)
 	case errors.As(err, &re) && re.Response != nil:
 		code = re.Response.StatusCode
 	case errors.As(err, &sc):
 		code = sc.HTTPStatusCode()
 	case errors.As(err, &ne):
-		return "network"
+		return string(errclass.Network)
 	}
 	return ClassifyStatus(code)
 }
 
-// ClassifyStatus maps an HTTP status to an error class.
-func ClassifyStatus(code int) string {
-	switch {
-	case code == 401:
-		return "unauthorized"
-	case code == 403:
-		return "forbidden"
-	case code == 404:
-		return "not_found"
-	case code == 429:
-		return "rate_limited"
-	case code >= 500:
-		return "server"
-	case code >= 400:
-		return "rejected"
-	}
-	return "error"
-}
+// ClassifyStatus maps an HTTP status to its error class (errclass.FromStatus).
+func ClassifyStatus(code int) string { return string(errclass.FromStatus(code)) }
 
 // redact removes secrets from an error message and bounds its length.
 func redact(msg string, secrets ...string) string {

@@ -16,7 +16,7 @@ import (
 
 const prefix = "centralmsp/tokens"
 
-func TestRefreshWritesShardsAndMSP(t *testing.T) {
+func TestRefreshWritesCacheSecretsAndMSP(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock(refreshT.Add(-5 * time.Minute))
 	mem := NewMemory(clk.Now)
@@ -44,8 +44,8 @@ func TestRefreshWritesShardsAndMSP(t *testing.T) {
 			t.Errorf("entry %s", e)
 		}
 	}
-	if res.Shards < 4 || len(res.Written) != res.Shards+1 {
-		t.Errorf("shards %d written %v", res.Shards, res.Written)
+	if res.TenantSecrets < 4 || len(res.Written) != res.TenantSecrets+1 {
+		t.Errorf("shards %d written %v", res.TenantSecrets, res.Written)
 	}
 	for n, size := range res.Sizes {
 		if size > DefaultLayout().TargetBytes {
@@ -56,7 +56,7 @@ func TestRefreshWritesShardsAndMSP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := DecodeShard(o.Name, o.Data)
+	doc, err := DecodeCacheSecret(o.Name, o.Data)
 	if err != nil || doc.Kind != KindMSP || len(doc.Entries) != 1 || doc.Entries[0].Status != StatusOK {
 		t.Fatalf("msp object: %v %+v", err, doc)
 	}
@@ -85,7 +85,7 @@ func TestRefreshSkipsFreshAndRecent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mem.Calls()["Put"] != puts || src.exchangeCount() != ex || res.Counts[SkipFresh] != res.Shards+1 {
+	if mem.Calls()["Put"] != puts || src.exchangeCount() != ex || res.Counts[SkipFresh] != res.TenantSecrets+1 {
 		t.Fatalf("fresh re-run wrote or exchanged: %+v", res)
 	}
 
@@ -109,7 +109,7 @@ func TestRefreshSkipsFreshAndRecent(t *testing.T) {
 	if mem2.Calls()["Put"] != puts || src2.exchangeCount() != ex {
 		t.Fatalf("re-run within 10 minutes wrote or exchanged: %+v", res)
 	}
-	if res.Counts[SkipRecent] != res.Shards+1 {
+	if res.Counts[SkipRecent] != res.TenantSecrets+1 {
 		t.Errorf("skips = %+v", res.Skipped)
 	}
 	// 14 minutes: still within MinWriteInterval (15).
@@ -124,7 +124,7 @@ func TestRefreshSkipsFreshAndRecent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Written) != res.Shards+1 || mem2.Versions(ShardName(prefix, 0)) != 2 {
+	if len(res.Written) != res.TenantSecrets+1 || mem2.Versions(CacheSecretName(prefix, 0)) != 2 {
 		t.Errorf("written %v", res.Written)
 	}
 }
@@ -228,7 +228,7 @@ func TestRefreshGrowthKeepsAssignment(t *testing.T) {
 		}
 	}
 	shardsAfter, _ := mem.List(ctx, prefix+"/shard-")
-	if len(shardsAfter) <= len(shardsBefore) || res.NewShards != len(shardsAfter)-len(shardsBefore) || res.NewTenants != 155 {
+	if len(shardsAfter) <= len(shardsBefore) || res.NewTenantSecrets != len(shardsAfter)-len(shardsBefore) || res.NewTenants != 155 {
 		t.Errorf("shards %d -> %d, result %+v", len(shardsBefore), len(shardsAfter), res)
 	}
 	// Every shard but the last is filled close to the target.
@@ -292,7 +292,7 @@ func TestRefreshMalformedShardWritesNothing(t *testing.T) {
 			if _, err := r.Refresh(ctx); err != nil {
 				t.Fatal(err)
 			}
-			bad := ShardName(prefix, 1)
+			bad := CacheSecretName(prefix, 1)
 			mem.Set(bad, []byte(data+canary))
 			puts, ex := mem.Calls()["Put"], src.exchangeCount()
 			clk.Add(time.Hour)
@@ -345,7 +345,7 @@ func TestRefreshFailsWhenNothingWritten(t *testing.T) {
 }
 
 // TestRefreshRecordsEveryFailedExchange: failed exchanges are data, not a
-// failed invocation (issue 5: only a missing MSP token or nothing written
+// failed invocation (only a missing MSP token or nothing written
 // fails it); the failures are listed and written to the cache.
 func TestRefreshRecordsEveryFailedExchange(t *testing.T) {
 	clk := newClock(refreshT.Add(-5 * time.Minute))

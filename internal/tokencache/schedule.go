@@ -34,22 +34,22 @@ type Schedule struct {
 	// WriteRate caps the refresher's Secrets Manager writes per second
 	// (default 5, a tenth of the 50 TPS account-wide write quota).
 	WriteRate float64
-	// CollectorReadsPerShard is how many times per collection run the
-	// collector reads each shard, for the cost plan (default 4: up to four
-	// collector invocations per run each load every shard).
-	CollectorReadsPerShard int
+	// CollectorReadsPerSecret is how many times per collection run the
+	// collector reads each secret, for the cost plan (default 4: up to four
+	// collector invocations per run each load every secret).
+	CollectorReadsPerSecret int
 }
 
 // DefaultSchedule returns the default timetable.
 func DefaultSchedule() Schedule {
 	return Schedule{
-		CollectorInterval:      time.Hour,
-		RefreshLead:            5 * time.Minute,
-		Window:                 8 * time.Minute,
-		TokenLifetime:          899 * time.Second,
-		MinWriteInterval:       15 * time.Minute,
-		WriteRate:              5,
-		CollectorReadsPerShard: 4,
+		CollectorInterval:       time.Hour,
+		RefreshLead:             5 * time.Minute,
+		Window:                  8 * time.Minute,
+		TokenLifetime:           899 * time.Second,
+		MinWriteInterval:        15 * time.Minute,
+		WriteRate:               5,
+		CollectorReadsPerSecret: 4,
 	}
 }
 
@@ -74,8 +74,8 @@ func (s Schedule) withDefaults() Schedule {
 	if s.WriteRate <= 0 {
 		s.WriteRate = d.WriteRate
 	}
-	if s.CollectorReadsPerShard <= 0 {
-		s.CollectorReadsPerShard = d.CollectorReadsPerShard
+	if s.CollectorReadsPerSecret <= 0 {
+		s.CollectorReadsPerSecret = d.CollectorReadsPerSecret
 	}
 	return s
 }
@@ -126,7 +126,7 @@ func (s Schedule) WindowAt(now time.Time) (start, end time.Time) {
 }
 
 // WindowsPerDay is how many collection windows (so at most how many writes
-// per shard) fall into 24 hours.
+// per secret) fall into 24 hours.
 func (s Schedule) WindowsPerDay() float64 {
 	s = s.withDefaults()
 	return float64(24*time.Hour) / float64(s.CollectorInterval)

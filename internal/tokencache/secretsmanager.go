@@ -35,7 +35,7 @@ type SecretsManager struct {
 var _ Backend = (*SecretsManager)(nil)
 
 // NewSecretsManager returns a backend on api. kmsKeyID (optional) is passed
-// as KmsKeyId when a shard secret is created.
+// as KmsKeyId when a cache secret is created.
 func NewSecretsManager(api SecretsManagerAPI, kmsKeyID string) *SecretsManager {
 	return &SecretsManager{api: api, kmsKeyID: kmsKeyID}
 }

@@ -125,7 +125,7 @@ func TestRefresherAgainstMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := loadAll(t, b, prefix)
-	if len(before) != 70 || len(res.Written) != res.Shards+1 {
+	if len(before) != 70 || len(res.Written) != res.TenantSecrets+1 {
 		t.Fatalf("first run: %d cached, %+v", len(before), res)
 	}
 	v1 := allVersions(t, api, b)
@@ -146,7 +146,7 @@ func TestRefresherAgainstMoto(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res.Written) != 0 || res.Counts[SkipRecent] != res.Shards+1 || src2.exchangeCount() != ex {
+		if len(res.Written) != 0 || res.Counts[SkipRecent] != res.TenantSecrets+1 || src2.exchangeCount() != ex {
 			t.Fatalf("re-run: %+v", res)
 		}
 	})
@@ -162,7 +162,7 @@ func TestRefresherAgainstMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := loadAll(t, b, prefix)
-	if len(after) != 130 || res.NewShards == 0 {
+	if len(after) != 130 || res.NewTenantSecrets == 0 {
 		t.Fatalf("growth: %d cached, %+v", len(after), res)
 	}
 	for id, e := range before {
@@ -208,7 +208,7 @@ func TestRefresherAgainstMoto(t *testing.T) {
 	})
 
 	t.Run("malformed shard writes nothing", func(t *testing.T) {
-		bad := ShardName(prefix, 1)
+		bad := CacheSecretName(prefix, 1)
 		if _, err := api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(bad), SecretString: aws.String("{" + canary)}); err != nil {
 			t.Fatal(err)
 		}

@@ -75,62 +75,17 @@ func (e *PaginationError) Error() string {
 // page when no total is given (offset), the total reached.
 func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page[T], error] {
 	return func(yield func(*Page[T], error) bool) {
-		maxPages := spec.MaxPages
-		if maxPages <= 0 {
-			maxPages = c.maxPages
-		}
-		path := cleanPath(spec.Path)
-		base := maps.Clone(spec.Params)
-		if base == nil {
-			base = map[string]any{}
-		}
-		next := "1"
-		if v, ok := base["next"]; ok && v != nil {
-			next = fmt.Sprint(v)
-		}
-		offset := 0
-		if v, ok := base["offset"]; ok && v != nil {
-			if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n >= 0 {
-				offset = n
-			}
-		}
-		delete(base, "next")
-		delete(base, "offset")
-		if spec.Limit > 0 {
-			base["limit"] = spec.Limit
-		}
-		pageSize := spec.Limit
-		if v, ok := base["limit"]; ok && pageSize <= 0 && v != nil {
-			if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n > 0 {
-				pageSize = n
-			}
-		}
-		seenCursors := map[string]bool{}
-		// Offset paging: every page's items, by hash, and the offset they
-		// were first served at. A page with exactly the items of an earlier
-		// page is that page again: the server ignores offset or cycles. (A
-		// list that changes while it is read shifts items between pages;
-		// only a shift by whole pages looks the same, and then the caller
-		// gets an error and reads again, never a silent loop.)
-		pages := map[[sha256.Size]byte]int{}
-		seen, prevTotal := 0, -1
+		st := newPageState(c, spec)
 		fail := func(n int, format string, args ...any) {
-			yield(nil, &PaginationError{Path: path, Page: n, Reason: fmt.Sprintf(format, args...)})
+			yield(nil, &PaginationError{Path: st.path, Page: n, Reason: fmt.Sprintf(format, args...)})
 		}
 		for n := 1; ; n++ {
-			if n > maxPages {
-				fail(n, "more than %d pages (MaxPages)", maxPages)
+			if n > st.maxPages {
+				fail(n, "more than %d pages (MaxPages)", st.maxPages)
 				return
 			}
-			q := maps.Clone(base)
-			if spec.Style == CursorPaging {
-				q["next"] = next
-				seenCursors[next] = true
-			} else {
-				q["offset"] = offset
-			}
 			var env pageEnvelope[T]
-			resp, err := c.Do(ctx, Request{Method: http.MethodGet, Path: spec.Path, App: spec.App, Params: q}, &env)
+			resp, err := c.Do(ctx, Request{Method: http.MethodGet, Path: spec.Path, App: spec.App, Params: st.query(spec.Style)}, &env)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -139,75 +94,148 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 				fail(n, "answer has no items array")
 				return
 			}
-			pg := &Page[T]{Items: env.Items, Number: n, Count: len(env.Items), Total: -1, Next: env.Next.s, Offset: offset, Response: resp}
+			pg := &Page[T]{Items: env.Items, Number: n, Count: len(env.Items), Total: -1, Next: env.Next.s, Offset: st.offset, Response: resp}
 			if env.Count.ok {
 				pg.Count = env.Count.v
 			}
 			if env.Total.ok {
 				pg.Total = env.Total.v
 			}
-			if pg.Total >= 0 && prevTotal >= 0 && pg.Total < prevTotal {
-				fail(n, "total shrank from %d to %d while paging; the list may be incomplete", prevTotal, pg.Total)
+			if pg.Total >= 0 && st.prevTotal >= 0 && pg.Total < st.prevTotal {
+				fail(n, "total shrank from %d to %d while paging; the list may be incomplete", st.prevTotal, pg.Total)
 				return
 			}
 			if spec.Style == OffsetPaging && len(env.Items) > 0 {
 				sum := pageHash(env.Items)
-				if at, ok := pages[sum]; ok {
-					fail(n, "the page at offset %d repeats the page served at offset %d: the server ignores offset or serves a page again", offset, at)
+				if at, ok := st.pages[sum]; ok {
+					fail(n, "the page at offset %d repeats the page served at offset %d: the server ignores offset or serves a page again", st.offset, at)
 					return
 				}
+				st.pages[sum] = st.offset
 			}
 			if !yield(pg, nil) {
 				return
 			}
-			if spec.Style == OffsetPaging {
-				pages[pageHash(env.Items)] = offset
+			more, why := st.advance(c, spec.Style, len(env.Items), pg.Total, env.Next)
+			if why != "" {
+				fail(n, "%s", why)
 			}
-			seen += len(env.Items)
-			prevTotal = pg.Total
-			if pageSize <= 0 {
-				pageSize = len(env.Items)
-			}
-			totalReached := pg.Total >= 0 && seen >= pg.Total
-			if spec.Style == CursorPaging {
-				if !env.Next.ok || env.Next.s == "" || totalReached {
-					if pg.Total >= 0 && seen < pg.Total {
-						c.log.Warn("list ended before its total", "path", path, "items", seen, "total", pg.Total)
-					}
-					return
-				}
-				if len(env.Items) == 0 {
-					if pg.Total >= 0 {
-						fail(n, "empty page with next=%q before total %d was reached (%d items)", env.Next.s, pg.Total, seen)
-					}
-					return
-				}
-				if seenCursors[env.Next.s] {
-					fail(n, "cursor %q repeated", env.Next.s)
-					return
-				}
-				next = env.Next.s
-				continue
-			}
-			// Offset paging.
-			if len(env.Items) == 0 {
-				if pg.Total >= 0 && offset < pg.Total {
-					fail(n, "empty page at offset %d before total %d was reached", offset, pg.Total)
-				}
-				return
-			}
-			offset += len(env.Items)
-			if pg.Total >= 0 {
-				if offset >= pg.Total {
-					return
-				}
-				continue // a short page with more to come: the server capped limit
-			}
-			if len(env.Items) < pageSize {
+			if !more {
 				return
 			}
 		}
 	}
+}
+
+// pageState is the position of one Pages iteration and what it has seen,
+// for the stop rules and the checks against a server that pages wrongly.
+type pageState struct {
+	path        string
+	base        map[string]any // the query without next and offset
+	maxPages    int
+	next        string // cursor paging: the cursor to ask for
+	offset      int    // offset paging: the offset to ask for
+	pageSize    int    // the limit asked for, else the first page's length
+	seenCursors map[string]bool
+	// pages holds, for offset paging, every page's items, by hash, and the
+	// offset they were first served at. A page with exactly the items of an
+	// earlier page is that page again: the server ignores offset or cycles.
+	// (A list that changes while it is read shifts items between pages;
+	// only a shift by whole pages looks the same, and then the caller gets
+	// an error and reads again, never a silent loop.)
+	pages           map[[sha256.Size]byte]int
+	seen, prevTotal int
+}
+
+// newPageState reads the starting cursor, offset and limit from spec.
+func newPageState(c *Client, spec PageSpec) *pageState {
+	st := &pageState{path: cleanPath(spec.Path), maxPages: spec.MaxPages, next: "1", pageSize: spec.Limit,
+		seenCursors: map[string]bool{}, pages: map[[sha256.Size]byte]int{}, prevTotal: -1}
+	if st.maxPages <= 0 {
+		st.maxPages = c.maxPages
+	}
+	st.base = maps.Clone(spec.Params)
+	if st.base == nil {
+		st.base = map[string]any{}
+	}
+	if v, ok := st.base["next"]; ok && v != nil {
+		st.next = fmt.Sprint(v)
+	}
+	if v, ok := st.base["offset"]; ok && v != nil {
+		if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n >= 0 {
+			st.offset = n
+		}
+	}
+	delete(st.base, "next")
+	delete(st.base, "offset")
+	if spec.Limit > 0 {
+		st.base["limit"] = spec.Limit
+	}
+	if v, ok := st.base["limit"]; ok && st.pageSize <= 0 && v != nil {
+		if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n > 0 {
+			st.pageSize = n
+		}
+	}
+	return st
+}
+
+// query is the next page's query.
+func (st *pageState) query(style PageStyle) map[string]any {
+	q := maps.Clone(st.base)
+	if style == CursorPaging {
+		q["next"] = st.next
+		st.seenCursors[st.next] = true
+	} else {
+		q["offset"] = st.offset
+	}
+	return q
+}
+
+// advance moves past a yielded page of items items: more is false when the
+// list ended; why, when set, says how paging broke.
+func (st *pageState) advance(c *Client, style PageStyle, items, total int, next flexToken) (more bool, why string) {
+	st.seen += items
+	st.prevTotal = total
+	if st.pageSize <= 0 {
+		st.pageSize = items
+	}
+	if style == CursorPaging {
+		return st.advanceCursor(c, items, total, next)
+	}
+	if items == 0 {
+		if total >= 0 && st.offset < total {
+			return false, fmt.Sprintf("empty page at offset %d before total %d was reached", st.offset, total)
+		}
+		return false, ""
+	}
+	st.offset += items
+	if total >= 0 {
+		// A short page with more to come: the server capped limit.
+		return st.offset < total, ""
+	}
+	return items >= st.pageSize, ""
+}
+
+// advanceCursor is advance for cursor paging.
+func (st *pageState) advanceCursor(c *Client, items, total int, next flexToken) (more bool, why string) {
+	totalReached := total >= 0 && st.seen >= total
+	if !next.ok || next.s == "" || totalReached {
+		if total >= 0 && st.seen < total {
+			c.log.Warn("list ended before its total", "path", st.path, "items", st.seen, "total", total)
+		}
+		return false, ""
+	}
+	if items == 0 {
+		if total >= 0 {
+			return false, fmt.Sprintf("empty page with next=%q before total %d was reached (%d items)", next.s, total, st.seen)
+		}
+		return false, ""
+	}
+	if st.seenCursors[next.s] {
+		return false, fmt.Sprintf("cursor %q repeated", next.s)
+	}
+	st.next = next.s
+	return true, ""
 }
 
 // pageHash is the sha256 of a page's items, each length-prefixed; it is

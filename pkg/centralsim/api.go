@@ -264,57 +264,15 @@ func (s *Server) serveAPI(w *statusWriter, r *http.Request, rt *route) {
 		s.writeError(w, rt, &apiError{status: http.StatusMethodNotAllowed, message: "method not allowed"})
 		return
 	}
-	tok := bearer(r)
-	var claims *Claims
-	var err error
-	if tok == "" {
-		err = errors.New("missing bearer token")
-	} else {
-		claims, err = s.parseToken(tok)
-	}
-	if err == nil && rt.app == appGLP && claims.Kind == KindStandalone {
-		err = errors.New("token was issued for New Central only and is not valid for GreenLake")
-	}
-	if err != nil {
-		s.stats.request(rt.name, "")
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		s.writeError(w, rt, &apiError{status: http.StatusUnauthorized, message: err.Error()})
+	claims, ws, ok := s.authenticate(w, r, rt)
+	if !ok {
 		return
 	}
 	tenant := claims.Workspace
-	s.stats.request(rt.name, tenant)
-	ws := s.byHex[tenant]
-	if ws == nil {
-		s.writeError(w, rt, &apiError{status: http.StatusForbidden, message: "unknown workspace"})
+	lim, now := rt.limit(s.opts.RateLimits), s.now()
+	rl, ok := s.rateLimit(w, rt, claims, lim, now)
+	if !ok {
 		return
-	}
-	// A client that sends another tenant's id alongside a token is mixing tenants up.
-	if tid := r.Header.Get("TenantID"); tid != "" && strings.ReplaceAll(tid, "-", "") != tenant {
-		s.writeError(w, rt, &apiError{status: http.StatusForbidden, message: "TenantID header does not match the token's workspace"})
-		return
-	}
-	// Rate limit.
-	lim := rt.limit(s.opts.RateLimits)
-	now := s.now()
-	var rl *rlResult
-	if lim.Requests > 0 {
-		scopeKey := claims.Account
-		if lim.Scope == ScopeWorkspace {
-			scopeKey = claims.Workspace
-		}
-		// GLP counts per API family (the first path segment) and scope;
-		// New Central counts every call of the scope together.
-		key := glpFamily(rt.name) + "|" + scopeKey
-		if rt.app == appCentral {
-			key = "central|" + scopeKey
-		}
-		res := s.limiter.take(key, lim, now)
-		rl = &res
-		s.rateHeaders(w.Header(), rt, res, now)
-		if !res.allowed {
-			s.writeError(w, rt, &apiError{status: http.StatusTooManyRequests})
-			return
-		}
 	}
 	p := s.decide(rt.name, r.URL.Path, tenant)
 	sleep(r.Context(), p.latency)
@@ -349,6 +307,65 @@ func (s *Server) serveAPI(w *statusWriter, r *http.Request, rt *route) {
 	}
 	s.pageServed(p, claims)
 	s.writeBody(r.Context(), w, p, body)
+}
+
+// authenticate checks the bearer token and the workspace it names, counts
+// the request and answers 401 or 403 itself (ok false).
+func (s *Server) authenticate(w *statusWriter, r *http.Request, rt *route) (claims *Claims, ws *tenantState, ok bool) {
+	tok := bearer(r)
+	var err error
+	if tok == "" {
+		err = errors.New("missing bearer token")
+	} else {
+		claims, err = s.parseToken(tok)
+	}
+	if err == nil && rt.app == appGLP && claims.Kind == KindStandalone {
+		err = errors.New("token was issued for New Central only and is not valid for GreenLake")
+	}
+	if err != nil {
+		s.stats.request(rt.name, "")
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		s.writeError(w, rt, &apiError{status: http.StatusUnauthorized, message: err.Error()})
+		return nil, nil, false
+	}
+	tenant := claims.Workspace
+	s.stats.request(rt.name, tenant)
+	ws = s.byHex[tenant]
+	if ws == nil {
+		s.writeError(w, rt, &apiError{status: http.StatusForbidden, message: "unknown workspace"})
+		return nil, nil, false
+	}
+	// A client that sends another tenant's id alongside a token is mixing tenants up.
+	if tid := r.Header.Get("TenantID"); tid != "" && strings.ReplaceAll(tid, "-", "") != tenant {
+		s.writeError(w, rt, &apiError{status: http.StatusForbidden, message: "TenantID header does not match the token's workspace"})
+		return nil, nil, false
+	}
+	return claims, ws, true
+}
+
+// rateLimit takes one request from the route's limit (none when the limit
+// is unset) and answers 429 itself when it is spent (ok false).
+func (s *Server) rateLimit(w *statusWriter, rt *route, claims *Claims, lim Limit, now time.Time) (rl *rlResult, ok bool) {
+	if lim.Requests <= 0 {
+		return nil, true
+	}
+	scopeKey := claims.Account
+	if lim.Scope == ScopeWorkspace {
+		scopeKey = claims.Workspace
+	}
+	// GLP counts per API family (the first path segment) and scope;
+	// New Central counts every call of the scope together.
+	key := glpFamily(rt.name) + "|" + scopeKey
+	if rt.app == appCentral {
+		key = "central|" + scopeKey
+	}
+	res := s.limiter.take(key, lim, now)
+	s.rateHeaders(w.Header(), rt, res, now)
+	if !res.allowed {
+		s.writeError(w, rt, &apiError{status: http.StatusTooManyRequests})
+		return &res, false
+	}
+	return &res, true
 }
 
 // writeBody writes a 200 JSON body, applying body faults.

@@ -177,26 +177,36 @@ func offsetPage(page []json.RawMessage, offset, total int) []byte {
 	return strconv.AppendInt(b, int64(total), 10)
 }
 
+// offsetList reads limit (default def, at most hi) and offset, filters the
+// dataset's items and returns the start of the page's offset-paged body
+// (the caller closes it) and whether items remain after the page.
+func (q *apiReq) offsetList(dataset string, def, hi int, allowed map[string]string, ops string) (body []byte, more bool, e *apiError) {
+	limit, e := q.intParam("limit", def, 1, hi, http.StatusBadRequest)
+	if e != nil {
+		return nil, false, e
+	}
+	offset, e := q.intParam("offset", 0, 0, 0, http.StatusBadRequest)
+	if e != nil {
+		return nil, false, e
+	}
+	items, e := q.filterItems(q.s.dataOf(q.ws).sets[dataset], allowed, ops, http.StatusBadRequest)
+	if e != nil {
+		return nil, false, e
+	}
+	page := pageWindow(items, offset, limit)
+	return offsetPage(page, offset, len(items)), offset+len(page) < len(items), nil
+}
+
 // glpList serves an offset-paginated GLP collection of the caller's workspace.
 func glpList(dataset string, def, hi int, allowed map[string]string) func(q *apiReq) (int, []byte) {
 	return func(q *apiReq) (int, []byte) {
-		limit, e := q.intParam("limit", def, 1, hi, http.StatusBadRequest)
+		b, more, e := q.offsetList(dataset, def, hi, allowed, "")
 		if e != nil {
 			return q.fail(e)
 		}
-		offset, e := q.intParam("offset", 0, 0, 0, http.StatusBadRequest)
-		if e != nil {
-			return q.fail(e)
-		}
-		items, e := q.filterItems(q.s.dataOf(q.ws).sets[dataset], allowed, "", http.StatusBadRequest)
-		if e != nil {
-			return q.fail(e)
-		}
-		page := pageWindow(items, offset, limit)
-		b := offsetPage(page, offset, len(items))
 		if dataset == DatasetAuditLogs || dataset == DatasetAuditLogsV2 {
 			b = append(b, `,"remainingRecords":`...)
-			b = strconv.AppendBool(b, offset+len(page) < len(items))
+			b = strconv.AppendBool(b, more)
 		}
 		return http.StatusOK, append(b, '}')
 	}
@@ -343,20 +353,10 @@ func cursorList(dataset string, def int) func(q *apiReq) (int, []byte) {
 
 // handleSitesHealth serves the offset-paginated sites-health collection.
 func handleSitesHealth(q *apiReq) (int, []byte) {
-	limit, e := q.intParam("limit", 100, 1, 1000, http.StatusBadRequest)
+	b, _, e := q.offsetList(DatasetSitesHealth, 100, 1000, nil, "eq in")
 	if e != nil {
 		return q.fail(e)
 	}
-	offset, e := q.intParam("offset", 0, 0, 0, http.StatusBadRequest)
-	if e != nil {
-		return q.fail(e)
-	}
-	items, e := q.filterItems(q.s.dataOf(q.ws).sets[DatasetSitesHealth], nil, "eq in", http.StatusBadRequest)
-	if e != nil {
-		return q.fail(e)
-	}
-	page := pageWindow(items, offset, limit)
-	b := offsetPage(page, offset, len(items))
 	b = append(b, `,"response":{"code":"200","message":"OK","status":"Success"}}`...)
 	return http.StatusOK, b
 }

@@ -267,23 +267,47 @@ func LoadConfig(path, account string) (*Config, error) {
 func ParseConfig(data []byte, account, source string) (*Config, error) {
 	account = orAccount(account)
 	source = orValue(source)
-	fail := func(field, reason string) error {
-		return &ConfigError{Source: source, Account: account, Field: field, Reason: reason}
+	top, fields, err := accountBlock(data, account, source)
+	if err != nil {
+		return nil, err
 	}
+	c := &Config{Source: source, Account: account}
+	if err := c.readAccount(fields); err != nil {
+		return nil, err
+	}
+	if n, ok := top["token_store"]; ok && !isNull(n) {
+		if err := c.readTokenStore(n); err != nil {
+			return nil, err
+		}
+	}
+	if n, ok := top["ssl_verify"]; ok && !isNull(n) {
+		if err := c.readSSLVerify(n); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// accountBlock parses the document and returns its top-level keys and the
+// fields of the account's block.
+func accountBlock(data []byte, account, source string) (top, fields map[string]*yaml.Node, err error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &ConfigError{Source: source, Reason: "not valid YAML or JSON", Err: scrubYAMLError(err)}
+		return nil, nil, &ConfigError{Source: source, Reason: "not valid YAML or JSON", Err: scrubYAMLError(err)}
 	}
 	root := deref(&doc)
 	if root != nil && root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = deref(root.Content[0])
 	}
 	if root == nil || root.Kind != yaml.MappingNode {
-		return nil, &ConfigError{Source: source, Reason: "the document must be a mapping with a " + strconvQuote(account) + " key"}
+		return nil, nil, &ConfigError{Source: source, Reason: "the document must be a mapping with a " + strconvQuote(account) + " key"}
 	}
-	top, err := mapping(root)
+	top, err = mapping(root)
 	if err != nil {
-		return nil, &ConfigError{Source: source, Reason: err.Error()}
+		return nil, nil, &ConfigError{Source: source, Reason: err.Error()}
 	}
 	blk, ok := top[account]
 	if !ok {
@@ -292,16 +316,23 @@ func ParseConfig(data []byte, account, source string) (*Config, error) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		return nil, &ConfigError{Source: source, Account: account, Reason: fmt.Sprintf("key not found (top-level keys: %s)", strings.Join(keys, ", "))}
+		return nil, nil, &ConfigError{Source: source, Account: account, Reason: fmt.Sprintf("key not found (top-level keys: %s)", strings.Join(keys, ", "))}
 	}
 	if blk.Kind != yaml.MappingNode {
-		return nil, fail("", "must be a mapping")
+		return nil, nil, &ConfigError{Source: source, Account: account, Reason: "must be a mapping"}
 	}
-	fields, err := mapping(blk)
+	fields, err = mapping(blk)
 	if err != nil {
-		return nil, fail("", err.Error())
+		return nil, nil, &ConfigError{Source: source, Account: account, Reason: err.Error()}
 	}
-	c := &Config{Source: source, Account: account}
+	return top, fields, nil
+}
+
+// readAccount reads the account block's credentials and token.
+func (c *Config) readAccount(fields map[string]*yaml.Node) error {
+	fail := func(field, reason string) error {
+		return &ConfigError{Source: c.Source, Account: c.Account, Field: field, Reason: reason}
+	}
 	for _, f := range []struct {
 		key string
 		dst *string
@@ -313,80 +344,85 @@ func ParseConfig(data []byte, account, source string) (*Config, error) {
 		if n, ok := fields[f.key]; ok {
 			v, err := scalar(n)
 			if err != nil {
-				return nil, fail(f.key, err.Error())
+				return fail(f.key, err.Error())
 			}
 			*f.dst = strings.TrimSpace(v)
 		}
 	}
-	if n, ok := fields["token"]; ok && !isNull(n) {
-		if n.Kind != yaml.MappingNode {
-			return nil, fail("token", "must be a mapping with access_token and refresh_token")
-		}
-		tf, err := mapping(n)
-		if err != nil {
-			return nil, fail("token", err.Error())
-		}
-		for _, f := range []struct {
-			key string
-			dst *string
-		}{{"access_token", &c.Token.AccessToken}, {"refresh_token", &c.Token.RefreshToken}} {
-			if n, ok := tf[f.key]; ok {
-				v, err := scalar(n)
-				if err != nil {
-					return nil, fail("token."+f.key, err.Error())
-				}
-				*f.dst = strings.TrimSpace(v)
+	n, ok := fields["token"]
+	if !ok || isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fail("token", "must be a mapping with access_token and refresh_token")
+	}
+	tf, err := mapping(n)
+	if err != nil {
+		return fail("token", err.Error())
+	}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"access_token", &c.Token.AccessToken}, {"refresh_token", &c.Token.RefreshToken}} {
+		if n, ok := tf[f.key]; ok {
+			v, err := scalar(n)
+			if err != nil {
+				return fail("token."+f.key, err.Error())
 			}
+			*f.dst = strings.TrimSpace(v)
 		}
 	}
-	if n, ok := top["token_store"]; ok && !isNull(n) {
-		bad := func(field, reason string) error {
-			return &ConfigError{Source: source, Field: field, Reason: reason}
-		}
-		if n.Kind != yaml.MappingNode {
-			return nil, bad("token_store", "must be a mapping {type: local, path: DIR}")
-		}
-		ts, err := mapping(n)
-		if err != nil {
-			return nil, bad("token_store", err.Error())
-		}
-		typ := "local"
-		if tn, ok := ts["type"]; ok {
-			if typ, err = scalar(tn); err != nil {
-				return nil, bad("token_store.type", err.Error())
-			}
-		}
-		if !strings.EqualFold(strings.TrimSpace(typ), "local") {
-			return nil, bad("token_store.type", fmt.Sprintf("unsupported token store type %q; only \"local\" is supported", typ))
-		}
-		pn, ok := ts["path"]
-		if !ok {
-			return nil, bad("token_store.path", "required")
-		}
-		p, err := scalar(pn)
-		if err != nil || strings.TrimSpace(p) == "" {
-			return nil, bad("token_store.path", "must be a non-empty directory path")
-		}
-		c.TokenStoreDir = strings.TrimSpace(p)
+	return nil
+}
+
+// readTokenStore reads the top-level token_store mapping.
+func (c *Config) readTokenStore(n *yaml.Node) error {
+	bad := func(field, reason string) error {
+		return &ConfigError{Source: c.Source, Field: field, Reason: reason}
 	}
-	if n, ok := top["ssl_verify"]; ok && !isNull(n) {
-		var b bool
-		switch {
-		case n.Kind == yaml.ScalarNode && n.Tag == "!!bool" && n.Decode(&b) == nil:
-			c.SSLVerify = &b
-		case n.Kind == yaml.ScalarNode && n.Tag == "!!str" && slices.Contains([]string{"yes", "on", "no", "off"}, strings.ToLower(n.Value)):
-			b = slices.Contains([]string{"yes", "on"}, strings.ToLower(n.Value)) // YAML 1.1 booleans, as PyYAML reads them
-			c.SSLVerify = &b
-		case n.Kind == yaml.ScalarNode && n.Tag == "!!str" && (strings.ContainsAny(n.Value, "/\\") || strings.HasSuffix(strings.ToLower(n.Value), ".pem") || strings.HasSuffix(strings.ToLower(n.Value), ".crt")):
-			c.CABundle = strings.TrimSpace(n.Value)
-		default:
-			return nil, &ConfigError{Source: source, Field: "ssl_verify", Reason: "must be true, false or the path of a CA bundle (.pem/.crt)"}
+	if n.Kind != yaml.MappingNode {
+		return bad("token_store", "must be a mapping {type: local, path: DIR}")
+	}
+	ts, err := mapping(n)
+	if err != nil {
+		return bad("token_store", err.Error())
+	}
+	typ := "local"
+	if tn, ok := ts["type"]; ok {
+		if typ, err = scalar(tn); err != nil {
+			return bad("token_store.type", err.Error())
 		}
 	}
-	if err := c.Validate(); err != nil {
-		return nil, err
+	if !strings.EqualFold(strings.TrimSpace(typ), "local") {
+		return bad("token_store.type", fmt.Sprintf("unsupported token store type %q; only \"local\" is supported", typ))
 	}
-	return c, nil
+	pn, ok := ts["path"]
+	if !ok {
+		return bad("token_store.path", "required")
+	}
+	p, err := scalar(pn)
+	if err != nil || strings.TrimSpace(p) == "" {
+		return bad("token_store.path", "must be a non-empty directory path")
+	}
+	c.TokenStoreDir = strings.TrimSpace(p)
+	return nil
+}
+
+// readSSLVerify reads the top-level ssl_verify: a boolean or a CA bundle path.
+func (c *Config) readSSLVerify(n *yaml.Node) error {
+	var b bool
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!bool" && n.Decode(&b) == nil:
+		c.SSLVerify = &b
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!str" && slices.Contains([]string{"yes", "on", "no", "off"}, strings.ToLower(n.Value)):
+		b = slices.Contains([]string{"yes", "on"}, strings.ToLower(n.Value)) // YAML 1.1 booleans, as PyYAML reads them
+		c.SSLVerify = &b
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!str" && (strings.ContainsAny(n.Value, "/\\") || strings.HasSuffix(strings.ToLower(n.Value), ".pem") || strings.HasSuffix(strings.ToLower(n.Value), ".crt")):
+		c.CABundle = strings.TrimSpace(n.Value)
+	default:
+		return &ConfigError{Source: c.Source, Field: "ssl_verify", Reason: "must be true, false or the path of a CA bundle (.pem/.crt)"}
+	}
+	return nil
 }
 
 func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }

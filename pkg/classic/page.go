@@ -47,34 +47,8 @@ type PageSpec struct {
 // silent truncation.
 func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*central.Page[T], error] {
 	return func(yield func(*central.Page[T], error) bool) {
-		p := "/" + strings.TrimLeft(strings.SplitN(spec.Path, "?", 2)[0], "/")
-		key := spec.Key
-		if key == "" {
-			key = path.Base(p)
-		}
-		maxPages := spec.MaxPages
-		if maxPages <= 0 {
-			maxPages = c.core.maxPage
-		}
-		base := maps.Clone(spec.Params)
-		if base == nil {
-			base = map[string]any{}
-		}
-		offset := 0
-		if v, ok := base["offset"]; ok && v != nil {
-			if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n >= 0 {
-				offset = n
-			}
-		}
-		delete(base, "offset")
-		pageSize := spec.Limit
-		if pageSize > 0 {
-			base["limit"] = pageSize
-		} else if v, ok := base["limit"]; ok && v != nil {
-			if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n > 0 {
-				pageSize = n
-			}
-		}
+		st := newPageStart(c, spec)
+		p, key, maxPages, base, offset, pageSize := st.path, st.key, st.maxPages, st.base, st.offset, st.pageSize
 		fail := func(n int, format string, args ...any) {
 			yield(nil, &central.PaginationError{Path: p, Page: n, Reason: fmt.Sprintf(format, args...)})
 		}
@@ -133,6 +107,44 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*cent
 			}
 		}
 	}
+}
+
+// pageStart is where a Pages iteration begins: the path, the items key, the
+// page cap, the query without offset, the starting offset and the limit.
+type pageStart struct {
+	path, key        string
+	maxPages         int
+	base             map[string]any
+	offset, pageSize int
+}
+
+// newPageStart reads the starting offset and limit from spec.
+func newPageStart(c *Client, spec PageSpec) pageStart {
+	st := pageStart{path: "/" + strings.TrimLeft(strings.SplitN(spec.Path, "?", 2)[0], "/"), key: spec.Key,
+		maxPages: spec.MaxPages, base: maps.Clone(spec.Params), pageSize: spec.Limit}
+	if st.key == "" {
+		st.key = path.Base(st.path)
+	}
+	if st.maxPages <= 0 {
+		st.maxPages = c.core.maxPage
+	}
+	if st.base == nil {
+		st.base = map[string]any{}
+	}
+	if v, ok := st.base["offset"]; ok && v != nil {
+		if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n >= 0 {
+			st.offset = n
+		}
+	}
+	delete(st.base, "offset")
+	if st.pageSize > 0 {
+		st.base["limit"] = st.pageSize
+	} else if v, ok := st.base["limit"]; ok && v != nil {
+		if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n > 0 {
+			st.pageSize = n
+		}
+	}
+	return st
 }
 
 // Items iterates over every item of a Classic list, page by page. It

@@ -256,13 +256,12 @@ func (h *Handler) runOnce(ctx context.Context, cfg collector.Config, log *slog.L
 
 // finish turns an engine result into the invocation's result.
 func finish(ctx context.Context, sum *Summary, man *collector.Manifest, err error, log *slog.Logger) (*Summary, error) {
-	if collector.RunFailed(man, err) {
-		log.ErrorContext(ctx, "run failed", slog.Any("error", err))
-		return nil, err
+	warning, failed := collector.Outcome(ctx, man, err, log)
+	if failed != nil {
+		return nil, failed
 	}
-	if err != nil {
-		log.WarnContext(ctx, "run finished with errors", slog.Any("error", err))
-		sum.Warnings = append(sum.Warnings, err.Error())
+	if warning != "" {
+		sum.Warnings = append(sum.Warnings, warning)
 	}
 	sum.RunID = man.RunID
 	sum.Manifest = collector.ManifestKey(man.RunID)

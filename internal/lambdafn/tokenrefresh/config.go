@@ -1,7 +1,7 @@
 // Package tokenrefresh is the token refresher Lambda: on a schedule it reads
 // the MSP's unified credentials from Secrets Manager, gets the MSP token,
 // lists every tenant, exchanges their tokens with bounded concurrency and
-// writes the token cache shards (internal/tokencache) the collector reads.
+// writes the token cache secrets (internal/tokencache) the collector reads.
 package tokenrefresh
 
 import (

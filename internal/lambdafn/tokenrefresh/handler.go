@@ -67,7 +67,7 @@ type Summary struct {
 // send an object as detail, EventBridge Scheduler a string, and both work.
 // It returns an error (so the invocation fails and alarms fire) when the
 // configuration, the credentials or the MSP token are unusable, when a
-// cache shard does not parse, or when nothing could be written.
+// cache secret does not parse, or when nothing could be written.
 func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (*Summary, error) {
 	log := h.Logger
 	if log == nil {

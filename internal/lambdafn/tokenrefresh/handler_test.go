@@ -126,7 +126,7 @@ func TestHandlerEndToEnd(t *testing.T) {
 	if sum.RequestID != "req-1" || sum.Tenants != 45 || sum.Exchanged != 44 || len(sum.Failures) != 1 || sum.Failures[0].TenantID != fail || sum.Failures[0].Class != "forbidden" {
 		t.Fatalf("summary %+v", sum)
 	}
-	if len(sum.Written) != sum.Shards+1 || sum.Shards < 2 {
+	if len(sum.Written) != sum.TenantSecrets+1 || sum.TenantSecrets < 2 {
 		t.Errorf("written %v", sum.Written)
 	}
 	// The collector's reader finds every tenant but the failed one, with
@@ -157,7 +157,7 @@ func TestHandlerEndToEnd(t *testing.T) {
 	if st := s.sim.Stats(); st.Exchanges != 44 { // successful ones
 		t.Errorf("simulator saw %d exchanges", st.Exchanges)
 	}
-	desc, err := s.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(tokencache.ShardName(cachePrefix, 0))})
+	desc, err := s.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(tokencache.CacheSecretName(cachePrefix, 0))})
 	if err != nil || aws.ToString(desc.KmsKeyId) != "alias/centralmsp-cache" {
 		t.Errorf("kms key %q %v", aws.ToString(desc.KmsKeyId), err)
 	}

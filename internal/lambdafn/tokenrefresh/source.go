@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/centralmsp/centralmsp/internal/errclass"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/msp"
@@ -71,14 +72,14 @@ func (s *MSPSource) Tenants(ctx context.Context) iter.Seq2[tokencache.Tenant, er
 	}
 }
 
-// ClassifyError names an exchange error's class, knowing pkg/central's
-// error types.
+// ClassifyError names an exchange error's class (internal/errclass),
+// knowing pkg/central's error types.
 func ClassifyError(err error) string {
 	var le *central.LoginError
 	var rl *central.RateLimitError
 	switch {
 	case errors.As(err, &rl):
-		return "rate_limited"
+		return string(errclass.RateLimited)
 	case errors.As(err, &le) && le.StatusCode != 0:
 		return tokencache.ClassifyStatus(le.StatusCode)
 	}

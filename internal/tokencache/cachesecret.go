@@ -1,17 +1,17 @@
-// Package tokencache keeps exchanged GreenLake tenant tokens in a few shard
+// Package tokencache keeps exchanged GreenLake tenant tokens in a few cache
 // secrets (AWS Secrets Manager, or files for the CLI and the demo) so the
 // collector can start a run without one token exchange per tenant.
 //
 // The layout is shaped by Secrets Manager's limits (docs/tokencache.md):
-// tenants are packed into shard secrets named <prefix>/shard-NNNN, each well
+// tenants are packed into cache secrets named <prefix>/shard-NNNN, each well
 // under the 65,536-byte SecretString cap; the MSP token lives in <prefix>/msp.
-// A tenant keeps its shard for as long as it exists, new tenants fill shards
-// with room (first fit) and new shards are appended as the MSP grows.
+// A tenant keeps its secret for as long as it exists, new tenants fill secrets
+// with room (first fit) and new secrets are appended as the MSP grows.
 //
-// The Refresher writes a shard at most once per collection window and never
+// The Refresher writes a secret at most once per collection window and never
 // twice within MinWriteInterval (10 minutes), checking the secret's latest
 // version date right before it writes and using a per-window idempotency
-// token, so two overlapping refreshers cannot both write a shard. The Reader
+// token, so two overlapping refreshers cannot both write a secret. The Reader
 // serves tokens to the collector, counts hits and misses, and reports a miss
 // with an error that matches ErrMiss so the caller falls back to an exchange.
 package tokencache
@@ -31,19 +31,19 @@ import (
 // FormatName is the value of the "format" field of every cache object.
 const FormatName = "centralmsp-token-cache"
 
-// FormatVersion is the shard format version this package reads and writes.
+// FormatVersion is the secret format version this package reads and writes.
 const FormatVersion = 1
 
 // MaxSecretBytes is Secrets Manager's SecretString size limit.
 const MaxSecretBytes = 65536
 
-// Kind tells a tenant shard from the MSP entry.
+// Kind tells a tenant cache secret from the MSP entry.
 type Kind string
 
 // Kinds of cache objects.
 const (
-	KindShard Kind = "tenant-shard"
-	KindMSP   Kind = "msp"
+	KindTenants Kind = "tenant-shard"
+	KindMSP     Kind = "msp"
 )
 
 // Status of an entry.
@@ -87,12 +87,12 @@ func (e Entry) OAuth2() *oauth2.Token {
 	return &oauth2.Token{AccessToken: e.Token, TokenType: typ, Expiry: e.Expiry}
 }
 
-// Shard is the JSON document stored in one cache secret.
-type Shard struct {
+// CacheSecret is the JSON document stored in one cache secret.
+type CacheSecret struct {
 	Format  string `json:"format"`
 	Version int    `json:"version"`
 	Kind    Kind   `json:"kind"`
-	// Index is the shard number (-1 for the MSP object).
+	// Index is the secret number (-1 for the MSP object).
 	Index int `json:"index"`
 	// WrittenAt is the writer's clock when the object was written.
 	WrittenAt time.Time `json:"written_at"`
@@ -115,9 +115,9 @@ func (e *ParseError) Error() string {
 
 func (e *ParseError) Unwrap() error { return e.Err }
 
-// DecodeShard parses and validates a cache object read from the secret name.
-func DecodeShard(name string, data []byte) (*Shard, error) {
-	var s Shard
+// DecodeCacheSecret parses and validates a cache object read from the secret name.
+func DecodeCacheSecret(name string, data []byte) (*CacheSecret, error) {
+	var s CacheSecret
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&s); err != nil {
 		// json errors can quote input; keep only the position.
@@ -141,7 +141,7 @@ func DecodeShard(name string, data []byte) (*Shard, error) {
 	if s.Version != FormatVersion {
 		return nil, &ParseError{Name: name, Reason: fmt.Sprintf("format version %d is not supported (want %d)", s.Version, FormatVersion)}
 	}
-	if s.Kind != KindShard && s.Kind != KindMSP {
+	if s.Kind != KindTenants && s.Kind != KindMSP {
 		return nil, &ParseError{Name: name, Reason: fmt.Sprintf("kind %q is unknown", truncate(string(s.Kind), 40))}
 	}
 	seen := make(map[string]bool, len(s.Entries))
@@ -166,21 +166,21 @@ func DecodeShard(name string, data []byte) (*Shard, error) {
 	return &s, nil
 }
 
-// Encode returns the shard's JSON. It fails when the result would not fit in
+// Encode returns the secret's JSON. It fails when the result would not fit in
 // a SecretString.
-func (s *Shard) Encode() ([]byte, error) {
+func (s *CacheSecret) Encode() ([]byte, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
-		return nil, fmt.Errorf("tokencache: encoding shard %d: %w", s.Index, err)
+		return nil, fmt.Errorf("tokencache: encoding secret %d: %w", s.Index, err)
 	}
 	if len(b) > MaxSecretBytes {
-		return nil, fmt.Errorf("tokencache: shard %d is %d bytes, over the %d-byte SecretString limit", s.Index, len(b), MaxSecretBytes)
+		return nil, fmt.Errorf("tokencache: secret %d is %d bytes, over the %d-byte SecretString limit", s.Index, len(b), MaxSecretBytes)
 	}
 	return b, nil
 }
 
 // entry returns a pointer to the tenant's entry, or nil.
-func (s *Shard) entry(tenantID string) *Entry {
+func (s *CacheSecret) entry(tenantID string) *Entry {
 	for i := range s.Entries {
 		if s.Entries[i].TenantID == tenantID {
 			return &s.Entries[i]
@@ -196,16 +196,16 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// ShardName is the secret name of shard i under prefix.
-func ShardName(prefix string, i int) string {
+// CacheSecretName is the secret name of secret i under prefix.
+func CacheSecretName(prefix string, i int) string {
 	return fmt.Sprintf("%s/shard-%04d", prefix, i)
 }
 
 // MSPName is the secret name of the MSP token under prefix.
 func MSPName(prefix string) string { return prefix + "/msp" }
 
-// parseShardName returns the shard index of name under prefix.
-func parseShardName(prefix, name string) (int, bool) {
+// parseCacheSecretName returns the secret index of name under prefix.
+func parseCacheSecretName(prefix, name string) (int, bool) {
 	rest, ok := strings.CutPrefix(name, prefix+"/shard-")
 	if !ok || len(rest) < 4 {
 		return 0, false

@@ -9,7 +9,7 @@ import (
 
 func TestShardRoundTrip(t *testing.T) {
 	now := refreshT
-	s := &Shard{Format: FormatName, Version: FormatVersion, Kind: KindShard, Index: 3, WrittenAt: now, Window: now,
+	s := &CacheSecret{Format: FormatName, Version: FormatVersion, Kind: KindTenants, Index: 3, WrittenAt: now, Window: now,
 		Entries: []Entry{
 			{TenantID: "a", Name: "A", Token: "tok", TokenType: "Bearer", Expiry: now.Add(time.Minute), Status: StatusOK, Updated: now},
 			{TenantID: "b", Status: StatusFailed, ErrorClass: "unauthorized", Updated: now},
@@ -18,7 +18,7 @@ func TestShardRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := DecodeShard("n", b)
+	got, err := DecodeCacheSecret("n", b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestShardRoundTrip(t *testing.T) {
 	}
 }
 
-func TestDecodeShardErrorsNameSecretNotContent(t *testing.T) {
+func TestDecodeCacheSecretErrorsNameSecretNotContent(t *testing.T) {
 	for _, in := range []string{
 		"", "null", "[]", "{", `{"format":"x"}`, `{"format":"centralmsp-token-cache","version":1,"kind":"zz"}`,
 		`{"format":"centralmsp-token-cache","version":1,"kind":"msp","entries":[{"tenant_id":""}]}`,
@@ -40,7 +40,7 @@ func TestDecodeShardErrorsNameSecretNotContent(t *testing.T) {
 		`{"format":"centralmsp-token-cache","version":"1"}`,
 		`"` + canary + `"`,
 	} {
-		_, err := DecodeShard("pfx/shard-0001", []byte(in))
+		_, err := DecodeCacheSecret("pfx/shard-0001", []byte(in))
 		var pe *ParseError
 		if !errors.As(err, &pe) || !strings.Contains(err.Error(), `"pfx/shard-0001"`) {
 			t.Errorf("%q: %v", in, err)
@@ -51,18 +51,18 @@ func TestDecodeShardErrorsNameSecretNotContent(t *testing.T) {
 }
 
 func TestEncodeRefusesOversizedShard(t *testing.T) {
-	s := &Shard{Format: FormatName, Version: FormatVersion, Kind: KindShard, Entries: []Entry{{TenantID: "a", Token: strings.Repeat("x", MaxSecretBytes), Status: StatusOK}}}
+	s := &CacheSecret{Format: FormatName, Version: FormatVersion, Kind: KindTenants, Entries: []Entry{{TenantID: "a", Token: strings.Repeat("x", MaxSecretBytes), Status: StatusOK}}}
 	if _, err := s.Encode(); err == nil {
 		t.Fatal("no error")
 	}
 }
 
 func TestShardNames(t *testing.T) {
-	if n := ShardName("p/q", 7); n != "p/q/shard-0007" {
+	if n := CacheSecretName("p/q", 7); n != "p/q/shard-0007" {
 		t.Fatal(n)
 	}
 	for name, want := range map[string]int{"p/shard-0007": 7, "p/shard-12345": 12345, "p/shard-7": -1, "p/shard-00x1": -1, "q/shard-0001": -1, "p/msp": -1} {
-		got, ok := parseShardName("p", name)
+		got, ok := parseCacheSecretName("p", name)
 		if (want < 0) == ok || (ok && got != want) {
 			t.Errorf("%s: %d %v", name, got, ok)
 		}
@@ -77,12 +77,12 @@ func TestShardNames(t *testing.T) {
 	}
 }
 
-func FuzzDecodeShard(f *testing.F) {
+func FuzzDecodeCacheSecret(f *testing.F) {
 	f.Add([]byte(`{"format":"centralmsp-token-cache","version":1,"kind":"tenant-shard","index":0,"entries":[{"tenant_id":"a","status":"ok","token":"t","expiry":"2026-01-01T00:00:00Z"}]}`))
 	f.Add([]byte(`{"format":"centralmsp-token-cache","version":1,"kind":"msp","index":-1,"entries":[]}`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := DecodeShard("n", data)
+		s, err := DecodeCacheSecret("n", data)
 		if err != nil {
 			return
 		}
@@ -90,7 +90,7 @@ func FuzzDecodeShard(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := DecodeShard("n", b); err != nil {
+		if _, err := DecodeCacheSecret("n", b); err != nil {
 			t.Fatalf("re-encoded shard does not parse: %v", err)
 		}
 	})
