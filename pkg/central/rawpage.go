@@ -1,6 +1,7 @@
 package central
 
 import (
+	"encoding/binary"
 	"encoding/json"
 )
 
@@ -300,11 +301,18 @@ var plainString = func() (t [256]bool) {
 }()
 
 // scanString returns the index just past the valid string starting at
-// raw[i] == '"', or -1.
+// raw[i] == '"', or -1. Runs of plain bytes are skipped eight at a time.
 func scanString(raw []byte, i int) int {
-	for j := i + 1; j < len(raw); j++ {
-		if plainString[raw[j]] {
-			continue
+	j := i + 1
+	for {
+		for len(raw)-j >= 8 && !hasSpecial(binary.LittleEndian.Uint64(raw[j:])) {
+			j += 8
+		}
+		for j < len(raw) && plainString[raw[j]] {
+			j++
+		}
+		if j >= len(raw) {
+			return -1
 		}
 		switch raw[j] {
 		case '"':
@@ -316,11 +324,12 @@ func scanString(raw []byte, i int) int {
 			}
 			switch raw[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j++
 			case 'u':
 				if len(raw)-j <= 4 || !isHex(raw[j+1]) || !isHex(raw[j+2]) || !isHex(raw[j+3]) || !isHex(raw[j+4]) {
 					return -1
 				}
-				j += 4
+				j += 5
 			default:
 				return -1
 			}
@@ -328,7 +337,16 @@ func scanString(raw []byte, i int) int {
 			return -1 // a control character
 		}
 	}
-	return -1
+}
+
+// hasSpecial reports whether any of the eight bytes of v is a quote, a
+// backslash or a control character (each test is exact for "any byte":
+// a borrow starts only at a matching byte).
+func hasSpecial(v uint64) bool {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	q := v ^ (lsb * '"')
+	b := v ^ (lsb * '\\')
+	return ((q-lsb)&^q|(b-lsb)&^b|(v-lsb*0x20)&^v)&msb != 0
 }
 
 func isHex(c byte) bool {
