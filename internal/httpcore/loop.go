@@ -322,7 +322,7 @@ func (k *call) send(tok *oauth2.Token) (*Response, error) {
 		return nil, SanitizeTransportErr(err)
 	}
 	defer hresp.Body.Close()
-	raw, err := ReadBody(hresp.Body, k.c.MaxBody)
+	raw, err := ReadBodySize(hresp.Body, k.c.MaxBody, hresp.ContentLength)
 	r := &Response{StatusCode: hresp.StatusCode, Header: hresp.Header, Raw: raw}
 	if r.StatusCode < 200 || r.StatusCode > 299 {
 		k.scrub(r, tok)

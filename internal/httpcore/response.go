@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 )
 
 // Response is an HTTP answer (pkg/central.Response).
@@ -61,7 +62,58 @@ func (e *ResponseError) Unwrap() error { return e.Err }
 // ReadBody reads a response body of at most limit bytes; a longer one is an
 // error matching ErrResponseTooLarge (and no bytes are returned).
 func ReadBody(body io.Reader, limit int64) ([]byte, error) {
-	raw, err := io.ReadAll(io.LimitReader(body, limit+1))
+	return ReadBodySize(body, limit, -1)
+}
+
+// ReadBodySize is ReadBody for a body announced as size bytes (an
+// http.Response's ContentLength; -1 when unknown). A size within limit
+// sizes the buffer once instead of growing it; the size is only a hint:
+// the bytes actually read decide, so a body longer or shorter than
+// announced is read as it is, and never beyond limit. A body of unknown
+// size, or announced beyond limit, is read into a pooled buffer and copied
+// out at its length.
+func ReadBodySize(body io.Reader, limit, size int64) ([]byte, error) {
+	lr := &io.LimitedReader{R: body, N: limit + 1}
+	if size < 0 || size > limit {
+		sp := bodyPool.Get().(*[]byte)
+		buf, err := readInto((*sp)[:0], lr)
+		raw := bytes.Clone(buf)
+		if cap(buf) <= maxPooledBody {
+			*sp = buf[:0]
+			bodyPool.Put(sp)
+		}
+		return checkBody(raw, err, limit)
+	}
+	buf, err := readInto(make([]byte, 0, size+1), lr) // +1: room to see the end
+	return checkBody(buf, err, limit)
+}
+
+// The pooled buffers for bodies of unknown size; one grown beyond
+// maxPooledBody is left to the collector, so the pool holds no outsized
+// buffers.
+const maxPooledBody = 4 << 20
+
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// readInto appends r's bytes to buf until EOF or an error, growing buf
+// only when full.
+func readInto(buf []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+func checkBody(raw []byte, err error, limit int64) ([]byte, error) {
 	if err != nil {
 		return raw, err
 	}

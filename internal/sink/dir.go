@@ -75,10 +75,16 @@ type dirObject struct {
 
 	mu   sync.Mutex
 	f    *os.File // nil once committed or aborted
+	buf  []byte   // written, not yet in f
 	h    hash.Hash
 	n    int64
 	werr error
 }
+
+// dirBufferSize is how much an object gathers before writing to its file:
+// a gzip stream arrives in pieces of a few hundred bytes, and a system
+// call for each would cost more CPU than compressing them.
+const dirBufferSize = 32 << 10
 
 func (o *dirObject) Write(p []byte) (int, error) {
 	o.mu.Lock()
@@ -89,14 +95,42 @@ func (o *dirObject) Write(p []byte) (int, error) {
 	if o.werr != nil {
 		return 0, o.werr
 	}
-	n, err := o.f.Write(p)
-	o.h.Write(p[:n])
-	o.n += int64(n)
+	if len(o.buf)+len(p) > dirBufferSize {
+		if err := o.flush(); err != nil {
+			return 0, err
+		}
+		if len(p) >= dirBufferSize {
+			n, err := o.f.Write(p)
+			o.h.Write(p[:n])
+			o.n += int64(n)
+			if err != nil {
+				o.werr = fmt.Errorf("sink: writing %s: %w", o.key, err)
+				return n, o.werr
+			}
+			return n, nil
+		}
+	}
+	if o.buf == nil {
+		o.buf = make([]byte, 0, dirBufferSize)
+	}
+	o.buf = append(o.buf, p...)
+	o.h.Write(p)
+	o.n += int64(len(p))
+	return len(p), nil
+}
+
+// flush writes the gathered bytes to the file; a failure is kept in werr.
+func (o *dirObject) flush() error {
+	if len(o.buf) == 0 {
+		return nil
+	}
+	_, err := o.f.Write(o.buf)
+	o.buf = o.buf[:0]
 	if err != nil {
 		o.werr = fmt.Errorf("sink: writing %s: %w", o.key, err)
-		return n, o.werr
+		return o.werr
 	}
-	return n, nil
+	return nil
 }
 
 func (o *dirObject) Commit(ctx context.Context) (Info, error) {
@@ -117,6 +151,12 @@ func (o *dirObject) Commit(ctx context.Context) (Info, error) {
 		return fail(o.werr)
 	}
 	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	o.f = f
+	err := o.flush()
+	o.f, o.buf = nil, nil
+	if err != nil {
 		return fail(err)
 	}
 	if err := f.Sync(); err != nil {

@@ -1,6 +1,7 @@
 package central
 
 import (
+	"encoding/binary"
 	"encoding/json"
 )
 
@@ -11,13 +12,14 @@ type rawDecoder interface {
 }
 
 // decodeRaw decodes a list page. A page of json.RawMessage items (what the
-// collector streams) takes a fast path: after json.Valid, one scan splits
-// the items, which alias raw, instead of encoding/json's second pass and a
-// copy of every item. Anything the fast path does not handle, and every
-// invalid body, goes through json.Unmarshal, so results and errors are
-// encoding/json's (FuzzRawPage checks the two agree).
+// collector streams) takes a fast path: one strict scan validates the body
+// and splits the items, which alias raw, instead of json.Valid, then
+// encoding/json's second pass and a copy of every item. Anything the fast
+// path does not handle, and every body it does not find valid, goes through
+// json.Unmarshal, so results and errors are encoding/json's (FuzzRawPage
+// checks the two agree on acceptance and items).
 func (e *pageEnvelope[T]) decodeRaw(raw []byte) error {
-	if p, ok := any(e).(*pageEnvelope[json.RawMessage]); ok && json.Valid(raw) && splitRawPage(raw, p) {
+	if p, ok := any(e).(*pageEnvelope[json.RawMessage]); ok && splitRawPage(raw, p) {
 		return nil
 	}
 	*e = pageEnvelope[T]{}
@@ -34,147 +36,321 @@ const (
 	fieldNext
 )
 
-// splitRawPage fills env from valid JSON raw, or reports false (env then
-// holds partial results) for what it leaves to encoding/json: a body that
-// is not an object, keys with escapes or non-ASCII bytes (encoding/json
-// folds some non-ASCII letters onto field names), a repeated envelope key,
-// items that are not an array, or a field decoder's error.
+// maxScanDepth bounds the strict scanner's nesting (and recursion); a
+// deeper body goes to encoding/json, which has its own limit.
+const maxScanDepth = 256
+
+// splitRawPage fills env from raw when raw is valid JSON by the strict scan
+// (which accepts only what json.Valid accepts), or reports false (env then
+// holds partial results) for what it leaves to encoding/json: an invalid
+// body or one nested deeper than maxScanDepth, a body that is not an
+// object, keys with escapes or non-ASCII bytes (encoding/json folds some
+// non-ASCII letters onto field names), a repeated envelope key, items that
+// are not an array, or a field decoder's error.
 func splitRawPage(raw []byte, env *pageEnvelope[json.RawMessage]) bool {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return false
 	}
-	i++
+	i = skipSpace(raw, i+1)
 	var seen int
+	if i < len(raw) && raw[i] == '}' {
+		return false // no items: encoding/json's
+	}
 	for {
-		i = skipSpace(raw, i)
-		if i >= len(raw) {
-			return false
-		}
-		switch raw[i] {
-		case '}':
-			return seen&fieldItems != 0
-		case ',':
-			i = skipSpace(raw, i+1)
-		}
 		if i >= len(raw) || raw[i] != '"' {
 			return false
 		}
-		end := i + 1
-		for end < len(raw) && raw[end] != '"' {
-			if raw[end] == '\\' || raw[end] >= 0x80 {
+		end := scanString(raw, i)
+		if end < 0 {
+			return false
+		}
+		key := raw[i+1 : end-1]
+		for _, c := range key {
+			if c == '\\' || c >= 0x80 {
 				return false
 			}
-			end++
 		}
-		key := raw[i+1 : min(end, len(raw))]
-		i = skipSpace(raw, end+1)
+		i = skipSpace(raw, end)
 		if i >= len(raw) || raw[i] != ':' {
 			return false
 		}
 		i = skipSpace(raw, i+1)
-		vEnd := valueEnd(raw, i)
-		if vEnd <= i {
-			return false
-		}
-		val := raw[i:vEnd:vEnd]
-		i = vEnd
 		var field int
 		var err error
-		switch {
-		case equalFoldASCII(key, "items"):
-			field = fieldItems
-			if val[0] != '[' {
+		if equalFoldASCII(key, "items") {
+			if i >= len(raw) || raw[i] != '[' {
 				return false
 			}
-			env.Items = splitArray(val)
-		case equalFoldASCII(key, "count"):
-			field, err = fieldCount, env.Count.UnmarshalJSON(val)
-		case equalFoldASCII(key, "total"):
-			field, err = fieldTotal, env.Total.UnmarshalJSON(val)
-		case equalFoldASCII(key, "offset"):
-			field, err = fieldOffset, env.Offset.UnmarshalJSON(val)
-		case equalFoldASCII(key, "next"):
-			field, err = fieldNext, env.Next.UnmarshalJSON(val)
-		default:
-			continue // ignored, as by encoding/json
+			var items []json.RawMessage
+			if i, items = splitArray(raw, i); i < 0 {
+				return false
+			}
+			field, env.Items = fieldItems, items
+		} else {
+			vEnd := scanValue(raw, i, 1)
+			if vEnd < 0 {
+				return false
+			}
+			val := raw[i:vEnd:vEnd]
+			i = vEnd
+			switch {
+			case equalFoldASCII(key, "count"):
+				field, err = fieldCount, env.Count.UnmarshalJSON(val)
+			case equalFoldASCII(key, "total"):
+				field, err = fieldTotal, env.Total.UnmarshalJSON(val)
+			case equalFoldASCII(key, "offset"):
+				field, err = fieldOffset, env.Offset.UnmarshalJSON(val)
+			case equalFoldASCII(key, "next"):
+				field, err = fieldNext, env.Next.UnmarshalJSON(val)
+			}
 		}
 		if err != nil || seen&field != 0 {
 			return false
 		}
 		seen |= field
+		i = skipSpace(raw, i)
+		if i >= len(raw) {
+			return false
+		}
+		switch raw[i] {
+		case ',':
+			i = skipSpace(raw, i+1)
+			continue
+		case '}':
+			return seen&fieldItems != 0 && skipSpace(raw, i+1) == len(raw)
+		}
+		return false
 	}
 }
 
-// splitArray returns the elements of a valid JSON array, each aliasing
-// arr with its capacity cut at its end (an append never overwrites the
-// next element). An empty array gives an empty, non-nil slice.
-func splitArray(arr []byte) []json.RawMessage {
-	items := []json.RawMessage{}
-	i := skipSpace(arr, 1)
-	for i < len(arr) && arr[i] != ']' {
-		end := valueEnd(arr, i)
-		if end <= i {
-			return items // not reached for valid JSON
-		}
-		items = append(items, json.RawMessage(arr[i:end:end]))
-		i = skipSpace(arr, end)
-		if i < len(arr) && arr[i] == ',' {
-			i = skipSpace(arr, i+1)
-		}
+// splitArray scans the array starting at raw[i] == '[' strictly and
+// returns the index just past it and its elements, each aliasing raw with
+// its capacity cut at its end (an append never overwrites the next
+// element); an empty array gives an empty, non-nil slice. The index is -1
+// when the array is not valid JSON.
+func splitArray(raw []byte, i int) (int, []json.RawMessage) {
+	items := make([]json.RawMessage, 0, 64)
+	i = skipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == ']' {
+		return i + 1, items
 	}
-	return items
+	for {
+		end := scanValue(raw, i, 2)
+		if end < 0 {
+			return -1, nil
+		}
+		items = append(items, json.RawMessage(raw[i:end:end]))
+		i = skipSpace(raw, end)
+		if i >= len(raw) {
+			return -1, nil
+		}
+		switch raw[i] {
+		case ',':
+			i = skipSpace(raw, i+1)
+			continue
+		case ']':
+			return i + 1, items
+		}
+		return -1, nil
+	}
 }
 
-// valueEnd returns the index just past the JSON value starting at raw[i]
-// (raw valid JSON), or i when none starts there.
-func valueEnd(raw []byte, i int) int {
+// scanValue returns the index just past the JSON value starting at raw[i]
+// (no whitespace before it), or -1 when none does, it is invalid, or it
+// nests deeper than maxScanDepth. It accepts exactly RFC 8259's grammar, as
+// json.Valid does (bytes of strings are not checked for UTF-8, also as
+// json.Valid).
+func scanValue(raw []byte, i, depth int) int {
 	if i >= len(raw) {
-		return i
+		return -1
 	}
-	switch raw[i] {
+	switch c := raw[i]; c {
 	case '"':
-		return stringEnd(raw, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(raw); j++ {
-			switch raw[j] {
-			case '"':
-				j = stringEnd(raw, j) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
+		return scanString(raw, i)
+	case '{':
+		if depth >= maxScanDepth {
+			return -1
+		}
+		i = skipSpace(raw, i+1)
+		if i < len(raw) && raw[i] == '}' {
+			return i + 1
+		}
+		for {
+			if i >= len(raw) || raw[i] != '"' {
+				return -1
 			}
+			if i = scanString(raw, i); i < 0 {
+				return -1
+			}
+			i = skipSpace(raw, i)
+			if i >= len(raw) || raw[i] != ':' {
+				return -1
+			}
+			if i = scanValue(raw, skipSpace(raw, i+1), depth+1); i < 0 {
+				return -1
+			}
+			i = skipSpace(raw, i)
+			if i >= len(raw) {
+				return -1
+			}
+			switch raw[i] {
+			case ',':
+				i = skipSpace(raw, i+1)
+				continue
+			case '}':
+				return i + 1
+			}
+			return -1
 		}
-		return len(raw)
-	}
-	j := i
-	for j < len(raw) {
-		switch raw[j] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return j
+	case '[':
+		if depth >= maxScanDepth {
+			return -1
 		}
-		j++
+		i = skipSpace(raw, i+1)
+		if i < len(raw) && raw[i] == ']' {
+			return i + 1
+		}
+		for {
+			if i = scanValue(raw, i, depth+1); i < 0 {
+				return -1
+			}
+			i = skipSpace(raw, i)
+			if i >= len(raw) {
+				return -1
+			}
+			switch raw[i] {
+			case ',':
+				i = skipSpace(raw, i+1)
+				continue
+			case ']':
+				return i + 1
+			}
+			return -1
+		}
+	case 't':
+		return scanLiteral(raw, i, "true")
+	case 'f':
+		return scanLiteral(raw, i, "false")
+	case 'n':
+		return scanLiteral(raw, i, "null")
+	default:
+		if c == '-' || ('0' <= c && c <= '9') {
+			return scanNumber(raw, i)
+		}
 	}
-	return j
+	return -1
 }
 
-// stringEnd returns the index just past the string starting at raw[i] == '"'.
-// A byte loop, not bytes.IndexByte: strings in API items are short.
-func stringEnd(raw []byte, i int) int {
-	for j := i + 1; j < len(raw); j++ {
-		switch raw[j] {
-		case '\\':
+func scanLiteral(raw []byte, i int, lit string) int {
+	if len(raw)-i < len(lit) || string(raw[i:i+len(lit)]) != lit {
+		return -1
+	}
+	return i + len(lit)
+}
+
+// scanNumber returns the index just past the number at raw[i], or -1:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(raw []byte, i int) int {
+	if raw[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(raw) && raw[i] == '0':
+		i++
+	case i < len(raw) && '1' <= raw[i] && raw[i] <= '9':
+		i = digits(raw, i+1)
+	default:
+		return -1
+	}
+	if i < len(raw) && raw[i] == '.' {
+		j := digits(raw, i+1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(raw) && (raw[i] == 'e' || raw[i] == 'E') {
+		i++
+		if i < len(raw) && (raw[i] == '+' || raw[i] == '-') {
+			i++
+		}
+		j := digits(raw, i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
+}
+
+func digits(raw []byte, i int) int {
+	for i < len(raw) && '0' <= raw[i] && raw[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// plainString marks the bytes a string holds as themselves: not a quote,
+// a backslash or a control character.
+var plainString = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// scanString returns the index just past the valid string starting at
+// raw[i] == '"', or -1. Runs of plain bytes are skipped eight at a time.
+func scanString(raw []byte, i int) int {
+	j := i + 1
+	for {
+		for len(raw)-j >= 8 && !hasSpecial(binary.LittleEndian.Uint64(raw[j:])) {
+			j += 8
+		}
+		for j < len(raw) && plainString[raw[j]] {
 			j++
+		}
+		if j >= len(raw) {
+			return -1
+		}
+		switch raw[j] {
 		case '"':
 			return j + 1
+		case '\\':
+			j++
+			if j >= len(raw) {
+				return -1
+			}
+			switch raw[j] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j++
+			case 'u':
+				if len(raw)-j <= 4 || !isHex(raw[j+1]) || !isHex(raw[j+2]) || !isHex(raw[j+3]) || !isHex(raw[j+4]) {
+					return -1
+				}
+				j += 5
+			default:
+				return -1
+			}
+		default:
+			return -1 // a control character
 		}
 	}
-	return len(raw)
+}
+
+// hasSpecial reports whether any of the eight bytes of v is a quote, a
+// backslash or a control character (each test is exact for "any byte":
+// a borrow starts only at a matching byte).
+func hasSpecial(v uint64) bool {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	q := v ^ (lsb * '"')
+	b := v ^ (lsb * '\\')
+	return ((q-lsb)&^q|(b-lsb)&^b|(v-lsb*0x20)&^v)&msb != 0
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // skipSpace returns the index of the first non-whitespace byte at or after i.
