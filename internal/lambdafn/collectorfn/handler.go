@@ -12,11 +12,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/events"
 	"github.com/centralmsp/centralmsp/internal/lambdafn/credsecret"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/internal/sink"
@@ -59,6 +62,9 @@ type Handler struct {
 	// Latency is the planner's assumed request latency (default
 	// scaleout.DefaultLatency).
 	Latency time.Duration
+	// Events receives the audit's events (EventPublisher on
+	// CENTRALMSP_EVENT_BUS); nil publishes none.
+	Events audit.Publisher
 }
 
 // NewFromEnv reads the configuration and builds the AWS clients from the
@@ -89,6 +95,9 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 	}
 	if cfg.ShardQueueURL != "" {
 		h.SQS = sqs.NewFromConfig(awsCfg)
+	}
+	if cfg.Audit {
+		h.Events = EventPublisher{P: events.New(eventbridge.NewFromConfig(awsCfg), EventBus())}
 	}
 	return h, nil
 }
@@ -124,6 +133,9 @@ type Summary struct {
 	// invocation; RunEstimateMS its estimated wall time as planned.
 	Estimate      *scaleout.Estimate `json:"estimate,omitempty"`
 	RunEstimateMS int64              `json:"run_estimate_ms,omitempty"`
+	// Audit is where the scheduled in-process run's audit is (summary and
+	// report keys under Location).
+	Audit *scaleout.AuditOutcome `json:"audit,omitempty"`
 }
 
 func (s *Summary) fill(m *collector.Manifest) {
