@@ -308,5 +308,35 @@ func (h *Handler) audit(ctx context.Context, reqID string, req *AuditRequest, lo
 	}
 	log.InfoContext(ctx, "audit request", slog.Int("tenants", len(req.Tenants)), slog.String("filter", filter))
 	man, err := h.runOnce(ctx, cfg, log)
-	return finish(ctx, &Summary{RequestID: reqID, Kind: KindAudit}, man, err, log)
+	sum, err := finish(ctx, &Summary{RequestID: reqID, Kind: KindAudit}, man, err, log)
+	if err != nil || !h.Config.Audit {
+		return sum, err
+	}
+	// Then the same audit as the scheduled run's, for the named tenants:
+	// inventory, drift against their baselines, findings, events, report.
+	aout, aerr := h.auditInventory(ctx, req.Tenants, log)
+	if aerr != nil {
+		sum.Warnings = append(sum.Warnings, aerr.Error())
+	}
+	sum.Audit = aout
+	return sum, nil
+}
+
+// auditInventory runs one audited inventory collection of tenants (all
+// when empty) in-process and returns where its summary and report are.
+func (h *Handler) auditInventory(ctx context.Context, tenants []string, log *slog.Logger) (*scaleout.AuditOutcome, error) {
+	cfg := collector.Config{RunID: collector.NewRunID(h.now()), Datasets: h.Config.Datasets, Tenants: tenants}
+	cfg.Date = h.now().UTC().Format(time.DateOnly)
+	cfg.Now, cfg.Logger = h.Now, log
+	hook := audit.RunHook(audit.Options{Sink: h.Store, Store: audit.SinkStore{Sink: h.Store}, Publisher: h.Events, Rules: h.Config.AuditRules})
+	obs, done, err := hook(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Observer = obs
+	man, err := h.runOnce(ctx, cfg, log)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), collector.DefaultFinishTime)
+	defer cancel()
+	out, ferr := done(fctx, man)
+	return out, errors.Join(err, ferr)
 }
