@@ -31,6 +31,9 @@ type Options struct {
 	// RunID and Date must be the collector run's (collector.Config.RunID
 	// and Date).
 	RunID, Date string
+	// Shard is the collector run's shard (collector.Config.Shard): a
+	// shard's summary and report are under the run's, one per shard.
+	Shard string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger (default: discard).
@@ -345,6 +348,18 @@ func DriftKey(date, runID, tenantID string) string {
 // SummaryKey is the key of a run's audit summary.
 func SummaryKey(runID string) string { return "audit/run=" + runID + "/summary.json" }
 
+// ShardRun is the run part of a shard's audit keys: SummaryKey(ShardRun(runID,
+// shard)) and ReportKey(ShardRun(runID, shard)); runID itself without a shard.
+func ShardRun(runID, shard string) string {
+	if shard == "" {
+		return runID
+	}
+	return runID + "/shard=" + shard
+}
+
+// Key returns the run part of the summary's keys (see ShardRun).
+func (s *Summary) Key() string { return ShardRun(s.RunID, s.Shard) }
+
 // writeNDJSON streams records as gzip NDJSON into one object.
 func writeNDJSON[T any](ctx context.Context, s sink.Sink, key string, recs []T) error {
 	obj, err := s.Create(ctx, key, "application/gzip")
@@ -375,6 +390,7 @@ func writeNDJSON[T any](ctx context.Context, s sink.Sink, key string, recs []T) 
 type Summary struct {
 	Version  int           `json:"version"`
 	RunID    string        `json:"run_id"`
+	Shard    string        `json:"shard,omitempty"`
 	Date     string        `json:"dt"`
 	Finished time.Time     `json:"finished_at"`
 	Totals   SummaryTotals `json:"totals"`
@@ -409,7 +425,7 @@ func (a *Auditor) Summary() *Summary {
 	a.wg.Wait()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := &Summary{Version: 1, RunID: a.opts.RunID, Date: a.opts.Date, Tenants: []*TenantAudit{}, Health: a.opts.HealthMapping}
+	s := &Summary{Version: 1, RunID: a.opts.RunID, Shard: a.opts.Shard, Date: a.opts.Date, Tenants: []*TenantAudit{}, Health: a.opts.HealthMapping}
 	for _, ta := range a.results {
 		s.Tenants = append(s.Tenants, ta)
 		s.Totals.Tenants++
@@ -453,7 +469,7 @@ func (a *Auditor) Finish(ctx context.Context) (*Summary, error) {
 	s.Finished = a.opts.Now().UTC()
 	if a.opts.Publisher != nil {
 		ev := Event{DetailType: DetailAuditRunCompleted, Detail: &RunCompletedDetail{RunID: s.RunID, Date: s.Date, Totals: s.Totals,
-			SummaryKey: SummaryKey(s.RunID), ReportKey: ReportKey(s.RunID), Location: a.opts.Sink.String(), CompletedAt: s.Finished}}
+			SummaryKey: SummaryKey(s.Key()), ReportKey: ReportKey(s.Key()), Location: a.opts.Sink.String(), CompletedAt: s.Finished}}
 		var errs []string
 		a.publish(ctx, []Event{ev}, &s.RunEventsSent, &s.RunEventsFailed, &errs)
 		s.RunErrors = append(s.RunErrors, errs...)
@@ -462,7 +478,7 @@ func (a *Auditor) Finish(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return s, fmt.Errorf("audit: encoding summary: %w", err)
 	}
-	if err := a.opts.Sink.Put(ctx, SummaryKey(a.opts.RunID), append(b, '\n'), "application/json"); err != nil {
+	if err := a.opts.Sink.Put(ctx, SummaryKey(s.Key()), append(b, '\n'), "application/json"); err != nil {
 		return s, fmt.Errorf("audit: writing summary: %w", err)
 	}
 	return s, nil

@@ -83,7 +83,7 @@ func relLink(runID, key string) string {
 // RenderReport renders the run's audit as one self-contained HTML page
 // (inline CSS and SVG, no external assets). now anchors the timeline.
 func RenderReport(s *Summary, now time.Time) ([]byte, error) {
-	d := reportData{Summary: s, Now: now.UTC(), Summ: relLink(s.RunID, SummaryKey(s.RunID))}
+	d := reportData{Summary: s, Now: now.UTC(), Summ: relLink(s.Key(), SummaryKey(s.Key()))}
 	for _, ta := range s.Tenants {
 		rt := reportTenant{TenantAudit: ta}
 		for _, ds := range ta.Datasets {
@@ -94,12 +94,12 @@ func RenderReport(s *Summary, now time.Time) ([]byte, error) {
 		rt.Shown = ta.Kept[:min(len(ta.Kept), MaxReportRows)]
 		rt.More = ta.Changes - len(rt.Shown)
 		if ta.DriftKey != "" {
-			rt.DriftLink = relLink(s.RunID, ta.DriftKey)
+			rt.DriftLink = relLink(s.Key(), ta.DriftKey)
 		}
 		rt.FindingsShown = ta.Findings[:min(len(ta.Findings), MaxReportRows)]
 		rt.FindingsMore = len(ta.Findings) - len(rt.FindingsShown)
 		if ta.FindingsKey != "" {
-			rt.FindingsLink = relLink(s.RunID, ta.FindingsKey)
+			rt.FindingsLink = relLink(s.Key(), ta.FindingsKey)
 		}
 		d.Tenants = append(d.Tenants, rt)
 		if ta.Changes > 0 || ta.NewFindings > 0 || len(ta.Errors) > 0 {
@@ -125,7 +125,7 @@ func WriteReport(ctx context.Context, snk sink.Sink, s *Summary, now time.Time) 
 	if err != nil {
 		return "", err
 	}
-	key := ReportKey(s.RunID)
+	key := ReportKey(s.Key())
 	if err := snk.Put(ctx, key, b, "text/html; charset=utf-8"); err != nil {
 		return "", fmt.Errorf("audit: writing report: %w", err)
 	}

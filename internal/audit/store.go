@@ -127,3 +127,22 @@ func OpenStore(ctx context.Context, snk sink.Sink, forcePathStyle bool) (Store, 
 	}
 	return nil, fmt.Errorf("audit: no reader for sink %s", snk)
 }
+
+// SinkStore reads objects back through the sink that wrote them (any
+// sink.Sink: directory, memory or S3), failing for objects over max bytes.
+type SinkStore struct{ Sink sink.Sink }
+
+// Get implements Store.
+func (s SinkStore) Get(ctx context.Context, key string, max int64) ([]byte, error) {
+	b, err := s.Sink.Get(ctx, key)
+	if errors.Is(err, sink.ErrNotFound) {
+		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("audit: %s is larger than %d bytes", key, max)
+	}
+	return b, nil
+}

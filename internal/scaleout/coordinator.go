@@ -86,6 +86,9 @@ type Coordinator struct {
 	Logger *slog.Logger
 	// Joined, if set, is called with every joined run manifest (metrics).
 	Joined func(ctx context.Context, m *collector.Manifest)
+	// Audit, if set, observes every engine run the coordinator starts (the
+	// in-process run and each shard) and finishes its audit after it.
+	Audit Audit
 }
 
 // Mode is what a scheduled run did.
@@ -116,6 +119,8 @@ type Scheduled struct {
 	Estimate    *Estimate
 	RunEstimate time.Duration
 	Warnings    []string
+	// Audit is what the in-process run's audit wrote (Coordinator.Audit).
+	Audit *AuditOutcome
 }
 
 func (c *Coordinator) now() time.Time {

@@ -78,6 +78,11 @@ func (s fakeSession) Run(ctx context.Context, cfg collector.Config) (*collector.
 			Datasets: []collector.DatasetResult{{Dataset: "devices", Status: st, APICalls: 2}}})
 	}
 	r.mu.Unlock()
+	if cfg.Observer != nil {
+		for i := range m.Tenants {
+			cfg.Observer.OnTenantDone(ctx, msp.Tenant{ID: m.Tenants[i].ID}, &m.Tenants[i])
+		}
+	}
 	m.Summarize()
 	if err := collector.WriteManifest(ctx, r.store, m); err != nil {
 		return m, err

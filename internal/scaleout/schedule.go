@@ -36,8 +36,8 @@ func (c *Coordinator) Schedule(ctx context.Context) (*Scheduled, error) {
 		// The engine lists again and records the failure in the run's
 		// manifest (and its metrics) before reporting it.
 		log.ErrorContext(ctx, "listing tenants failed; running in-process to record it", slog.Any("error", err))
-		man, err := s.Run(ctx, collector.Config{RunID: runID, Datasets: c.Datasets, Concurrency: c.Concurrency, Logger: log, Now: c.Now})
-		return c.finish(ctx, &Scheduled{RunID: runID, Mode: ModeInProcess}, man, err, log)
+		man, aout, warns, err := c.runEngine(ctx, s, collector.Config{RunID: runID, Datasets: c.Datasets, Concurrency: c.Concurrency, Logger: log, Now: c.Now}, log)
+		return c.finish(ctx, &Scheduled{RunID: runID, Mode: ModeInProcess, Audit: aout, Warnings: warns}, man, err, log)
 	}
 	costs, dec := c.decide(ctx, listed, datasets, log)
 	out := &Scheduled{RunID: runID, Reason: dec.Reason, Estimate: &dec.Whole, RunEstimate: dec.Run}
@@ -116,7 +116,9 @@ func (c *Coordinator) runInProcess(ctx context.Context, s Session, out *Schedule
 		cfg.Tenants = deferredFirst(costs)
 		log.InfoContext(ctx, "collecting the previous run's deferred tenants first", slog.Int("deferred", n))
 	}
-	man, err := s.Run(ctx, cfg)
+	man, aout, warns, err := c.runEngine(ctx, s, cfg, log)
+	out.Audit = aout
+	out.Warnings = append(out.Warnings, warns...)
 	out, err = c.finish(ctx, out, man, err, log)
 	if err != nil {
 		return nil, err

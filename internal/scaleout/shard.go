@@ -81,7 +81,7 @@ func (c *Coordinator) collectShard(ctx context.Context, msg *ShardMessage, datas
 	}
 	cfg := collector.Config{RunID: msg.RunID, Shard: msg.ID(), Date: runDate(msg.RunID, now), Tenants: msg.Tenants, Datasets: datasets,
 		Listed: shardTenants(msg), Concurrency: c.Concurrency, Logger: log, Now: c.Now}
-	man, runErr := s.Run(ctx, cfg)
+	man, _, _, runErr := c.runEngine(ctx, s, cfg, log)
 	s.Close(ctx)
 	switch {
 	case man == nil || collector.ManifestUnwritten(man, runErr):

@@ -223,11 +223,14 @@ func (tp *tmpl) checkScopedResource(service string, r *yaml.Node, secretPrefixAR
 		if res == "InventoryBucket" && attr == "Arn" {
 			return ""
 		}
-		if isSub && strings.HasPrefix(sub, "${InventoryBucket.Arn}/${OutputPrefix}") &&
-			(strings.Contains(sub, "inventory/") || strings.Contains(sub, "runs/")) {
-			return ""
+		if rest, ok := strings.CutPrefix(sub, "${InventoryBucket.Arn}/${OutputPrefix}"); isSub && ok {
+			for _, p := range []string{"inventory/", "runs/", "baseline/", "drift/", "findings/", "audit/"} {
+				if strings.HasPrefix(rest, p) {
+					return ""
+				}
+			}
 		}
-		return "S3 resources must be the bucket or its inventory/ and runs/ prefixes"
+		return "S3 resources must be the bucket or its inventory/, runs/, baseline/, drift/, findings/ and audit/ prefixes"
 	case "kms":
 		if tp.resourceType(res) == "AWS::KMS::Key" && attr == "Arn" {
 			return ""

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/centralmsp/centralmsp/internal/apibudget"
+	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
@@ -38,6 +40,8 @@ const (
 	EnvCentralRate       = "CENTRALMSP_CENTRAL_RATE"
 	EnvGLPDevicesRate    = "CENTRALMSP_GLP_DEVICES_RATE"
 	EnvGLPSubsRate       = "CENTRALMSP_GLP_SUBSCRIPTIONS_RATE"
+	EnvAudit             = "CENTRALMSP_AUDIT"
+	EnvAuditRules        = audit.RulesEnv
 )
 
 // Limits of the numeric settings.
@@ -87,6 +91,14 @@ type Config struct {
 	// run's start plus RunWindow (CENTRALMSP_RUN_WINDOW, a Go duration such
 	// as 50m): later shards defer their tenants to the next scheduled run.
 	RunWindow time.Duration
+	// Audit makes every scheduled engine run (in-process and each shard)
+	// an audit: drift against the tenants' baselines, findings, events and
+	// the report (CENTRALMSP_AUDIT, a boolean, default true).
+	Audit bool
+	// AuditRules are the finding rules (CENTRALMSP_AUDIT_RULES: the rules
+	// as JSON, or a file path in the deployment package; default the
+	// built-in rules).
+	AuditRules *audit.Rules
 	// Budget adjusts pkg/central's default budgets
 	// (CENTRALMSP_CENTRAL_SCOPE, CENTRALMSP_GLP_SCOPE,
 	// CENTRALMSP_CENTRAL_RATE in requests/s, CENTRALMSP_GLP_DEVICES_RATE and
@@ -107,6 +119,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Concurrency:       collector.DefaultConcurrency,
 		ShardConcurrency:  DefaultShardConcurrency,
 		ShardFraction:     scaleout.DefaultShardFraction,
+		Audit:             true,
 	}
 	e.checkLocations(&c)
 	e.intVar(EnvConcurrency, 1, MaxConcurrency, &c.Concurrency)
@@ -130,6 +143,30 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			e.bad(EnvForcePathStyle, v, "want true or false")
 		}
 		c.ForcePathStyle = b
+	}
+	if v := e.get(EnvAudit); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			e.bad(EnvAudit, v, "want true or false")
+		}
+		c.Audit = b
+	}
+	if v := e.get(EnvAuditRules); v != "" {
+		data, source := []byte(v), EnvAuditRules
+		if !strings.HasPrefix(v, "{") {
+			b, err := os.ReadFile(v)
+			if err != nil {
+				e.errs = append(e.errs, fmt.Errorf("%s: %w", EnvAuditRules, err))
+			}
+			data, source = b, v
+		}
+		if len(data) > 0 {
+			r, err := audit.ParseRules(data, source)
+			if err != nil {
+				e.errs = append(e.errs, fmt.Errorf("%s: %w", EnvAuditRules, err))
+			}
+			c.AuditRules = r
+		}
 	}
 	if v := e.get(EnvRunWindow); v != "" {
 		d, err := time.ParseDuration(v)

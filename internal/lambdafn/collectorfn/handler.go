@@ -12,11 +12,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/events"
 	"github.com/centralmsp/centralmsp/internal/lambdafn/credsecret"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/internal/sink"
@@ -59,6 +62,9 @@ type Handler struct {
 	// Latency is the planner's assumed request latency (default
 	// scaleout.DefaultLatency).
 	Latency time.Duration
+	// Events receives the audit's events (EventPublisher on
+	// CENTRALMSP_EVENT_BUS); nil publishes none.
+	Events audit.Publisher
 }
 
 // NewFromEnv reads the configuration and builds the AWS clients from the
@@ -89,6 +95,9 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 	}
 	if cfg.ShardQueueURL != "" {
 		h.SQS = sqs.NewFromConfig(awsCfg)
+	}
+	if cfg.Audit {
+		h.Events = EventPublisher{P: events.New(eventbridge.NewFromConfig(awsCfg), EventBus())}
 	}
 	return h, nil
 }
@@ -124,6 +133,9 @@ type Summary struct {
 	// invocation; RunEstimateMS its estimated wall time as planned.
 	Estimate      *scaleout.Estimate `json:"estimate,omitempty"`
 	RunEstimateMS int64              `json:"run_estimate_ms,omitempty"`
+	// Audit is where the scheduled in-process run's audit is (summary and
+	// report keys under Location).
+	Audit *scaleout.AuditOutcome `json:"audit,omitempty"`
 }
 
 func (s *Summary) fill(m *collector.Manifest) {
@@ -295,5 +307,35 @@ func (h *Handler) audit(ctx context.Context, reqID string, req *AuditRequest, lo
 	}
 	log.InfoContext(ctx, "audit request", slog.Int("tenants", len(req.Tenants)), slog.String("filter", filter))
 	man, err := h.runOnce(ctx, cfg, log)
-	return finish(ctx, &Summary{RequestID: reqID, Kind: KindAudit}, man, err, log)
+	sum, err := finish(ctx, &Summary{RequestID: reqID, Kind: KindAudit}, man, err, log)
+	if err != nil || !h.Config.Audit {
+		return sum, err
+	}
+	// Then the same audit as the scheduled run's, for the named tenants:
+	// inventory, drift against their baselines, findings, events, report.
+	aout, aerr := h.auditInventory(ctx, req.Tenants, log)
+	if aerr != nil {
+		sum.Warnings = append(sum.Warnings, aerr.Error())
+	}
+	sum.Audit = aout
+	return sum, nil
+}
+
+// auditInventory runs one audited inventory collection of tenants (all
+// when empty) in-process and returns where its summary and report are.
+func (h *Handler) auditInventory(ctx context.Context, tenants []string, log *slog.Logger) (*scaleout.AuditOutcome, error) {
+	cfg := collector.Config{RunID: collector.NewRunID(h.now()), Datasets: h.Config.Datasets, Tenants: tenants}
+	cfg.Date = h.now().UTC().Format(time.DateOnly)
+	cfg.Now, cfg.Logger = h.Now, log
+	hook := audit.RunHook(audit.Options{Sink: h.Store, Store: audit.SinkStore{Sink: h.Store}, Publisher: h.Events, Rules: h.Config.AuditRules})
+	obs, done, err := hook(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Observer = obs
+	man, err := h.runOnce(ctx, cfg, log)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), collector.DefaultFinishTime)
+	defer cancel()
+	out, ferr := done(fctx, man)
+	return out, errors.Join(err, ferr)
 }

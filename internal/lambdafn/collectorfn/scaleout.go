@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
 )
@@ -30,6 +31,9 @@ func (h *Handler) coordinator(log *slog.Logger) *scaleout.Coordinator {
 		Logger:           log,
 		Joined:           h.emf(log, JoinedEMFDimensions()),
 	}
+	if h.Config.Audit {
+		c.Audit = audit.RunHook(audit.Options{Sink: h.Store, Store: audit.SinkStore{Sink: h.Store}, Publisher: h.Events, Rules: h.Config.AuditRules})
+	}
 	if h.SQS != nil {
 		c.Queue = &scaleout.SQSQueue{Client: h.SQS, URL: h.Config.ShardQueueURL}
 	}
@@ -45,7 +49,7 @@ func (h *Handler) scheduled(ctx context.Context, reqID string, log *slog.Logger)
 	}
 	sum := &Summary{RequestID: reqID, Kind: KindScheduled, RunID: out.RunID, Mode: string(out.Mode), Reason: out.Reason,
 		Shards: out.Shards, Plan: out.Plan, Tenants: out.Tenants, TenantsDeferred: out.TenantsDeferred,
-		Warnings: out.Warnings, Estimate: out.Estimate, RunEstimateMS: out.RunEstimate.Milliseconds()}
+		Warnings: out.Warnings, Estimate: out.Estimate, RunEstimateMS: out.RunEstimate.Milliseconds(), Audit: out.Audit}
 	if out.Manifest != nil {
 		sum.Manifest = collector.ManifestKey(out.Manifest.RunID)
 		sum.fill(out.Manifest)
