@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -165,6 +166,10 @@ func (mu *mutation) remove(key string) {
 	}
 }
 
+// mutateTenant applies the options to one tenant's current snapshot and
+// stores the result as the tenant's new snapshot. The random draws happen
+// in a fixed order (devices, moves, new ids, subscriptions) so a seed
+// always yields the same changes.
 func (s *Server) mutateTenant(ts *tenantState, o MutateOptions) []Change {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -178,22 +183,9 @@ func (s *Server) mutateTenant(ts *tenantState, o MutateOptions) []Change {
 	for k, v := range cur.sets {
 		mu.sets[k] = slices.Clone(v)
 	}
-	// Onboarded devices, their kind dataset and the tenant's sites.
-	type dev struct{ serial, kindSet string }
-	var devs []dev
-	type site struct{ id, name string }
-	var sites []site
-	for _, raw := range mu.sets[DatasetDevices] {
-		m := decodeRec(raw)
-		kindSet := map[string]string{"ACCESS_POINT": DatasetAPs, "SWITCH": DatasetSwitches, "GATEWAY": DatasetGateways}[renderVal(m["deviceType"])]
-		devs = append(devs, dev{keyOf(m, DatasetDevices), kindSet})
-		st := site{renderVal(m["siteId"]), renderVal(m["siteName"])}
-		if st.id != "" && !slices.Contains(sites, st) {
-			sites = append(sites, st)
-		}
-	}
+	devs, sites := mu.onboarded()
 	r.Shuffle(len(devs), func(i, j int) { devs[i], devs[j] = devs[j], devs[i] })
-	take := func(n int) []dev {
+	take := func(n int) []mutDevice {
 		n = min(n, len(devs))
 		out := devs[:n]
 		devs = devs[n:]
@@ -204,63 +196,117 @@ func (s *Server) mutateTenant(ts *tenantState, o MutateOptions) []Change {
 	}
 	if len(sites) >= 2 {
 		for _, d := range take(o.Move) {
-			var from string
-			for _, raw := range mu.sets[DatasetDevices] {
-				if m := decodeRec(raw); keyOf(m, DatasetDevices) == d.serial {
-					from = renderVal(m["siteId"])
-				}
-			}
-			to := sites[r.IntN(len(sites))]
-			for to.id == from {
-				to = sites[r.IntN(len(sites))]
-			}
-			for _, ds := range []string{DatasetDevices, d.kindSet, DatasetDeviceInventory} {
-				mu.edit(ds, d.serial, func(m map[string]any) { m["siteId"], m["siteName"] = to.id, to.name })
-			}
+			mu.move(d, sites, r)
 		}
 	}
 	for _, d := range take(o.Refirmware) {
-		for _, ds := range []string{DatasetDevices, d.kindSet, DatasetDeviceInventory} {
-			mu.edit(ds, d.serial, func(m map[string]any) {
-				if fw := renderVal(m["firmwareVersion"]); fw != "" {
-					m["firmwareVersion"] = fw + "-u" + strconv.Itoa(ts.mutations)
-				}
-			})
+		mu.refirmware(d, ts.mutations)
+	}
+	mu.addAPs(ts, o.Add, r)
+	mu.subscriptions(o, r, s.now)
+	ts.data.Store(&tenantData{gen: cur.gen, sets: mu.sets})
+	return mu.changes
+}
+
+// mutDevice is an onboarded device and the kind dataset (access points,
+// switches or gateways) that also holds its record.
+type mutDevice struct{ serial, kindSet string }
+
+// mutSite is a site that has devices; moves pick their target among them.
+type mutSite struct{ id, name string }
+
+// onboarded lists the devices of the devices dataset and the distinct
+// sites they are in, in dataset order (the caller shuffles with its seed).
+func (mu *mutation) onboarded() (devs []mutDevice, sites []mutSite) {
+	for _, raw := range mu.sets[DatasetDevices] {
+		m := decodeRec(raw)
+		kindSet := map[string]string{"ACCESS_POINT": DatasetAPs, "SWITCH": DatasetSwitches, "GATEWAY": DatasetGateways}[renderVal(m["deviceType"])]
+		devs = append(devs, mutDevice{keyOf(m, DatasetDevices), kindSet})
+		st := mutSite{renderVal(m["siteId"]), renderVal(m["siteName"])}
+		if st.id != "" && !slices.Contains(sites, st) {
+			sites = append(sites, st)
 		}
 	}
-	// New access points, cloned from an existing one.
+	return devs, sites
+}
+
+// move puts the device in a random site other than its current one, in
+// every dataset that carries the device's site. sites must hold at least
+// two sites, or the draw would never end.
+func (mu *mutation) move(d mutDevice, sites []mutSite, r *rand.Rand) {
+	var from string
+	for _, raw := range mu.sets[DatasetDevices] {
+		if m := decodeRec(raw); keyOf(m, DatasetDevices) == d.serial {
+			from = renderVal(m["siteId"])
+		}
+	}
+	to := sites[r.IntN(len(sites))]
+	for to.id == from {
+		to = sites[r.IntN(len(sites))]
+	}
+	for _, ds := range []string{DatasetDevices, d.kindSet, DatasetDeviceInventory} {
+		mu.edit(ds, d.serial, func(m map[string]any) { m["siteId"], m["siteName"] = to.id, to.name })
+	}
+}
+
+// refirmware gives the device a new firmware version, unique to this
+// mutation, in every dataset that reports its firmware.
+func (mu *mutation) refirmware(d mutDevice, mutations int) {
+	for _, ds := range []string{DatasetDevices, d.kindSet, DatasetDeviceInventory} {
+		mu.edit(ds, d.serial, func(m map[string]any) {
+			if fw := renderVal(m["firmwareVersion"]); fw != "" {
+				m["firmwareVersion"] = fw + "-u" + strconv.Itoa(mutations)
+			}
+		})
+	}
+}
+
+// addAPs adds n access points cloned from the tenant's first one (none if
+// it has no access point), with serials, MACs and names derived from the
+// mutation count so they never collide with generated or earlier ones.
+func (mu *mutation) addAPs(ts *tenantState, n int, r *rand.Rand) {
 	var tmpl string
 	for _, raw := range mu.sets[DatasetAPs] {
 		tmpl = keyOf(decodeRec(raw), DatasetAPs)
 		break
 	}
-	for i := range o.Add {
-		if tmpl == "" {
+	if tmpl == "" {
+		return
+	}
+	for i := range n {
+		mu.addAP(ts, tmpl, ts.mutations*1000+i, r)
+	}
+}
+
+// addAP clones the template access point's record in each dataset that
+// lists access points, as device number n.
+func (mu *mutation) addAP(ts *tenantState, tmpl string, n int, r *rand.Rand) {
+	serial := fmt.Sprintf("AT%sN%06d", ts.code, n)
+	mac := fmt.Sprintf("06:%02X:%02X:%02X:%02X:%02X", ts.info.Index&0xFF, (ts.info.Index>>8)&0xFF, (n>>16)&0xFF, (n>>8)&0xFF, n&0xFF)
+	name := fmt.Sprintf("AP-%s-new%d", strings.ToLower(ts.code), n)
+	for _, ds := range []string{DatasetDevices, DatasetAPs, DatasetDeviceInventory, DatasetGLPDevices} {
+		for _, raw := range mu.sets[ds] {
+			m := decodeRec(raw)
+			if keyOf(m, ds) != tmpl {
+				continue
+			}
+			m["serialNumber"], m["macAddress"], m["deviceName"] = serial, mac, name
+			if ds == DatasetGLPDevices {
+				m["id"] = uuidFrom(r)
+			} else {
+				m["id"] = serial
+			}
+			mu.sets[ds] = append(mu.sets[ds], mustJSON(m))
+			mu.changes = append(mu.changes, Change{TenantHexID: mu.hex, Dataset: ds, Key: serial, Type: "CREATE"})
 			break
 		}
-		n := ts.mutations*1000 + i
-		serial := fmt.Sprintf("AT%sN%06d", ts.code, n)
-		mac := fmt.Sprintf("06:%02X:%02X:%02X:%02X:%02X", ts.info.Index&0xFF, (ts.info.Index>>8)&0xFF, (n>>16)&0xFF, (n>>8)&0xFF, n&0xFF)
-		name := fmt.Sprintf("AP-%s-new%d", strings.ToLower(ts.code), n)
-		for _, ds := range []string{DatasetDevices, DatasetAPs, DatasetDeviceInventory, DatasetGLPDevices} {
-			for _, raw := range mu.sets[ds] {
-				m := decodeRec(raw)
-				if keyOf(m, ds) != tmpl {
-					continue
-				}
-				m["serialNumber"], m["macAddress"], m["deviceName"] = serial, mac, name
-				if ds == DatasetGLPDevices {
-					m["id"] = uuidFrom(r)
-				} else {
-					m["id"] = serial
-				}
-				mu.sets[ds] = append(mu.sets[ds], mustJSON(m))
-				mu.changes = append(mu.changes, Change{TenantHexID: mu.hex, Dataset: ds, Key: serial, Type: "CREATE"})
-				break
-			}
-		}
 	}
-	// Subscriptions.
+}
+
+// subscriptions renews random subscriptions, then ends and expires
+// started ones; a subscription gets at most one of the three changes.
+// Expiry is relative to now, the simulator's clock.
+func (mu *mutation) subscriptions(o MutateOptions, r *rand.Rand, now func() time.Time) {
 	var started, all []string
 	for _, raw := range mu.sets[DatasetSubscriptions] {
 		m := decodeRec(raw)
@@ -278,37 +324,33 @@ func (s *Server) mutateTenant(ts *tenantState, o MutateOptions) []Change {
 			}
 		})
 	}
-	ended := 0
-	var endedKeys []string
-	for _, k := range started {
-		if ended == o.End {
-			break
-		}
-		if slices.Contains(renewed, k) {
-			continue
-		}
-		endedKeys = append(endedKeys, k)
+	ended := pickStarted(started, o.End, renewed)
+	for _, k := range ended {
 		mu.edit(DatasetSubscriptions, k, func(m map[string]any) {
 			m["subscriptionStatus"] = "ENDED"
 			m["endTime"] = ts3339(baseTime.AddDate(0, 0, -1))
 		})
-		ended++
 	}
-	expired := 0
+	for _, k := range pickStarted(started, o.Expire, slices.Concat(renewed, ended)) {
+		mu.edit(DatasetSubscriptions, k, func(m map[string]any) {
+			m["endTime"] = ts3339(now().AddDate(0, 0, 20).Truncate(time.Second))
+		})
+	}
+}
+
+// pickStarted returns up to n of the started keys, in order, skipping
+// those in taken, so one subscription never gets two changes.
+func pickStarted(started []string, n int, taken []string) []string {
+	var out []string
 	for _, k := range started {
-		if expired == o.Expire {
+		if len(out) == n {
 			break
 		}
-		if slices.Contains(renewed, k) || slices.Contains(endedKeys, k) {
-			continue
+		if !slices.Contains(taken, k) {
+			out = append(out, k)
 		}
-		mu.edit(DatasetSubscriptions, k, func(m map[string]any) {
-			m["endTime"] = ts3339(s.now().AddDate(0, 0, 20).Truncate(time.Second))
-		})
-		expired++
 	}
-	ts.data.Store(&tenantData{gen: cur.gen, sets: mu.sets})
-	return mu.changes
+	return out
 }
 
 // withAlerts returns the list-tenants items with the alerts Mutate added.
