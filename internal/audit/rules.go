@@ -144,119 +144,172 @@ var ruleInputs = map[string][]string{
 
 // evaluate runs the enabled rules; evaluated lists the rules that ran.
 func (rs *Rules) evaluate(in evalInput) (out []Finding, evaluated []string) {
-	mk := func(rule string, r Rule, ds, key, msg string, details map[string]string) Finding {
-		return Finding{ID: rule + "|" + ds + "|" + key, TenantID: in.TenantID, TenantName: in.TenantName, Rule: rule,
-			Severity: r.Severity, Dataset: ds, Key: key, Message: msg, Details: details, RunID: in.RunID, Time: in.Now}
-	}
 	for _, name := range RuleNames() {
 		r := rs.Rules[name]
-		if !r.Enabled {
-			continue
-		}
-		ready := true
-		for _, ds := range ruleInputs[name] {
-			if in.Sets[ds] == nil {
-				ready = false
-			}
-		}
-		if name == RuleHealthRising && (in.Health == nil || in.PrevHealth == nil) {
-			ready = false
-		}
-		if !ready {
+		if !r.Enabled || !ruleReady(name, in) {
 			continue
 		}
 		evaluated = append(evaluated, name)
-		switch name {
-		case RuleSubscriptionExpiring:
-			b := in.Sets["subscriptions"]
-			v := snapshotView{b}
-			ie, is, it := v.field("endTime"), v.field("subscriptionStatus"), v.field("tier")
-			if ie < 0 {
-				continue
-			}
-			days := cmp.Or(r.Days, 30)
-			for k, vals := range b.Items {
-				end, err := time.Parse(time.RFC3339, vals[ie])
-				if err != nil || (is >= 0 && vals[is] == "ENDED") {
-					continue
-				}
-				left := end.Sub(in.Now)
-				if left < 0 || left > time.Duration(days)*24*time.Hour {
-					continue
-				}
-				d := int(left.Hours() / 24)
-				det := map[string]string{"end_time": vals[ie], "days_left": strconv.Itoa(d)}
-				if it >= 0 {
-					det["tier"] = vals[it]
-				}
-				out = append(out, mk(name, r, "subscriptions", k, fmt.Sprintf("subscription %s ends in %d day(s), on %s", k, d, end.UTC().Format(time.DateOnly)), det))
-			}
-		case RuleDeviceUnsubscribed:
-			b := in.Sets["glp-devices"]
-			v := snapshotView{b}
-			isub, iarch := v.field("subscriptionKey"), v.field("archived")
-			if isub < 0 {
-				continue
-			}
-			for k, vals := range b.Items {
-				if vals[isub] != "" || (iarch >= 0 && vals[iarch] == "true") {
-					continue
-				}
-				out = append(out, mk(name, r, "glp-devices", k, "device "+k+" has no subscription", nil))
-			}
-		case RuleDeviceOffline:
-			b := in.Sets["devices"]
-			v := snapshotView{b}
-			ist := v.field("status")
-			if ist < 0 {
-				continue
-			}
-			for k, vals := range b.Items {
-				if s := strings.ToUpper(vals[ist]); s != "" && s != "ONLINE" && s != "UP" {
-					out = append(out, mk(name, r, "devices", k, "device "+k+" is "+vals[ist], map[string]string{"status": vals[ist]}))
-				}
-			}
-		case RuleFirmwareMixed:
-			b := in.Sets["devices"]
-			v := snapshotView{b}
-			im, ifw := v.field("model"), v.field("firmwareVersion")
-			if im < 0 || ifw < 0 {
-				continue
-			}
-			byModel := map[string]map[string]int{}
-			for _, vals := range b.Items {
-				if vals[im] == "" || vals[ifw] == "" {
-					continue
-				}
-				if byModel[vals[im]] == nil {
-					byModel[vals[im]] = map[string]int{}
-				}
-				byModel[vals[im]][vals[ifw]]++
-			}
-			minV := cmp.Or(r.MinVersions, 2)
-			for model, vs := range byModel {
-				if len(vs) < minV {
-					continue
-				}
-				names := slices.Sorted(maps.Keys(vs))
-				shown := names[:min(len(names), 10)]
-				out = append(out, mk(name, r, "devices", model, fmt.Sprintf("model %s runs %d firmware versions", model, len(vs)),
-					map[string]string{"versions": strings.Join(shown, ", "), "count": strconv.Itoa(len(vs))}))
-			}
-		case RuleHealthRising:
-			h, p := in.Health, in.PrevHealth
-			if h.Alerts > p.Alerts {
-				out = append(out, mk(name, r, "tenant-health", "alerts", fmt.Sprintf("alerts rose from %d to %d since the last run", p.Alerts, h.Alerts),
-					map[string]string{"previous": strconv.Itoa(p.Alerts), "now": strconv.Itoa(h.Alerts)}))
-			}
-			if h.DegradedSites > p.DegradedSites {
-				out = append(out, mk(name, r, "tenant-health", "degraded-sites", fmt.Sprintf("degraded sites rose from %d to %d since the last run", p.DegradedSites, h.DegradedSites),
-					map[string]string{"previous": strconv.Itoa(p.DegradedSites), "now": strconv.Itoa(h.DegradedSites)}))
-			}
-		}
+		out = append(out, ruleRun{in: in, name: name, r: r}.check()...)
 	}
 	sortFindings(out)
 	return out, evaluated
+}
+
+// ruleReady reports whether the input holds all a rule needs: its complete
+// datasets and, for the health rule, this run's and the previous run's
+// health. A rule that is not ready keeps its previous findings state.
+func ruleReady(name string, in evalInput) bool {
+	for _, ds := range ruleInputs[name] {
+		if in.Sets[ds] == nil {
+			return false
+		}
+	}
+	return name != RuleHealthRising || (in.Health != nil && in.PrevHealth != nil)
+}
+
+// ruleRun is one rule evaluated on one tenant's input; its checks build
+// their findings through finding so every finding carries the same
+// tenant, run and severity.
+type ruleRun struct {
+	in   evalInput
+	name string
+	r    Rule
+}
+
+// check runs the rule's check. A check that misses a field it needs finds
+// nothing (the rule still counts as evaluated).
+func (rr ruleRun) check() []Finding {
+	switch rr.name {
+	case RuleSubscriptionExpiring:
+		return rr.subscriptionExpiring()
+	case RuleDeviceUnsubscribed:
+		return rr.deviceUnsubscribed()
+	case RuleDeviceOffline:
+		return rr.deviceOffline()
+	case RuleFirmwareMixed:
+		return rr.firmwareMixed()
+	case RuleHealthRising:
+		return rr.healthRising()
+	}
+	return nil
+}
+
+// finding builds the rule's finding for a dataset record; the id joins
+// rule, dataset and key so the same problem keeps its id across runs.
+func (rr ruleRun) finding(ds, key, msg string, details map[string]string) Finding {
+	in := rr.in
+	return Finding{ID: rr.name + "|" + ds + "|" + key, TenantID: in.TenantID, TenantName: in.TenantName, Rule: rr.name,
+		Severity: rr.r.Severity, Dataset: ds, Key: key, Message: msg, Details: details, RunID: in.RunID, Time: in.Now}
+}
+
+// subscriptionExpiring finds subscriptions, not ended, whose end time is
+// within the rule's days (30 by default) from now.
+func (rr ruleRun) subscriptionExpiring() (out []Finding) {
+	b := rr.in.Sets["subscriptions"]
+	v := snapshotView{b}
+	ie, is, it := v.field("endTime"), v.field("subscriptionStatus"), v.field("tier")
+	if ie < 0 {
+		return nil
+	}
+	days := cmp.Or(rr.r.Days, 30)
+	for k, vals := range b.Items {
+		end, err := time.Parse(time.RFC3339, vals[ie])
+		if err != nil || (is >= 0 && vals[is] == "ENDED") {
+			continue
+		}
+		left := end.Sub(rr.in.Now)
+		if left < 0 || left > time.Duration(days)*24*time.Hour {
+			continue
+		}
+		d := int(left.Hours() / 24)
+		det := map[string]string{"end_time": vals[ie], "days_left": strconv.Itoa(d)}
+		if it >= 0 {
+			det["tier"] = vals[it]
+		}
+		out = append(out, rr.finding("subscriptions", k, fmt.Sprintf("subscription %s ends in %d day(s), on %s", k, d, end.UTC().Format(time.DateOnly)), det))
+	}
+	return out
+}
+
+// deviceUnsubscribed finds devices, not archived, without a subscription.
+func (rr ruleRun) deviceUnsubscribed() (out []Finding) {
+	b := rr.in.Sets["glp-devices"]
+	v := snapshotView{b}
+	isub, iarch := v.field("subscriptionKey"), v.field("archived")
+	if isub < 0 {
+		return nil
+	}
+	for k, vals := range b.Items {
+		if vals[isub] != "" || (iarch >= 0 && vals[iarch] == "true") {
+			continue
+		}
+		out = append(out, rr.finding("glp-devices", k, "device "+k+" has no subscription", nil))
+	}
+	return out
+}
+
+// deviceOffline finds devices whose status is known and neither online
+// nor up.
+func (rr ruleRun) deviceOffline() (out []Finding) {
+	b := rr.in.Sets["devices"]
+	ist := snapshotView{b}.field("status")
+	if ist < 0 {
+		return nil
+	}
+	for k, vals := range b.Items {
+		if s := strings.ToUpper(vals[ist]); s != "" && s != "ONLINE" && s != "UP" {
+			out = append(out, rr.finding("devices", k, "device "+k+" is "+vals[ist], map[string]string{"status": vals[ist]}))
+		}
+	}
+	return out
+}
+
+// firmwareMixed finds models that run at least the rule's minimum number
+// of firmware versions (2 by default); the details show at most ten.
+func (rr ruleRun) firmwareMixed() (out []Finding) {
+	b := rr.in.Sets["devices"]
+	v := snapshotView{b}
+	im, ifw := v.field("model"), v.field("firmwareVersion")
+	if im < 0 || ifw < 0 {
+		return nil
+	}
+	byModel := map[string]map[string]int{}
+	for _, vals := range b.Items {
+		if vals[im] == "" || vals[ifw] == "" {
+			continue
+		}
+		if byModel[vals[im]] == nil {
+			byModel[vals[im]] = map[string]int{}
+		}
+		byModel[vals[im]][vals[ifw]]++
+	}
+	minV := cmp.Or(rr.r.MinVersions, 2)
+	for model, vs := range byModel {
+		if len(vs) < minV {
+			continue
+		}
+		names := slices.Sorted(maps.Keys(vs))
+		shown := names[:min(len(names), 10)]
+		out = append(out, rr.finding("devices", model, fmt.Sprintf("model %s runs %d firmware versions", model, len(vs)),
+			map[string]string{"versions": strings.Join(shown, ", "), "count": strconv.Itoa(len(vs))}))
+	}
+	return out
+}
+
+// healthRising finds the tenant's alerts and degraded sites rising since
+// the previous run; ruleReady ensures both health figures are present.
+func (rr ruleRun) healthRising() (out []Finding) {
+	h, p := rr.in.Health, rr.in.PrevHealth
+	if h.Alerts > p.Alerts {
+		out = append(out, rr.finding("tenant-health", "alerts", fmt.Sprintf("alerts rose from %d to %d since the last run", p.Alerts, h.Alerts),
+			map[string]string{"previous": strconv.Itoa(p.Alerts), "now": strconv.Itoa(h.Alerts)}))
+	}
+	if h.DegradedSites > p.DegradedSites {
+		out = append(out, rr.finding("tenant-health", "degraded-sites", fmt.Sprintf("degraded sites rose from %d to %d since the last run", p.DegradedSites, h.DegradedSites),
+			map[string]string{"previous": strconv.Itoa(p.DegradedSites), "now": strconv.Itoa(h.DegradedSites)}))
+	}
+	return out
 }
 
 var severityRank = map[Severity]int{SeverityCritical: 0, SeverityHigh: 1, SeverityMedium: 2, SeverityLow: 3, SeverityInfo: 4}
