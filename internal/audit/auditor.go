@@ -245,63 +245,7 @@ func (a *Auditor) Wait() { a.wg.Wait() }
 // tenant's drift object, findings, events, then the new baselines.
 func (a *Auditor) tenantDone(ctx context.Context, t msp.Tenant, tr *collector.TenantResult, st *tenantState, ta *TenantAudit) error {
 	now := a.opts.Now().UTC()
-	var changes []Change
-	var newBaselines []*Baseline
-	complete := map[string]*Baseline{}
-	for _, sp := range specs {
-		dr := tr.Dataset(sp.Dataset)
-		if dr == nil {
-			continue // not selected
-		}
-		da := DatasetAudit{Dataset: sp.Dataset, Status: StatusNotCompared}
-		var cur *Baseline
-		if st != nil {
-			cur = st.sets[sp.Dataset]
-		}
-		if dr.Status != collector.StatusOK || cur == nil {
-			ta.Datasets = append(ta.Datasets, da)
-			continue
-		}
-		cur.Time = now
-		complete[sp.Dataset] = cur
-		da.Items = len(cur.Items)
-		if sp.Dataset == "subscriptions" {
-			ta.Subscriptions = subscriptionEnds(cur)
-		}
-		data, err := a.opts.Store.Get(ctx, BaselineKey(t.ID, sp.Dataset), MaxBaselineBytes)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			da.Status = StatusFirst
-			newBaselines = append(newBaselines, cur)
-		case err != nil:
-			da.Status, da.Error = StatusError, err.Error()
-			ta.Errors = append(ta.Errors, err.Error())
-		default:
-			prev, derr := DecodeBaseline(data, t.ID, sp.Dataset)
-			if derr != nil {
-				a.log.Warn("baseline refused; replacing it", slog.String("tenant", t.ID), slog.String("dataset", sp.Dataset), slog.Any("error", derr))
-				da.Status, da.Error = StatusRefused, derr.Error()
-				ta.Errors = append(ta.Errors, derr.Error())
-				newBaselines = append(newBaselines, cur)
-				break
-			}
-			da.Status = StatusCompared
-			cs := Diff(prev, cur)
-			for _, c := range cs {
-				switch c.ChangeType {
-				case Create:
-					da.Created++
-				case Update:
-					da.Updated++
-				case Delete:
-					da.Deleted++
-				}
-			}
-			changes = append(changes, cs...)
-			newBaselines = append(newBaselines, cur)
-		}
-		ta.Datasets = append(ta.Datasets, da)
-	}
+	changes, newBaselines, complete := a.compareTenant(ctx, t, tr, st, ta, now)
 	ta.Changes = len(changes)
 	if a.opts.KeepChanges > 0 {
 		ta.Kept = slices.Clone(changes[:min(len(changes), a.opts.KeepChanges)])
@@ -326,10 +270,92 @@ func (a *Auditor) tenantDone(ctx context.Context, t msp.Tenant, tr *collector.Te
 		evs = append(evs, findingEvents(ta, a.opts.Sink.String(), a.opts.EventCap)...)
 		a.publish(ctx, evs, &ta.EventsSent, &ta.EventsFailed, &ta.Errors)
 	}
-	for _, b := range newBaselines {
+	errs = append(errs, a.writeBaselines(ctx, t.ID, ta, newBaselines)...)
+	return errors.Join(errs...)
+}
+
+// compareTenant compares each selected dataset the collector completed
+// with its stored baseline, adding a DatasetAudit per dataset to ta. It
+// returns the changes, the snapshots to store as new baselines (only those
+// whose comparison did not fail to read the old one, so a read error never
+// overwrites a baseline) and the complete snapshots by dataset, which the
+// rules evaluate.
+func (a *Auditor) compareTenant(ctx context.Context, t msp.Tenant, tr *collector.TenantResult, st *tenantState, ta *TenantAudit, now time.Time) (changes []Change, newBaselines []*Baseline, complete map[string]*Baseline) {
+	complete = map[string]*Baseline{}
+	for _, sp := range specs {
+		dr := tr.Dataset(sp.Dataset)
+		if dr == nil {
+			continue // not selected
+		}
+		da := DatasetAudit{Dataset: sp.Dataset, Status: StatusNotCompared}
+		var cur *Baseline
+		if st != nil {
+			cur = st.sets[sp.Dataset]
+		}
+		if dr.Status != collector.StatusOK || cur == nil {
+			ta.Datasets = append(ta.Datasets, da)
+			continue
+		}
+		cur.Time = now
+		complete[sp.Dataset] = cur
+		da.Items = len(cur.Items)
+		if sp.Dataset == "subscriptions" {
+			ta.Subscriptions = subscriptionEnds(cur)
+		}
+		cs, store := a.compareDataset(ctx, t.ID, sp.Dataset, cur, &da, ta)
+		changes = append(changes, cs...)
+		if store {
+			newBaselines = append(newBaselines, cur)
+		}
+		ta.Datasets = append(ta.Datasets, da)
+	}
+	return changes, newBaselines, complete
+}
+
+// compareDataset diffs one complete snapshot against its stored baseline
+// and records the outcome in da. store says whether cur should replace
+// the baseline: yes when there was none, when it was refused (it would
+// fail again every run), or after a comparison; no when reading it failed.
+func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, cur *Baseline, da *DatasetAudit, ta *TenantAudit) (cs []Change, store bool) {
+	data, err := a.opts.Store.Get(ctx, BaselineKey(tenantID, dataset), MaxBaselineBytes)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		da.Status = StatusFirst
+		return nil, true
+	case err != nil:
+		da.Status, da.Error = StatusError, err.Error()
+		ta.Errors = append(ta.Errors, err.Error())
+		return nil, false
+	}
+	prev, derr := DecodeBaseline(data, tenantID, dataset)
+	if derr != nil {
+		a.log.Warn("baseline refused; replacing it", slog.String("tenant", tenantID), slog.String("dataset", dataset), slog.Any("error", derr))
+		da.Status, da.Error = StatusRefused, derr.Error()
+		ta.Errors = append(ta.Errors, derr.Error())
+		return nil, true
+	}
+	da.Status = StatusCompared
+	cs = Diff(prev, cur)
+	for _, c := range cs {
+		switch c.ChangeType {
+		case Create:
+			da.Created++
+		case Update:
+			da.Updated++
+		case Delete:
+			da.Deleted++
+		}
+	}
+	return cs, true
+}
+
+// writeBaselines stores the new baselines; a failed write is recorded in
+// ta and returned, and does not stop the others.
+func (a *Auditor) writeBaselines(ctx context.Context, tenantID string, ta *TenantAudit, bs []*Baseline) (errs []error) {
+	for _, b := range bs {
 		data, err := EncodeBaseline(b)
 		if err == nil {
-			err = a.opts.Sink.Put(ctx, BaselineKey(t.ID, b.Dataset), data, "application/gzip")
+			err = a.opts.Sink.Put(ctx, BaselineKey(tenantID, b.Dataset), data, "application/gzip")
 		}
 		if err != nil {
 			err = fmt.Errorf("audit: writing baseline %s: %w", b.Dataset, err)
@@ -337,7 +363,7 @@ func (a *Auditor) tenantDone(ctx context.Context, t msp.Tenant, tr *collector.Te
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // DriftKey is the key of a tenant's drift records in a run.
