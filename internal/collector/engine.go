@@ -639,52 +639,91 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 		res.RateLimited = stats.RateLimited.Load()
 		res.Unauthorized = stats.Unauthorized.Load()
 	}()
-	fail := func(err error) DatasetResult {
-		var se *SinkError
-		if errors.As(err, &se) {
-			r.sinkMu.Lock()
-			if r.sinkErr == nil {
-				r.sinkErr = err
-			}
-			r.sinkMu.Unlock()
-		}
-		res.Status = StatusFailed
-		res.Error = errorInfo(err)
-		res.Key, res.SHA256, res.Bytes = "", "", 0
-		return res
-	}
 
 	obj, err := r.cfg.Sink.Create(ctx, key, ContentType)
 	if err != nil {
-		return fail(&SinkError{Key: key, Err: err})
+		return r.failDataset(res, &SinkError{Key: key, Err: err})
 	}
 	// After a successful Commit, Abort is a no-op. Detached so an expired
 	// ctx still aborts (the S3 sink bounds it by its FailTimeout).
 	defer func() { _ = obj.Abort(context.WithoutCancel(ctx)) }()
 	cw := &countingWriter{w: obj, key: key}
-	// The gzip writer (~800 KB of state) is taken when the first page has
-	// arrived, not before: a tenant waiting for its first page (e.g. for a
-	// budget) holds none, so memory follows the pages being written, not
-	// the tenants in flight.
-	var zw *gzip.Writer
-	writer := func() *gzip.Writer {
-		if zw == nil {
-			zw, _ = r.gzPool.Get().(*gzip.Writer)
-			if zw == nil {
-				zw, _ = gzip.NewWriterLevel(cw, GzipLevel) // a valid level: no error
-			} else {
-				zw.Reset(cw)
-			}
-		}
-		return zw
-	}
-	defer func() {
-		if zw != nil {
-			zw.Reset(io.Discard)
-			r.gzPool.Put(zw)
-		}
-	}()
+	gz := &lazyGzip{pool: &r.gzPool, w: cw}
+	defer gz.release()
 
+	if err := r.writePages(central.WithCallStats(ctx, &stats), client, t, d, gz, &res); err != nil {
+		return r.failDataset(res, err)
+	}
+	if err := gz.writer().Close(); err != nil {
+		return r.failDataset(res, err)
+	}
+	if cw.err != nil {
+		return r.failDataset(res, cw.err)
+	}
+	info, err := obj.Commit(ctx)
+	if err != nil {
+		return r.failDataset(res, &SinkError{Key: key, Err: err})
+	}
+	res.Status = StatusOK
+	res.Key, res.Bytes, res.SHA256 = info.Key, info.Bytes, info.SHA256
+	return res
+}
+
+// failDataset marks res failed with err and no object. The first sink
+// error is also kept for the run, which returns it from Run (see finish):
+// a sink failure is the caller's problem, not only the tenant's.
+func (r *run) failDataset(res DatasetResult, err error) DatasetResult {
+	var se *SinkError
+	if errors.As(err, &se) {
+		r.sinkMu.Lock()
+		if r.sinkErr == nil {
+			r.sinkErr = err
+		}
+		r.sinkMu.Unlock()
+	}
+	res.Status = StatusFailed
+	res.Error = errorInfo(err)
+	res.Key, res.SHA256, res.Bytes = "", "", 0
+	return res
+}
+
+// lazyGzip is a gzip writer onto w taken from the run's pool when the
+// first page has arrived, not before. The writer holds ~800 KB of state:
+// a tenant waiting for its first page (e.g. for a budget) holds none, so
+// memory follows the pages being written, not the tenants in flight.
+type lazyGzip struct {
+	pool *sync.Pool
+	w    io.Writer
+	zw   *gzip.Writer
+}
+
+// writer returns the gzip writer, taking it on first use.
+func (g *lazyGzip) writer() *gzip.Writer {
+	if g.zw == nil {
+		g.zw, _ = g.pool.Get().(*gzip.Writer)
+		if g.zw == nil {
+			g.zw, _ = gzip.NewWriterLevel(g.w, GzipLevel) // a valid level: no error
+		} else {
+			g.zw.Reset(g.w)
+		}
+	}
+	return g.zw
+}
+
+// release returns the writer, if taken, to the pool, detached from the
+// object so the pool does not keep the object alive.
+func (g *lazyGzip) release() {
+	if g.zw != nil {
+		g.zw.Reset(io.Discard)
+		g.pool.Put(g.zw)
+	}
+}
+
+// writePages fetches the dataset's pages on ctx and writes each item as a
+// record through gz, counting records and pages in res (the error message
+// of a bad item names its position from them). This is the per-record hot
+// path: one line buffer and one scratch buffer serve every record.
+func (r *run) writePages(ctx context.Context, client *central.Client, t msp.Tenant, d Dataset, gz *lazyGzip, res *DatasetResult) error {
 	meta := recordMeta(t, r.cfg.RunID)
 	obs := r.cfg.Observer
 	if obs != nil {
@@ -692,20 +731,20 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 	}
 	var line, scratch bytes.Buffer
 	spec := central.PageSpec{App: d.App, Path: d.Path, Style: d.Style, Limit: d.Limit, Params: mergeParams(d.Params, r.cfg.Params[d.Name])}
-	for page, err := range central.Pages[json.RawMessage](central.WithCallStats(ctx, &stats), client, spec) {
+	for page, err := range central.Pages[json.RawMessage](ctx, client, spec) {
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		at := r.now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
-		w := writer()
+		w := gz.writer()
 		clean := page.Response != nil && cleanPage(page.Response.Raw) // items are part of the body
 		for _, item := range page.Items {
 			line.Reset()
 			if err := appendValidRecord(&line, &scratch, meta, at, item, clean); err != nil {
-				return fail(fmt.Errorf("collector: %s item %d of page %d: %w", d.Name, res.Records, page.Number, err))
+				return fmt.Errorf("collector: %s item %d of page %d: %w", d.Name, res.Records, page.Number, err)
 			}
 			if _, err := w.Write(line.Bytes()); err != nil {
-				return fail(err)
+				return err
 			}
 			res.Records++
 			if obs != nil {
@@ -714,19 +753,7 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 		}
 		res.Pages++
 	}
-	if err := writer().Close(); err != nil {
-		return fail(err)
-	}
-	if cw.err != nil {
-		return fail(cw.err)
-	}
-	info, err := obj.Commit(ctx)
-	if err != nil {
-		return fail(&SinkError{Key: key, Err: err})
-	}
-	res.Status = StatusOK
-	res.Key, res.Bytes, res.SHA256 = info.Key, info.Bytes, info.SHA256
-	return res
+	return nil
 }
 
 // recordMeta renders the added fields up to (not including) _collected_at's
