@@ -20,6 +20,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/centralmsp/centralmsp/internal/audit"
+	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/centralsim"
 	"github.com/centralmsp/centralmsp/pkg/msp"
@@ -190,6 +191,27 @@ func (s *stack) scheduledAudit(t *testing.T, h *Handler, q eventQueue) (*Summary
 	return sum, q.drain(t, sum.Audit.EventsSent)
 }
 
+// checkRunCompleted: one AuditRunCompleted event names the run and its
+// report as the summary does.
+func checkRunCompleted(t *testing.T, evs []busEvent, sum *Summary) {
+	t.Helper()
+	if n := byType(evs)[audit.DetailAuditRunCompleted]; n != 1 {
+		t.Fatalf("%d AuditRunCompleted events", n)
+	}
+	for _, e := range evs {
+		if e.DetailType != audit.DetailAuditRunCompleted {
+			continue
+		}
+		var d audit.RunCompletedDetail
+		if err := json.Unmarshal(e.Detail, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.RunID != sum.RunID || d.ReportKey != sum.Audit.Report || d.SummaryKey != sum.Audit.Summary || d.Totals.Changes != sum.Audit.Changes {
+			t.Errorf("AuditRunCompleted %s, summary %+v audit %+v", e.Detail, sum, sum.Audit)
+		}
+	}
+}
+
 // TestAuditEventsEndToEnd: the scheduled path with auditing on, against
 // the simulator and moto (S3, EventBridge custom bus, rule to SQS),
 // publishes exactly the simulator's changes as InventoryChange events; a
@@ -230,7 +252,7 @@ func TestAuditEventsEndToEnd(t *testing.T) {
 
 	// 2. A few changes on two tenants: the events are exactly them.
 	want := s.sim.Mutate(centralsim.MutateOptions{Tenants: []string{tn[0].HexID}, Refirmware: 1})
-	want = append(want, s.sim.Mutate(centralsim.MutateOptions{Tenants: []string{tn[1].HexID}, Renew: 1})...)
+	want = append(want, s.sim.Mutate(centralsim.MutateOptions{Tenants: []string{tn[1].HexID}, Renew: 1, Add: 1})...)
 	if len(want) == 0 {
 		t.Fatal("the simulator changed nothing")
 	}
@@ -242,9 +264,7 @@ func TestAuditEventsEndToEnd(t *testing.T) {
 	if !slices.Equal(got, exp) {
 		t.Fatalf("published changes differ from the simulator's\n got %q\nwant %q", got, exp)
 	}
-	if byType(evs2)[audit.DetailAuditRunCompleted] != 1 {
-		t.Errorf("second run events %v", byType(evs2))
-	}
+	checkRunCompleted(t, evs2, sum2)
 	t.Logf("changes: %d simulator changes, events %v, %s", len(want), byType(evs2), time.Since(start).Round(time.Millisecond))
 
 	// 3. A device removed from a tenant whose devices endpoint fails: no
@@ -255,8 +275,22 @@ func TestAuditEventsEndToEnd(t *testing.T) {
 	if !slices.ContainsFunc(removed, failed) {
 		t.Fatalf("the removal did not touch %s: %+v", centralsim.DatasetDevices, removed)
 	}
-	_, evs3 := s.scheduledAudit(t, h, q)
+	sum3, evs3 := s.scheduledAudit(t, h, q)
 	s.sim.SetFaults(centralsim.Faults{})
+	if sum3.TenantsFailed != 1 || sum3.TenantsOK != 2 {
+		t.Errorf("third run %+v", sum3)
+	}
+	hit := false
+	for _, tr := range s.manifest(t, sum3.Manifest).Tenants {
+		for _, dr := range tr.Datasets {
+			if dr.Dataset == centralsim.DatasetDevices && dr.Status == collector.StatusFailed {
+				hit = hit || strings.EqualFold(strings.ReplaceAll(tr.ID, "-", ""), tn[0].HexID)
+			}
+		}
+	}
+	if !hit {
+		t.Fatalf("the fault did not fail %s of tenant %s", centralsim.DatasetDevices, tn[0].Name)
+	}
 	got = publishedChanges(t, evs3)
 	failedPrefix := strings.ToLower(tn[0].HexID) + " | " + centralsim.DatasetDevices + " | "
 	for _, g := range got {
