@@ -327,3 +327,29 @@ func TestAuditEventsEndToEnd(t *testing.T) {
 	s.noSecretsLogged(t)
 	t.Logf("total %s", time.Since(start).Round(time.Millisecond))
 }
+
+// TestAuditManyEventsKeepReport: with the default finding rules the
+// baseline run publishes dozens of findings, which moto takes longer than
+// collector.DefaultFinishTime to deliver after the run returns; the audit's
+// summary, report and AuditRunCompleted are still written and sent.
+func TestAuditManyEventsKeepReport(t *testing.T) {
+	s := newStack(t, 2, map[string]string{EnvShardQueueURL: "-", EnvEventBus: auditTestBus, EnvAudit: "true"})
+	q := newEventQueue(t, s)
+	h := s.handler(t)
+	start := time.Now()
+	sum, evs := s.scheduledAudit(t, h, q)
+	took := time.Since(start)
+	if sum.Audit.Findings == 0 || sum.Audit.Report == "" || sum.Audit.EventsSent != sum.Audit.Findings+1 {
+		t.Fatalf("audit %+v", sum.Audit)
+	}
+	if n := byType(evs)[audit.DetailAuditFinding]; n != sum.Audit.Findings {
+		t.Errorf("%d AuditFinding events, %d findings", n, sum.Audit.Findings)
+	}
+	checkRunCompleted(t, evs, sum)
+	for _, key := range []string{sum.Audit.Report, sum.Audit.Summary} {
+		if _, err := s.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String(testPrefix + key)}); err != nil {
+			t.Errorf("%s: %v", key, err)
+		}
+	}
+	t.Logf("%d findings published and read back in %s (finish budget %s)", sum.Audit.Findings, took.Round(time.Millisecond), collector.DefaultFinishTime)
+}
