@@ -55,6 +55,11 @@ func (c *Coordinator) runEngine(ctx context.Context, s Session, cfg collector.Co
 	}
 	cfg.Observer = obs
 	man, err := s.Run(ctx, cfg)
+	// The finish budget starts once the observer's own work (comparisons
+	// and their events, still going after Run returns) is done.
+	if w, ok := obs.(interface{ Wait() }); ok {
+		w.Wait()
+	}
 	// Detached: the audit is finished even when the run used its time up.
 	fctx, cancel := detached(ctx)
 	defer cancel()

@@ -126,3 +126,37 @@ func TestAuditStartFailsRunsUnaudited(t *testing.T) {
 		t.Errorf("no warning for the audit that did not start")
 	}
 }
+
+// waitingObserver has background work the coordinator waits for before the
+// finish budget starts.
+type waitingObserver struct {
+	fakeObserver
+	waited *bool
+}
+
+func (o waitingObserver) Wait() { *o.waited = true }
+
+func TestAuditFinishAfterObserverWait(t *testing.T) {
+	store := sink.NewMemory()
+	r := newFakeRunner(store, 2)
+	a := &fakeAudit{seen: map[string][]string{}}
+	var waited, waitedFirst bool
+	c := newTestCoordinator(store, r, nil)
+	c.Audit = func(ctx context.Context, cfg collector.Config) (collector.ItemObserver, AuditFinish, error) {
+		obs, finish, err := a.hook(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return waitingObserver{fakeObserver: obs.(fakeObserver), waited: &waited}, func(ctx context.Context, man *collector.Manifest) (*AuditOutcome, error) {
+			waitedFirst = waited
+			return finish(ctx, man)
+		}, nil
+	}
+	out, err := c.Schedule(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !waitedFirst || out.Audit == nil {
+		t.Fatalf("finish called before the observer's Wait (waited %v), audit %+v", waitedFirst, out.Audit)
+	}
+}

@@ -334,6 +334,10 @@ func (h *Handler) auditInventory(ctx context.Context, tenants []string, log *slo
 	}
 	cfg.Observer = obs
 	man, err := h.runOnce(ctx, cfg, log)
+	// The finish budget starts after the comparisons (and their events).
+	if w, ok := obs.(interface{ Wait() }); ok {
+		w.Wait()
+	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), collector.DefaultFinishTime)
 	defer cancel()
 	out, ferr := done(fctx, man)
