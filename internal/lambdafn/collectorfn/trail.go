@@ -1,0 +1,96 @@
+package collectorfn
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/centralmsp/centralmsp/internal/audittrail"
+	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/scaleout"
+)
+
+// TrailSummary is the incremental audit trail's outcome in an invocation's
+// Summary: per tenant its status, records and object keys.
+type TrailSummary struct {
+	RunID   string                    `json:"run_id,omitempty"`
+	Tenants []audittrail.TenantResult `json:"tenants,omitempty"`
+	Written int                       `json:"written"`
+	Failed  int                       `json:"failed"`
+	Records int                       `json:"records"`
+}
+
+// collectedTenants are the tenants a manifest's run started (ok or failed;
+// not deferred or skipped).
+func collectedTenants(m *collector.Manifest) []string {
+	if m == nil {
+		return nil
+	}
+	var ids []string
+	for _, t := range m.Tenants {
+		if t.Status == collector.StatusOK || t.Status == collector.StatusFailed {
+			ids = append(ids, t.ID)
+		}
+	}
+	return ids
+}
+
+// shardTenants are the tenants of a shard message body (nil when it does
+// not decode; the coordinator has already refused such a message).
+func shardTenants(body []byte) []string {
+	var m scaleout.ShardMessage
+	if json.Unmarshal(body, &m) != nil {
+		return nil
+	}
+	return m.Tenants
+}
+
+// trail runs the incremental audit trail (audittrail.Run) for tenants with
+// its own MSP session: share divides the account-scoped budgets as the
+// engine run's did. It never fails the invocation: a tenant's failure is in
+// the returned summary and its warnings, and a failure of the whole trail
+// (no store, no MSP, tenant list) is one warning.
+func (h *Handler) trail(ctx context.Context, tenants []string, share int, log *slog.Logger) (*TrailSummary, []string) {
+	if !h.Config.AuditTrail || len(tenants) == 0 {
+		return nil, nil
+	}
+	if h.Watermarks == nil {
+		return nil, []string{"audit trail: no watermark store configured; skipped"}
+	}
+	m, err := h.openMSP(ctx, h.Config.Budgets(share), log)
+	if err != nil {
+		log.ErrorContext(ctx, "audit trail skipped", slog.Any("error", err))
+		return nil, []string{"audit trail: " + err.Error()}
+	}
+	defer m.Close()
+	res, err := audittrail.Run(ctx, audittrail.Config{
+		MSP:      collector.FromMSP(m),
+		Sink:     h.Store,
+		Store:    h.Watermarks,
+		Tenants:  tenants,
+		Lookback: h.Config.AuditLookback,
+		RunID:    collector.NewRunID(h.now()),
+		Now:      h.Now,
+		Logger:   log,
+	})
+	if err != nil {
+		log.ErrorContext(ctx, "audit trail failed", slog.Any("error", err))
+		return nil, []string{"audit trail: " + err.Error()}
+	}
+	sum := &TrailSummary{RunID: res.RunID, Tenants: res.Tenants}
+	var warnings []string
+	for _, t := range res.Tenants {
+		sum.Records += t.Records
+		switch t.Status {
+		case audittrail.StatusWritten:
+			sum.Written++
+		case audittrail.StatusFailed:
+			sum.Failed++
+			warnings = append(warnings, fmt.Sprintf("audit trail: tenant %s: %s", t.TenantID, t.Err))
+		}
+	}
+	log.InfoContext(ctx, "audit trail", slog.String("run_id", res.RunID), slog.Int("tenants", len(res.Tenants)),
+		slog.Int("written", sum.Written), slog.Int("failed", sum.Failed), slog.Int("records", sum.Records))
+	return sum, warnings
+}
