@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"log/slog"
 
 	"github.com/centralmsp/centralmsp/internal/audittrail"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
+	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
 // TrailSummary is the incremental audit trail's outcome in an invocation's
@@ -23,35 +25,66 @@ type TrailSummary struct {
 
 // collectedTenants are the tenants a manifest's run started (ok or failed;
 // not deferred or skipped).
-func collectedTenants(m *collector.Manifest) []string {
+func collectedTenants(m *collector.Manifest) []msp.Tenant {
 	if m == nil {
 		return nil
 	}
-	var ids []string
+	var ts []msp.Tenant
 	for _, t := range m.Tenants {
 		if t.Status == collector.StatusOK || t.Status == collector.StatusFailed {
-			ids = append(ids, t.ID)
+			ts = append(ts, msp.Tenant{ID: t.ID, Name: t.Name})
 		}
 	}
-	return ids
+	return ts
 }
 
-// shardTenants are the tenants of a shard message body (nil when it does
-// not decode; the coordinator has already refused such a message).
-func shardTenants(body []byte) []string {
+// shardTenants are the tenants of a shard message body, ids normalised
+// (nil when it does not decode; the coordinator has already refused such a
+// message, and an id that does not normalise is left out).
+func shardTenants(body []byte) []msp.Tenant {
 	var m scaleout.ShardMessage
 	if json.Unmarshal(body, &m) != nil {
 		return nil
 	}
-	return m.Tenants
+	var ts []msp.Tenant
+	for i, id := range m.Tenants {
+		n, err := msp.NormalizeTenantID(id)
+		if err != nil {
+			continue
+		}
+		t := msp.Tenant{ID: n}
+		if len(m.Names) == len(m.Tenants) {
+			t.Name = m.Names[i]
+		}
+		ts = append(ts, t)
+	}
+	return ts
 }
 
-// trail runs the incremental audit trail (audittrail.Run) for tenants with
-// its own MSP session: share divides the account-scoped budgets as the
+// knownTenants is an MSP whose tenant list is the tenants already known
+// (the run's manifest or the shard message): the trail lists no tenants
+// again.
+type knownTenants struct {
+	collector.MSP
+	tenants []msp.Tenant
+}
+
+func (k knownTenants) Tenants(context.Context) iter.Seq2[msp.Tenant, error] {
+	return func(yield func(msp.Tenant, error) bool) {
+		for _, t := range k.tenants {
+			if !yield(t, nil) {
+				return
+			}
+		}
+	}
+}
+
+// trail runs the incremental audit trail (audittrail.Run) for tenants
+// (without listing the MSP's tenants again) with its own MSP session: share divides the account-scoped budgets as the
 // engine run's did. It never fails the invocation: a tenant's failure is in
 // the returned summary and its warnings, and a failure of the whole trail
 // (no store, no MSP, tenant list) is one warning.
-func (h *Handler) trail(ctx context.Context, tenants []string, share int, log *slog.Logger) (*TrailSummary, []string) {
+func (h *Handler) trail(ctx context.Context, tenants []msp.Tenant, share int, log *slog.Logger) (*TrailSummary, []string) {
 	if !h.Config.AuditTrail || len(tenants) == 0 {
 		return nil, nil
 	}
@@ -65,10 +98,9 @@ func (h *Handler) trail(ctx context.Context, tenants []string, share int, log *s
 	}
 	defer m.Close()
 	res, err := audittrail.Run(ctx, audittrail.Config{
-		MSP:      collector.FromMSP(m),
+		MSP:      knownTenants{MSP: collector.FromMSP(m), tenants: tenants},
 		Sink:     h.Store,
 		Store:    h.Watermarks,
-		Tenants:  tenants,
 		Lookback: h.Config.AuditLookback,
 		RunID:    collector.NewRunID(h.now()),
 		Now:      h.Now,
