@@ -26,7 +26,7 @@ const DefaultKeepChanges = 500
 type Options struct {
 	// Sink receives drift, baselines and the summary (the collector's sink).
 	Sink sink.Sink
-	// Store reads the baselines back from the same root (see OpenStore).
+	// Store reads the baselines back from the same root (SinkStore on the same sink).
 	Store Store
 	// RunID and Date must be the collector run's (collector.Config.RunID
 	// and Date).

@@ -73,7 +73,7 @@ func benchCollectAudit(b *testing.B, tenants, devices int, latency time.Duration
 			}
 		} else {
 			cfg := collector.Config{MSP: collector.FromMSP(m), Sink: auditSink, Concurrency: 4}
-			if _, _, err := Collect(ctx, cfg, Options{Store: MemoryStore{Mem: auditSink}}); err != nil {
+			if _, _, err := Collect(ctx, cfg, Options{Store: SinkStore{Sink: auditSink}}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -60,7 +60,7 @@ func (e simEnv) collect(t *testing.T, runID string, at time.Time) (*collector.Ma
 	t.Helper()
 	cfg := collector.Config{MSP: collector.FromMSP(e.msp), Sink: e.dir, RunID: runID, Concurrency: 4,
 		Now: func() time.Time { return at }}
-	man, sum, err := Collect(context.Background(), cfg, Options{Store: DirStore{Dir: e.dir}})
+	man, sum, err := Collect(context.Background(), cfg, Options{Store: SinkStore{Sink: e.dir}})
 	if man == nil {
 		t.Fatalf("collect: %v", err)
 	}

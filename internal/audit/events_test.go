@@ -50,7 +50,7 @@ func TestEventsCapped(t *testing.T) {
 	t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	run := func(id string, at time.Time, pub Publisher) *Summary {
 		cfg := collector.Config{MSP: collector.FromMSP(e.msp), Sink: e.dir, RunID: id, Now: func() time.Time { return at }}
-		_, sum, err := Collect(context.Background(), cfg, Options{Store: DirStore{Dir: e.dir}, Publisher: pub, EventCap: 5,
+		_, sum, err := Collect(context.Background(), cfg, Options{Store: SinkStore{Sink: e.dir}, Publisher: pub, EventCap: 5,
 			Rules: &Rules{Rules: map[string]Rule{RuleDeviceOffline: {Enabled: true, Severity: SeverityMedium}}}})
 		if err != nil && pub != nil && !pub.(*fakePublisher).fail {
 			t.Fatal(err)

@@ -91,10 +91,7 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	store, err := audit.OpenStore(ctx, snk, *forcePath)
-	if err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
+	store := audit.SinkStore{Sink: snk}
 	var tokens msp.TenantTokenStore
 	if *tokenCache != "" {
 		backend, prefix, err := refreshOpenCache(ctx, env, *tokenCache)

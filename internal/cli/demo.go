@@ -244,9 +244,7 @@ func demoSchedule(ctx context.Context, env *Env, o demoOptions, store sink.Sink,
 		Logger:           env.Logger,
 	}
 	if !o.noAudit {
-		if dir, ok := store.(*sink.Dir); ok {
-			c.Audit = audit.RunHook(audit.Options{Sink: store, Store: audit.DirStore{Dir: dir}, Logger: env.Logger})
-		}
+		c.Audit = audit.RunHook(audit.Options{Sink: store, Store: audit.SinkStore{Sink: store}, Logger: env.Logger})
 	}
 	out, err := c.Schedule(ctx)
 	if out == nil {
@@ -314,7 +312,7 @@ func demoAudit(ctx context.Context, env *Env, sim *centralsim.Server, cm *msp.MS
 	want := sim.Mutate(centralsim.MutateOptions{Tenants: ids, Add: 3, Remove: 2, Move: 2, Refirmware: 3, Renew: 1, End: 1, Expire: 1, Alerts: 4})
 	fmt.Fprintf(w, "\nsimulator:      changed %d tenant(s): %d record change(s) (devices added, removed, moved, re-firmwared; subscriptions renewed, ended, ending soon)\n", len(ids), len(want))
 	fmt.Fprintln(w, "second collection (audited):")
-	res, err := auditRun(ctx, env, cm, snk, collectSpec{Concurrency: concurrency}, audit.Options{Store: audit.DirStore{Dir: snk.(*sink.Dir)}})
+	res, err := auditRun(ctx, env, cm, snk, collectSpec{Concurrency: concurrency}, audit.Options{Store: audit.SinkStore{Sink: snk}})
 	if res == nil {
 		return err
 	}

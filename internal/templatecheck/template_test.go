@@ -29,7 +29,8 @@ var functions = map[string]struct {
 			"CENTRALMSP_SHARD_QUEUE_URL", "CENTRALMSP_SHARD_CONCURRENCY", "CENTRALMSP_EVENT_BUS"},
 		allowed: []string{"CENTRALMSP_S3_FORCE_PATH_STYLE", "CENTRALMSP_SHARD_SIZE", "CENTRALMSP_SHARD_FRACTION",
 			"CENTRALMSP_RUN_WINDOW", "CENTRALMSP_CENTRAL_SCOPE", "CENTRALMSP_GLP_SCOPE", "CENTRALMSP_CENTRAL_RATE",
-			"CENTRALMSP_GLP_DEVICES_RATE", "CENTRALMSP_GLP_SUBSCRIPTIONS_RATE"},
+			"CENTRALMSP_GLP_DEVICES_RATE", "CENTRALMSP_GLP_SUBSCRIPTIONS_RATE",
+			"CENTRALMSP_AUDIT", "CENTRALMSP_AUDIT_RULES", "CENTRALMSP_AUDIT_TRAIL", "CENTRALMSP_AUDIT_LOOKBACK"},
 	},
 	"TokenRefreshFunction": {
 		codeURI:    "functions/tokenrefresh",
@@ -224,13 +225,13 @@ func (tp *tmpl) checkScopedResource(service string, r *yaml.Node, secretPrefixAR
 			return ""
 		}
 		if rest, ok := strings.CutPrefix(sub, "${InventoryBucket.Arn}/${OutputPrefix}"); isSub && ok {
-			for _, p := range []string{"inventory/", "runs/", "baseline/", "drift/", "findings/", "audit/"} {
+			for _, p := range []string{"inventory/", "runs/", "baseline/", "drift/", "findings/", "audit/", "watermarks/"} {
 				if strings.HasPrefix(rest, p) {
 					return ""
 				}
 			}
 		}
-		return "S3 resources must be the bucket or its inventory/, runs/, baseline/, drift/, findings/ and audit/ prefixes"
+		return "S3 resources must be the bucket or its inventory/, runs/, baseline/, drift/, findings/, audit/ and watermarks/ prefixes"
 	case "kms":
 		if tp.resourceType(res) == "AWS::KMS::Key" && attr == "Arn" {
 			return ""

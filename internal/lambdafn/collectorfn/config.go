@@ -16,6 +16,7 @@ import (
 
 	"github.com/centralmsp/centralmsp/internal/apibudget"
 	"github.com/centralmsp/centralmsp/internal/audit"
+	"github.com/centralmsp/centralmsp/internal/audittrail"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
@@ -42,6 +43,8 @@ const (
 	EnvGLPSubsRate       = "CENTRALMSP_GLP_SUBSCRIPTIONS_RATE"
 	EnvAudit             = "CENTRALMSP_AUDIT"
 	EnvAuditRules        = audit.RulesEnv
+	EnvAuditTrail        = "CENTRALMSP_AUDIT_TRAIL"
+	EnvAuditLookback     = "CENTRALMSP_AUDIT_LOOKBACK"
 )
 
 // Limits of the numeric settings.
@@ -99,6 +102,15 @@ type Config struct {
 	// as JSON, or a file path in the deployment package; default the
 	// built-in rules).
 	AuditRules *audit.Rules
+	// AuditTrail makes the scheduled run (in-process, and each shard) and
+	// an AuditRequest copy the collected tenants' GreenLake audit logs
+	// incrementally (internal/audittrail, watermarks under
+	// watermarks/audit-logs/) (CENTRALMSP_AUDIT_TRAIL, a boolean, default
+	// true).
+	AuditTrail bool
+	// AuditLookback is how far back a tenant's first audit trail run
+	// starts (CENTRALMSP_AUDIT_LOOKBACK, a Go duration, default 24h).
+	AuditLookback time.Duration
 	// Budget adjusts pkg/central's default budgets
 	// (CENTRALMSP_CENTRAL_SCOPE, CENTRALMSP_GLP_SCOPE,
 	// CENTRALMSP_CENTRAL_RATE in requests/s, CENTRALMSP_GLP_DEVICES_RATE and
@@ -120,6 +132,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		ShardConcurrency:  DefaultShardConcurrency,
 		ShardFraction:     scaleout.DefaultShardFraction,
 		Audit:             true,
+		AuditTrail:        true,
+		AuditLookback:     audittrail.DefaultLookback,
 	}
 	e.checkLocations(&c)
 	e.intVar(EnvConcurrency, 1, MaxConcurrency, &c.Concurrency)
@@ -150,6 +164,20 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			e.bad(EnvAudit, v, "want true or false")
 		}
 		c.Audit = b
+	}
+	if v := e.get(EnvAuditTrail); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			e.bad(EnvAuditTrail, v, "want true or false")
+		}
+		c.AuditTrail = b
+	}
+	if v := e.get(EnvAuditLookback); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			e.bad(EnvAuditLookback, v, "want a positive duration such as 24h")
+		}
+		c.AuditLookback = d
 	}
 	if v := e.get(EnvAuditRules); v != "" {
 		data, source := []byte(v), EnvAuditRules

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/centralmsp/centralmsp/internal/audit"
+	"github.com/centralmsp/centralmsp/internal/audittrail"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/events"
 	"github.com/centralmsp/centralmsp/internal/lambdafn/credsecret"
@@ -65,6 +66,10 @@ type Handler struct {
 	// Events receives the audit's events (EventPublisher on
 	// CENTRALMSP_EVENT_BUS); nil publishes none.
 	Events audit.Publisher
+	// Watermarks keeps the audit trail's watermarks with conditional writes
+	// (audittrail.S3Store on the output bucket and prefix); nil skips the
+	// trail with a warning.
+	Watermarks audittrail.Store
 }
 
 // NewFromEnv reads the configuration and builds the AWS clients from the
@@ -92,6 +97,9 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 		Store:          sink.NewS3(s3c, cfg.Bucket, cfg.Prefix),
 		SecretsManager: secretsmanager.NewFromConfig(awsCfg),
 		Logger:         slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+	}
+	if cfg.AuditTrail {
+		h.Watermarks = &audittrail.S3Store{Client: s3c, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
 	}
 	if cfg.ShardQueueURL != "" {
 		h.SQS = sqs.NewFromConfig(awsCfg)
@@ -136,6 +144,10 @@ type Summary struct {
 	// Audit is where the scheduled in-process run's audit is (summary and
 	// report keys under Location).
 	Audit *scaleout.AuditOutcome `json:"audit,omitempty"`
+	// AuditTrail is the incremental audit trail's outcome
+	// (CENTRALMSP_AUDIT_TRAIL): the scheduled in-process run's collected
+	// tenants, or an AuditRequest's tenants.
+	AuditTrail *TrailSummary `json:"audit_trail,omitempty"`
 }
 
 func (s *Summary) fill(m *collector.Manifest) {
@@ -308,8 +320,18 @@ func (h *Handler) audit(ctx context.Context, reqID string, req *AuditRequest, lo
 	log.InfoContext(ctx, "audit request", slog.Int("tenants", len(req.Tenants)), slog.String("filter", filter))
 	man, err := h.runOnce(ctx, cfg, log)
 	sum, err := finish(ctx, &Summary{RequestID: reqID, Kind: KindAudit}, man, err, log)
-	if err != nil || !h.Config.Audit {
+	if err != nil {
 		return sum, err
+	}
+	// The incremental audit trail of the tenants the run above collected
+	// (the named ones, resolved to workspace ids): exactly-once objects
+	// behind each tenant's watermark, next to the since-filtered
+	// audit-logs dataset.
+	var tw []string
+	sum.AuditTrail, tw = h.trail(ctx, collectedTenants(man), 1, log)
+	sum.Warnings = append(sum.Warnings, tw...)
+	if !h.Config.Audit {
+		return sum, nil
 	}
 	// Then the same audit as the scheduled run's, for the named tenants:
 	// inventory, drift against their baselines, findings, events, report.

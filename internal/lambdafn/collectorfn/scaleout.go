@@ -53,6 +53,9 @@ func (h *Handler) scheduled(ctx context.Context, reqID string, log *slog.Logger)
 	if out.Manifest != nil {
 		sum.Manifest = collector.ManifestKey(out.Manifest.RunID)
 		sum.fill(out.Manifest)
+		var tw []string
+		sum.AuditTrail, tw = h.trail(ctx, collectedTenants(out.Manifest), 1, log)
+		sum.Warnings = append(sum.Warnings, tw...)
 	}
 	return sum, nil
 }
@@ -69,6 +72,13 @@ func (h *Handler) shards(ctx context.Context, ev *events.SQSEvent, log *slog.Log
 			n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"]) // absent: 0, the first delay
 			c.RetryLater(ctx, rec.ReceiptHandle, n)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			continue
+		}
+		// The shard's tenants' audit trail; its failures are logged and
+		// never fail the shard.
+		_, tw := h.trail(ctx, shardTenants([]byte(rec.Body)), h.Config.ShardConcurrency, rlog)
+		for _, w := range tw {
+			rlog.WarnContext(ctx, w)
 		}
 	}
 	return resp
