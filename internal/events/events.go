@@ -1,9 +1,10 @@
 // Package events publishes centralmsp's change, finding and run events to an
 // Amazon EventBridge bus with PutEvents.
 //
-// Every event has source "centralmsp" and one of the detail types below; the
-// detail shapes are the structs of details.go, and events/schemas holds a JSON
-// Schema (draft 2020-12) for each. The bus is configuration (BusFromEnv reads
+// Every event has source "centralmsp". The detail types and their shapes are
+// internal/audit's (audit.DetailInventoryChange, audit.InventoryChangeDetail
+// and the others, see docs/events.md); events/schemas holds a JSON Schema
+// (draft 2020-12) for each. This package only encodes and sends them. The bus is configuration (BusFromEnv reads
 // CENTRALMSP_EVENT_BUS).
 //
 // # Limits (EventBridge PutEvents)
@@ -36,27 +37,6 @@ import (
 
 // Source is the source of every event centralmsp publishes.
 const Source = "centralmsp"
-
-// Detail types.
-const (
-	// DetailInventoryChange: one record of a dataset was created, updated
-	// or deleted between two collection runs (InventoryChange).
-	DetailInventoryChange = "InventoryChange"
-	// DetailInventoryChangeSummary replaces the InventoryChange events of
-	// one tenant and dataset in a run when they exceed the cap
-	// (InventoryChangeSummary).
-	DetailInventoryChangeSummary = "InventoryChangeSummary"
-	// DetailAuditFinding: a rule found something about a tenant
-	// (AuditFinding).
-	DetailAuditFinding = "AuditFinding"
-	// DetailAuditRunCompleted: an audit run ended (AuditRunCompleted).
-	DetailAuditRunCompleted = "AuditRunCompleted"
-)
-
-// DetailTypes lists every detail type, in a stable order.
-func DetailTypes() []string {
-	return []string{DetailInventoryChange, DetailInventoryChangeSummary, DetailAuditFinding, DetailAuditRunCompleted}
-}
 
 // EnvBus is the environment variable naming the event bus.
 const EnvBus = "CENTRALMSP_EVENT_BUS"
@@ -109,7 +89,7 @@ func EntrySize(e Entry) int {
 	return n
 }
 
-// NewEntry marshals detail (one of the detail structs, or any JSON value)
+// NewEntry marshals detail (an audit event detail, or any JSON value)
 // into an Entry of the given detail type.
 func NewEntry(detailType string, detail any) (Entry, error) {
 	b, err := json.Marshal(detail)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/testenv"
 )
 
@@ -95,30 +96,39 @@ func (m motoBus) drain(t testing.TB, want int) []delivered {
 	return out
 }
 
-// sampleEntries returns n entries cycling through every detail type.
+// sampleEntries returns n entries cycling through every detail type the
+// audit publishes, built from internal/audit's detail types.
 func sampleEntries(t testing.TB, n int) []Entry {
 	t.Helper()
 	at := time.Date(2026, 11, 23, 14, 15, 0, 0, time.UTC)
+	str := func(s string) *string { return &s }
 	var out []Entry
 	for i := range n {
 		var e Entry
 		var err error
-		switch i % 4 {
+		switch i % 5 {
 		case 0:
-			e, err = NewEntry(DetailInventoryChange, InventoryChange{TenantID: "3fa9c2d1e5b74a0c9d1e2f3a4b5c6d7e", TenantName: "Acme Networks",
-				Dataset: "aps", Key: fmt.Sprintf("CN%08d", i), ChangeType: ChangeUpdate, RunID: "r2", PreviousRunID: "r1",
-				PreviousCollectedAt: aws.Time(at.Add(-time.Hour)), CollectedAt: at,
-				Changes: []FieldChange{{Field: "status", PreviousValue: json.RawMessage(`"ONLINE"`), UpdatedValue: json.RawMessage(`"OFFLINE"`)}}})
+			e, err = NewEntry(audit.DetailInventoryChange, &audit.InventoryChangeDetail{TenantID: "3fa9c2d1e5b74a0c9d1e2f3a4b5c6d7e", TenantName: "Acme Networks",
+				Dataset: "aps", ResourceID: fmt.Sprintf("CN%08d", i), RunID: "r2", PreviousRunID: "r1", CaptureTime: at,
+				ConfigurationItemDiff: audit.ItemDiff{ChangeType: audit.Update, ChangedProperties: map[string]audit.ChangedProperty{
+					"status": {PreviousValue: str("Up"), UpdatedValue: str("Down"), ChangeType: audit.Update}}}})
 		case 1:
-			e, err = NewEntry(DetailAuditFinding, AuditFinding{TenantID: "3fa9c2d1e5b74a0c9d1e2f3a4b5c6d7e", TenantName: "Acme Networks",
-				Rule: "device-offline", Severity: SeverityHigh, Key: fmt.Sprintf("CN%08d", i), Message: "device went offline", RunID: "r2", DetectedAt: at})
+			e, err = NewEntry(audit.DetailAuditFinding, &audit.Finding{ID: fmt.Sprintf("device-offline|devices|CN%08d", i), TenantID: "3fa9c2d1e5b74a0c9d1e2f3a4b5c6d7e",
+				TenantName: "Acme Networks", Rule: audit.RuleDeviceOffline, Severity: audit.SeverityHigh, Dataset: "devices", Key: fmt.Sprintf("CN%08d", i),
+				Message: "device went offline", New: true, RunID: "r2", Time: at})
 		case 2:
-			e, err = NewEntry(DetailInventoryChangeSummary, InventoryChangeSummary{TenantID: "3fa9c2d1e5b74a0c9d1e2f3a4b5c6d7e", TenantName: "Acme Networks",
-				Dataset: fmt.Sprint("ds", i), RunID: "r2", Counts: map[string]int{ChangeCreate: 1200}, Capped: true, FullListURI: "s3://inv/changes/r2.ndjson.gz"})
+			e, err = NewEntry(audit.DetailInventoryChangeCap, &audit.SummarizedDetail{TenantID: "3fa9c2d1e5b74a0c9d1e2f3a4b5c6d7e", TenantName: "Acme Networks",
+				RunID: "r2", Total: 1200, Published: 99, Omitted: 1101, Counts: map[string]int{fmt.Sprint("ds", i, "/CREATE"): 1200},
+				Location: "s3://inv/drift/r2/changes.ndjson.gz", Key: "drift/r2/changes.ndjson.gz"})
 		case 3:
-			e, err = NewEntry(DetailAuditRunCompleted, AuditRunCompleted{RunID: fmt.Sprint("r", i), StartedAt: at, FinishedAt: at.Add(time.Minute),
-				Tenants: 3, Changes: 10, Findings: 2, ReportURI: "s3://inv/audit/r2/report.json"})
-			e.Resources = []string{"arn:aws:s3:::inv/audit/r2/report.json"}
+			e, err = NewEntry(audit.DetailAuditFindingCap, &audit.SummarizedDetail{TenantID: "3fa9c2d1e5b74a0c9d1e2f3a4b5c6d7e", TenantName: "Acme Networks",
+				RunID: "r2", Total: 150, Published: 99, Omitted: 51, Counts: map[string]int{audit.RuleDeviceOffline: 150},
+				Location: "s3://inv/findings/r2/findings.ndjson.gz", Key: "findings/r2/findings.ndjson.gz"})
+		case 4:
+			e, err = NewEntry(audit.DetailAuditRunCompleted, &audit.RunCompletedDetail{RunID: fmt.Sprint("r", i), Date: "2026-11-23",
+				Totals: audit.SummaryTotals{Tenants: 3, Changes: 10, Findings: 2}, SummaryKey: "audit/run=r2/summary.json",
+				ReportKey: "audit/run=r2/report.html", Location: "s3://inv", CompletedAt: at.Add(time.Minute)})
+			e.Resources = []string{"arn:aws:s3:::inv/audit/run=r2/report.html"}
 			e.Time = at
 		}
 		if err != nil {

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/centralmsp/centralmsp/internal/audit"
 )
 
 // fakeAPI answers PutEvents with answer(call number, entry) per entry: ""
@@ -72,7 +74,7 @@ func (s *sleeps) opts(o *Options) {
 
 func entryN(i, pad int) Entry {
 	d := fmt.Sprintf(`{"n":%d,"pad":%q}`, i, strings.Repeat("x", pad))
-	return Entry{DetailType: DetailInventoryChange, Detail: json.RawMessage(d)}
+	return Entry{DetailType: audit.DetailInventoryChange, Detail: json.RawMessage(d)}
 }
 
 func nOf(e types.PutEventsRequestEntry) int {
@@ -110,7 +112,7 @@ func TestBatchesRespectLimits(t *testing.T) {
 		t.Fatalf("big: %s", got)
 	}
 	// An entry of exactly MaxCallBytes travels alone.
-	exact := Entry{DetailType: DetailInventoryChange}
+	exact := Entry{DetailType: audit.DetailInventoryChange}
 	exact.Detail = json.RawMessage(`{"pad":"` + strings.Repeat("y", MaxCallBytes-len(Source)-len(exact.DetailType)-len(`{"pad":""}`)) + `"}`)
 	if EntrySize(exact) != MaxCallBytes {
 		t.Fatalf("exact entry is %d bytes", EntrySize(exact))
@@ -163,7 +165,7 @@ func TestPublishResendsOnlyFailed(t *testing.T) {
 	var resent []int
 	for _, e := range api.calls[3] {
 		resent = append(resent, nOf(e))
-		if *e.Source != Source || *e.EventBusName != "bus-a" || *e.DetailType != DetailInventoryChange {
+		if *e.Source != Source || *e.EventBusName != "bus-a" || *e.DetailType != audit.DetailInventoryChange {
 			t.Fatalf("entry %+v", e)
 		}
 	}
@@ -209,7 +211,7 @@ func TestPublishSizeLimits(t *testing.T) {
 	p := New(api, "b")
 	huge := entryN(99, MaxCallBytes)
 	in := []Entry{entryN(0, 120*1024), huge, entryN(1, 120*1024), entryN(2, 120*1024),
-		{DetailType: DetailAuditFinding, Detail: json.RawMessage(`[1]`)}, {Detail: json.RawMessage(`{}`)}}
+		{DetailType: audit.DetailAuditFinding, Detail: json.RawMessage(`[1]`)}, {Detail: json.RawMessage(`{}`)}}
 	res, err := p.Publish(t.Context(), in)
 	if !errors.Is(err, ErrFailed) {
 		t.Fatal(err)
@@ -281,32 +283,6 @@ func TestPublishCanceled(t *testing.T) {
 	res, err := p.Publish(ctx, in)
 	if !errors.Is(err, context.Canceled) || res.Sent != 9 || res.Failed != 3 || res.Failures[0].Code != CodeCanceled {
 		t.Fatalf("res %+v err %v", res, err)
-	}
-}
-
-func TestCapChanges(t *testing.T) {
-	at := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
-	var ch []InventoryChange
-	for i := range 5 {
-		ch = append(ch, InventoryChange{TenantID: "t1", TenantName: "One", Dataset: "aps", Key: fmt.Sprint("k", i), ChangeType: []string{ChangeCreate, ChangeUpdate}[i%2], RunID: "r2", CollectedAt: at})
-	}
-	ch = append(ch, InventoryChange{TenantID: "t2", TenantName: "Two", Dataset: "aps", Key: "x", ChangeType: ChangeDelete, RunID: "r2", CollectedAt: at})
-	es, err := CapChanges(ch, 3, func(tid, ds string) string { return "s3://b/changes/" + tid + "/" + ds + ".ndjson.gz" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(es) != 2 || es[0].DetailType != DetailInventoryChangeSummary || es[1].DetailType != DetailInventoryChange {
-		t.Fatalf("entries %+v", es)
-	}
-	var s InventoryChangeSummary
-	if err := json.Unmarshal(es[0].Detail, &s); err != nil {
-		t.Fatal(err)
-	}
-	if !s.Capped || s.Counts[ChangeCreate] != 3 || s.Counts[ChangeUpdate] != 2 || s.FullListURI != "s3://b/changes/t1/aps.ndjson.gz" {
-		t.Fatalf("summary %+v", s)
-	}
-	if es, _ := CapChanges(ch, 0, nil); len(es) != 6 {
-		t.Fatalf("uncapped: %d", len(es))
 	}
 }
 

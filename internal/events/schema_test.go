@@ -5,75 +5,49 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
-	"time"
 
-	"github.com/pb33f/jsonschema/v6"
+	"github.com/centralmsp/centralmsp/internal/audit"
+	"github.com/centralmsp/centralmsp/internal/eventschema"
 )
 
 const eventsDir = "../../events"
 
-// schemaFiles maps each detail type to its schema and sample file name.
-var schemaFiles = map[string]string{
-	DetailInventoryChange:        "inventory-change.json",
-	DetailInventoryChangeSummary: "inventory-change-summary.json",
-	DetailAuditFinding:           "audit-finding.json",
-	DetailAuditRunCompleted:      "audit-run-completed.json",
+// auditDetailTypes are the detail types internal/audit publishes, with a
+// value of the Go type of each one's detail.
+var auditDetailTypes = map[string]func() any{
+	audit.DetailInventoryChange:    func() any { return &audit.InventoryChangeDetail{} },
+	audit.DetailInventoryChangeCap: func() any { return &audit.SummarizedDetail{} },
+	audit.DetailAuditFinding:       func() any { return &audit.Finding{} },
+	audit.DetailAuditFindingCap:    func() any { return &audit.SummarizedDetail{} },
+	audit.DetailAuditRunCompleted:  func() any { return &audit.RunCompletedDetail{} },
 }
 
-// schemas compiles events/schemas/*.json (draft 2020-12, formats asserted).
-func schemas(t *testing.T) map[string]*jsonschema.Schema {
+func loadSchemas(t *testing.T) eventschema.Set {
 	t.Helper()
-	out := map[string]*jsonschema.Schema{}
-	for _, dt := range DetailTypes() {
-		name, ok := schemaFiles[dt]
-		if !ok {
-			t.Fatalf("no schema file for detail type %s", dt)
-		}
-		path, err := filepath.Abs(filepath.Join(eventsDir, "schemas", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var head struct {
-			Schema string `json:"$schema"`
-			Title  string `json:"title"`
-		}
-		if err := json.Unmarshal(raw, &head); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if head.Schema != "https://json-schema.org/draft/2020-12/schema" || head.Title != dt {
-			t.Fatalf("%s: $schema %q title %q", name, head.Schema, head.Title)
-		}
-		c := jsonschema.NewCompiler()
-		c.AssertFormat()
-		sch, err := c.Compile(path)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		out[dt] = sch
-	}
-	return out
-}
-
-func validate(t *testing.T, sch *jsonschema.Schema, doc []byte) error {
-	t.Helper()
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	s, err := eventschema.Load(eventsDir)
 	if err != nil {
-		t.Fatalf("decoding %s: %v", doc, err)
+		t.Fatal(err)
 	}
-	return sch.Validate(v)
+	return s
 }
 
-// TestSamplesMatchSchemas: every detail type has a sample event in events/
-// (the envelope a rule target receives) whose detail validates against its
-// schema and decodes strictly into the Go detail type.
+// TestSamplesMatchSchemas: every detail type the audit publishes has a
+// schema and a sample event in events/ (the envelope a rule target
+// receives) whose detail validates against the schema and decodes strictly
+// into the audit's Go detail type.
 func TestSamplesMatchSchemas(t *testing.T) {
-	schs := schemas(t)
-	for dt, name := range schemaFiles {
+	var want []string
+	for dt := range auditDetailTypes {
+		want = append(want, dt)
+	}
+	slices.Sort(want)
+	if got := eventschema.DetailTypes(); !slices.Equal(got, want) {
+		t.Fatalf("schemas for %v, the audit publishes %v", got, want)
+	}
+	schs := loadSchemas(t)
+	for dt, name := range eventschema.Files {
 		raw, err := os.ReadFile(filepath.Join(eventsDir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -89,65 +63,55 @@ func TestSamplesMatchSchemas(t *testing.T) {
 		if env.Source != Source || env.DetailType != dt {
 			t.Fatalf("%s: source %q detail-type %q", name, env.Source, env.DetailType)
 		}
-		if err := validate(t, schs[dt], env.Detail); err != nil {
+		if err := schs.Validate(dt, env.Detail); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
-		var target any
-		switch dt {
-		case DetailInventoryChange:
-			target = &InventoryChange{}
-		case DetailInventoryChangeSummary:
-			target = &InventoryChangeSummary{}
-		case DetailAuditFinding:
-			target = &AuditFinding{}
-		case DetailAuditRunCompleted:
-			target = &AuditRunCompleted{}
-		}
+		target := auditDetailTypes[dt]()
 		dec := json.NewDecoder(bytes.NewReader(env.Detail))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(target); err != nil {
-			t.Errorf("%s: the detail does not decode into the Go type: %v", name, err)
+			t.Errorf("%s: the detail does not decode into the audit's Go type: %v", name, err)
+		}
+		// And what the Go type marshals back to validates too.
+		back, err := json.Marshal(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schs.Validate(dt, back); err != nil {
+			t.Errorf("%s re-marshalled: %v", name, err)
 		}
 	}
 }
 
-// TestPublishedDetailsMatchSchemas: what the Go types marshal to (the
-// publisher's details, including capped summaries and changes without
-// fields) validates, and the schemas do refuse broken details.
+// TestPublishedDetailsMatchSchemas: the entries NewEntry makes of the
+// audit's detail types (as the collector's EventPublisher does) validate,
+// and the schemas do refuse broken details. internal/audit's own
+// TestPublishedDetailsMatchSchemas checks the details its runs build.
 func TestPublishedDetailsMatchSchemas(t *testing.T) {
-	schs := schemas(t)
-	entries := sampleEntries(t, 8)
-	capped, err := CapChanges([]InventoryChange{
-		{TenantID: "t1", Dataset: "aps", Key: "a", ChangeType: ChangeCreate, RunID: "r", CollectedAt: time.Now()},
-		{TenantID: "t1", Dataset: "aps", Key: "b", ChangeType: ChangeDelete, RunID: "r", CollectedAt: time.Now()},
-		{TenantID: "t2", Dataset: "aps", Key: "c", ChangeType: ChangeCreate, RunID: "r", CollectedAt: time.Now()},
-	}, 1, func(tid, ds string) string { return "s3://b/" + tid + "/" + ds })
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries = append(entries, capped...)
+	schs := loadSchemas(t)
 	seen := map[string]bool{}
-	for _, e := range entries {
-		sch := schs[e.DetailType]
-		if sch == nil {
-			t.Fatalf("no schema for %s", e.DetailType)
-		}
-		if err := validate(t, sch, e.Detail); err != nil {
+	for _, e := range sampleEntries(t, 10) {
+		if err := schs.Validate(e.DetailType, e.Detail); err != nil {
 			t.Errorf("%s %s: %v", e.DetailType, e.Detail, err)
 		}
 		seen[e.DetailType] = true
 	}
-	if len(seen) != len(DetailTypes()) {
+	if len(seen) != len(auditDetailTypes) {
 		t.Fatalf("covered %v", seen)
 	}
+	diff := `"configurationItemDiff":{"changeType":"UPDATE","changedProperties":{}}`
 	for _, bad := range []struct{ dt, doc string }{
-		{DetailInventoryChange, `{"tenantId":"t","tenantName":"","dataset":"aps","key":"k","changeType":"MODIFY","changes":[],"runId":"r","collectedAt":"2026-11-23T14:00:00Z"}`},
-		{DetailInventoryChange, `{"tenantId":"t","tenantName":"","dataset":"aps","key":"k","changeType":"CREATE","changes":[],"runId":"r","collectedAt":"yesterday"}`},
-		{DetailAuditFinding, `{"tenantId":"t","tenantName":"","rule":"r","severity":"URGENT","key":"","message":"","runId":"r","detectedAt":"2026-11-23T14:00:00Z"}`},
-		{DetailAuditRunCompleted, `{"runId":"r","startedAt":"2026-11-23T14:00:00Z","finishedAt":"2026-11-23T14:00:00Z","tenants":1,"changes":-1,"findings":0,"eventsFailed":0}`},
-		{DetailInventoryChangeSummary, `{"tenantId":"t","tenantName":"","dataset":"aps","runId":"r","counts":{"RENAME":1},"capped":true}`},
+		{audit.DetailInventoryChange, `{"tenantId":"t","tenantName":"","dataset":"aps","resourceId":"k","runId":"r","previousRunId":"p","captureTime":"2026-11-23T14:00:00Z","configurationItemDiff":{"changeType":"MODIFY","changedProperties":{}}}`},
+		{audit.DetailInventoryChange, `{"tenantId":"t","tenantName":"","dataset":"aps","resourceId":"k","runId":"r","previousRunId":"p","captureTime":"yesterday",` + diff + `}`},
+		{audit.DetailInventoryChange, `{"tenantId":"t","tenantName":"","dataset":"aps","key":"k","runId":"r","previousRunId":"p","captureTime":"2026-11-23T14:00:00Z",` + diff + `}`},
+		{audit.DetailInventoryChange, `{"tenantId":"t","tenantName":"","dataset":"aps","resourceId":"k","runId":"r","previousRunId":"p","captureTime":"2026-11-23T14:00:00Z","configurationItemDiff":{"changeType":"UPDATE","changedProperties":{"s":{"previousValue":1,"updatedValue":"2","changeType":"UPDATE"}}}}`},
+		{audit.DetailAuditFinding, `{"id":"i","tenant_id":"t","tenant_name":"","rule":"r","severity":"URGENT","message":"","new":true,"run_id":"r","time":"2026-11-23T14:00:00Z"}`},
+		{audit.DetailAuditFinding, `{"id":"i","tenantId":"t","tenant_name":"","rule":"r","severity":"high","message":"","new":true,"run_id":"r","time":"2026-11-23T14:00:00Z"}`},
+		{audit.DetailAuditRunCompleted, `{"runId":"r","dt":"2026-11-23","totals":{},"summaryKey":"s","reportKey":"k","location":"","completedAt":"2026-11-23T14:00:00Z"}`},
+		{audit.DetailInventoryChangeCap, `{"tenantId":"t","tenantName":"","runId":"r","total":3,"published":1,"omitted":2,"counts":{"aps/CREATE":-1},"location":"","key":""}`},
+		{audit.DetailAuditFindingCap, `{"tenantId":"t","tenantName":"","runId":"r","total":3,"published":1,"omitted":2,"counts":{},"capped":true,"location":"","key":""}`},
 	} {
-		if err := validate(t, schs[bad.dt], []byte(bad.doc)); err == nil {
+		if err := schs.Validate(bad.dt, []byte(bad.doc)); err == nil {
 			t.Errorf("%s accepted %s", bad.dt, bad.doc)
 		}
 	}
