@@ -31,7 +31,7 @@ func TestPublishedDetailsMatchSchemas(t *testing.T) {
 		p := &fakePublisher{}
 		at := t0.Add(time.Duration(i) * time.Hour)
 		cfg := collector.Config{MSP: collector.FromMSP(e.msp), Sink: e.dir, RunID: fmt.Sprint("run-", i), Now: func() time.Time { return at }}
-		if _, _, err := Collect(context.Background(), cfg, Options{Store: DirStore{Dir: e.dir}, Publisher: p, EventCap: 5}); err != nil {
+		if _, _, err := Collect(context.Background(), cfg, Options{Store: SinkStore{Sink: e.dir}, Publisher: p, EventCap: 5}); err != nil {
 			t.Fatal(err)
 		}
 		evs = append(evs, p.evs...)
