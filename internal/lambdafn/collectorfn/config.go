@@ -151,34 +151,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			e.errs = append(e.errs, fmt.Errorf("%s: %w", EnvDatasets, err))
 		}
 	}
-	if v := e.get(EnvForcePathStyle); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			e.bad(EnvForcePathStyle, v, "want true or false")
-		}
-		c.ForcePathStyle = b
-	}
-	if v := e.get(EnvAudit); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			e.bad(EnvAudit, v, "want true or false")
-		}
-		c.Audit = b
-	}
-	if v := e.get(EnvAuditTrail); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			e.bad(EnvAuditTrail, v, "want true or false")
-		}
-		c.AuditTrail = b
-	}
-	if v := e.get(EnvAuditLookback); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			e.bad(EnvAuditLookback, v, "want a positive duration such as 24h")
-		}
-		c.AuditLookback = d
-	}
+	e.boolVar(EnvForcePathStyle, &c.ForcePathStyle)
+	e.boolVar(EnvAudit, &c.Audit)
+	e.boolVar(EnvAuditTrail, &c.AuditTrail)
+	e.durationVar(EnvAuditLookback, "24h", &c.AuditLookback)
 	if v := e.get(EnvAuditRules); v != "" {
 		data, source := []byte(v), EnvAuditRules
 		if !strings.HasPrefix(v, "{") {
@@ -196,17 +172,37 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			c.AuditRules = r
 		}
 	}
-	if v := e.get(EnvRunWindow); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			e.bad(EnvRunWindow, v, "want a positive duration such as 50m")
-		}
-		c.RunWindow = d
-	}
+	e.durationVar(EnvRunWindow, "50m", &c.RunWindow)
 	if err := errors.Join(e.errs...); err != nil {
 		return Config{}, fmt.Errorf("collector: configuration: %w", err)
 	}
 	return c, nil
+}
+
+// boolVar sets *dst from name when it is set: true or false.
+func (e *envReader) boolVar(name string, dst *bool) {
+	v := e.get(name)
+	if v == "" {
+		return
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.bad(name, v, "want true or false")
+	}
+	*dst = b
+}
+
+// durationVar sets *dst from name when it is set: a positive duration.
+func (e *envReader) durationVar(name, example string, dst *time.Duration) {
+	v := e.get(name)
+	if v == "" {
+		return
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		e.bad(name, v, "want a positive duration such as "+example)
+	}
+	*dst = d
 }
 
 // envReader reads variables and collects every error, each naming its
