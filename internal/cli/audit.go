@@ -92,17 +92,9 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 		return &ExitError{Code: 2, Err: err}
 	}
 	store := audit.SinkStore{Sink: snk}
-	var tokens msp.TenantTokenStore
-	if *tokenCache != "" {
-		backend, prefix, err := refreshOpenCache(ctx, env, *tokenCache)
-		if err != nil {
-			return err
-		}
-		r, err := tokencache.NewReader(tokencache.ReaderOptions{Prefix: prefix, Backend: backend, Logger: env.Logger})
-		if err != nil {
-			return &ExitError{Code: 2, Err: err}
-		}
-		tokens = r
+	tokens, err := auditTokenCache(ctx, env, *tokenCache)
+	if err != nil {
+		return err
 	}
 	m, err := msp.NewFromFile(*credsPath, func(o *msp.Options) {
 		o.Logger = env.Logger
@@ -128,6 +120,22 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintln(env.Stdout)
 	auditPrintSummary(env.Stdout, res, snk)
 	return collectExit(res.man, err)
+}
+
+// auditTokenCache opens the --token-cache reader; nil when none is given.
+func auditTokenCache(ctx context.Context, env *Env, location string) (msp.TenantTokenStore, error) {
+	if location == "" {
+		return nil, nil
+	}
+	backend, prefix, err := refreshOpenCache(ctx, env, location)
+	if err != nil {
+		return nil, err
+	}
+	r, err := tokencache.NewReader(tokencache.ReaderOptions{Prefix: prefix, Backend: backend, Logger: env.Logger})
+	if err != nil {
+		return nil, &ExitError{Code: 2, Err: err}
+	}
+	return r, nil
 }
 
 // auditResult is one audited collection.
