@@ -28,7 +28,7 @@ func BenchmarkFirstRun(b *testing.B) {
 	total := len(e.sim.Records(e.tenants[0].HexID, centralsim.DatasetAuditLogs))
 	var events int
 	for b.Loop() {
-		cfg := e.config("bench", sink.NewMemory(), NewMemStore())
+		cfg := e.config("bench", sink.NewMemory(), newMemStore())
 		cfg.PageLimit = 2000
 		res, err := Run(context.Background(), cfg)
 		if err != nil || res.Tenants[0].Records != total {

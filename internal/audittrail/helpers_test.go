@@ -224,3 +224,6 @@ func failResponse(r *http.Request) *http.Response {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// newMemStore keeps watermarks in a memory sink of their own.
+func newMemStore() SinkStore { return SinkStore{Sink: sink.NewMemory()} }

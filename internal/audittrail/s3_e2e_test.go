@@ -51,10 +51,10 @@ func s3Objects(t *testing.T, c *s3.Client, prefix string) map[string][]byte {
 	return out
 }
 
-// TestS3StoreConditionalWrites: moto_server honours If-None-Match and
-// If-Match on PutObject, and S3Store maps the refusals to ErrConflict.
-func TestS3StoreConditionalWrites(t *testing.T) {
-	st := &S3Store{Client: motoS3(t), Bucket: "trail", Prefix: "msp/"}
+// TestS3SinkStoreConditionalWrites: moto_server honours If-None-Match and
+// If-Match on PutObject, and the S3 sink maps the refusals to ErrConflict.
+func TestS3SinkStoreConditionalWrites(t *testing.T) {
+	st := SinkStore{Sink: sink.NewS3(motoS3(t), "trail", "msp/").(sink.Conditional)}
 	ctx := context.Background()
 	if _, _, err := st.Get(ctx, "w.json"); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("get missing: %v", err)
@@ -87,7 +87,7 @@ func TestExactlyOnceOnMotoS3(t *testing.T) {
 	client := motoS3(t)
 	e := newEnv(t, 3)
 	snk := sink.NewS3(client, "trail", "msp/")
-	s3store := &S3Store{Client: client, Bucket: "trail", Prefix: "msp/"}
+	s3store := SinkStore{Sink: sink.NewS3(client, "trail", "msp/").(sink.Conditional)}
 	victim := e.tenants[2].HexID
 	e.setRT(func(r *http.Request, tenant string, next http.RoundTripper) (*http.Response, error) {
 		if tenant == victim && r.URL.Query().Get("offset") == "6" {

@@ -1,17 +1,9 @@
 package audittrail
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
-	"strconv"
-	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
+	"github.com/centralmsp/centralmsp/internal/sink"
 )
 
 // Store keeps small objects (the watermarks) with conditional writes.
@@ -25,108 +17,26 @@ type Store interface {
 }
 
 var (
-	// ErrNotExist: no object at the key.
-	ErrNotExist = errors.New("audittrail: object does not exist")
+	// ErrNotExist: no object at the key (the sink's ErrNotFound).
+	ErrNotExist = sink.ErrNotFound
 	// ErrConflict: the object changed since it was read (or exists, for a
-	// create); another run wrote it.
-	ErrConflict = errors.New("audittrail: conditional write lost: the object was changed by another run")
+	// create); another run wrote it (the sink's ErrPreconditionFailed).
+	ErrConflict = sink.ErrPreconditionFailed
 )
 
-// MemStore is an in-memory Store.
-type MemStore struct {
-	mu   sync.Mutex
-	objs map[string]memObj
-	seq  int
-}
-
-type memObj struct {
-	body    []byte
-	version string
-}
-
-// NewMemStore returns an empty MemStore.
-func NewMemStore() *MemStore { return &MemStore{objs: map[string]memObj{}} }
-
-// Get implements Store.
-func (m *MemStore) Get(_ context.Context, key string) ([]byte, string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, ok := m.objs[key]
-	if !ok {
-		return nil, "", ErrNotExist
-	}
-	return bytes.Clone(o.body), o.version, nil
-}
-
-// Put implements Store.
-func (m *MemStore) Put(_ context.Context, key string, body []byte, match string) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, ok := m.objs[key]
-	if match == "" && ok || match != "" && (!ok || o.version != match) {
-		return "", ErrConflict
-	}
-	m.seq++
-	v := "v" + strconv.Itoa(m.seq)
-	m.objs[key] = memObj{body: bytes.Clone(body), version: v}
-	return v, nil
-}
-
-// S3Store is a Store on an S3 bucket under a prefix. Conditional writes use
-// PutObject's If-None-Match: * (create) and If-Match: <ETag> (replace); S3
-// answers 412 PreconditionFailed, or 409 ConditionalRequestConflict for a
-// concurrent write, when the condition fails. The ETag of a small object is
-// the MD5 of its bytes: every watermark holds its run id and time, so two
-// writes never share one.
-type S3Store struct {
-	Client *s3.Client
-	Bucket string
-	// Prefix is prepended to keys ("" or ending with "/").
-	Prefix string
+// SinkStore is the Store on the one object store: the watermarks are objects
+// of a conditional sink (S3, a directory or memory), read with their version
+// and written with PutIf.
+type SinkStore struct {
+	Sink sink.Conditional
 }
 
 // Get implements Store.
-func (s *S3Store) Get(ctx context.Context, key string) ([]byte, string, error) {
-	out, err := s.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.Prefix + key)})
-	if err != nil {
-		var nk *types.NoSuchKey
-		if errors.As(err, &nk) || apiCode(err) == "NoSuchKey" || apiCode(err) == "NotFound" {
-			return nil, "", ErrNotExist
-		}
-		return nil, "", err
-	}
-	defer out.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(out.Body, MaxWatermarkBytes+1))
-	if err != nil {
-		return nil, "", err
-	}
-	return body, aws.ToString(out.ETag), nil
+func (s SinkStore) Get(ctx context.Context, key string) ([]byte, string, error) {
+	return s.Sink.GetVersion(ctx, key)
 }
 
 // Put implements Store.
-func (s *S3Store) Put(ctx context.Context, key string, body []byte, match string) (string, error) {
-	in := &s3.PutObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.Prefix + key),
-		Body: bytes.NewReader(body), ContentType: aws.String("application/json")}
-	if match == "" {
-		in.IfNoneMatch = aws.String("*")
-	} else {
-		in.IfMatch = aws.String(match)
-	}
-	out, err := s.Client.PutObject(ctx, in)
-	if err != nil {
-		switch apiCode(err) {
-		case "PreconditionFailed", "ConditionalRequestConflict":
-			return "", ErrConflict
-		}
-		return "", err
-	}
-	return aws.ToString(out.ETag), nil
-}
-
-func apiCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
+func (s SinkStore) Put(ctx context.Context, key string, body []byte, match string) (string, error) {
+	return s.Sink.PutIf(ctx, key, body, sink.Cond{Match: match})
 }

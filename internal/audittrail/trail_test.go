@@ -19,7 +19,7 @@ import (
 // instant, are each written once; a run with nothing new writes nothing.
 func TestExactlyOnceAcrossRuns(t *testing.T) {
 	e := newEnv(t, 3)
-	snk, store := sink.NewMemory(), NewMemStore()
+	snk, store := sink.NewMemory(), newMemStore()
 	tn := e.tenants[1]
 	// Seven events at one instant in the middle of the log: pages of 3
 	// split them.
@@ -89,7 +89,7 @@ func mustWatermark(t *testing.T, s Store, tenant string) *Watermark {
 // written once, by this run or the next.
 func TestArrivalsDuringRun(t *testing.T) {
 	e := newEnv(t, 2)
-	snk, store := sink.NewMemory(), NewMemStore()
+	snk, store := sink.NewMemory(), newMemStore()
 	tn := e.tenants[0]
 	newest := e.sim.Records(tn.HexID, centralsim.DatasetAuditLogs)[0]
 	var top event
@@ -128,7 +128,7 @@ func TestArrivalsDuringRun(t *testing.T) {
 // keeps its watermark; the next run writes everything once.
 func TestFaultMidPages(t *testing.T) {
 	e := newEnv(t, 3)
-	snk, store := sink.NewMemory(), NewMemStore()
+	snk, store := sink.NewMemory(), newMemStore()
 	victim := e.tenants[2].HexID
 	e.setRT(func(r *http.Request, tenant string, next http.RoundTripper) (*http.Response, error) {
 		if tenant == victim && r.URL.Query().Get("offset") == "6" {
@@ -206,7 +206,7 @@ func (o failObject) Commit(ctx context.Context) (sink.Info, error) {
 // reads on. Nothing is lost or written twice.
 func TestCrashAfterRecordsBeforeWatermark(t *testing.T) {
 	e := newEnv(t, 2)
-	snk, mem := sink.NewMemory(), NewMemStore()
+	snk, mem := sink.NewMemory(), newMemStore()
 	store := &failStore{Store: mem, match: isCommit, left: 2}
 	res := run(t, e.config("r1", snk, store))
 	for _, tr := range res.Tenants {
@@ -241,7 +241,7 @@ func TestCrashAfterRecordsBeforeWatermark(t *testing.T) {
 // commit fails; the next run writes the claimed range.
 func TestCrashAfterClaimBeforeObject(t *testing.T) {
 	e := newEnv(t, 1)
-	snk, store := sink.NewMemory(), NewMemStore()
+	snk, store := sink.NewMemory(), newMemStore()
 	fs := &failSink{Sink: snk}
 	fs.left.Store(1)
 	res := run(t, e.config("r1", fs, store))
@@ -275,7 +275,7 @@ func (b *barrierStore) Put(ctx context.Context, key string, body []byte, match s
 // write, aborts its object and writes nothing.
 func TestOverlappingRuns(t *testing.T) {
 	e := newEnv(t, 1)
-	snk, mem := sink.NewMemory(), NewMemStore()
+	snk, mem := sink.NewMemory(), newMemStore()
 	run(t, e.config("r0", snk, mem))
 	e.clk.Advance(time.Hour)
 	e.sim.AppendAuditLogs(e.tenants[0].HexID, centralsim.AuditLogEntry{}, centralsim.AuditLogEntry{}, centralsim.AuditLogEntry{})
@@ -306,7 +306,7 @@ func TestOverlappingRuns(t *testing.T) {
 // TestAPIv2beta1 reads the v2beta1 endpoint when asked.
 func TestAPIv2beta1(t *testing.T) {
 	e := newEnv(t, 2)
-	snk, store := sink.NewMemory(), NewMemStore()
+	snk, store := sink.NewMemory(), newMemStore()
 	cfg := e.config("r1", snk, store)
 	cfg.API = APIv2beta1
 	res := run(t, cfg)
@@ -324,7 +324,7 @@ func TestAPIv2beta1(t *testing.T) {
 // TestLookback: a first run starts Lookback before now.
 func TestLookback(t *testing.T) {
 	e := newEnv(t, 1)
-	snk, store := sink.NewMemory(), NewMemStore()
+	snk, store := sink.NewMemory(), newMemStore()
 	cfg := e.config("r1", snk, store)
 	cfg.Lookback = 2 * time.Hour // the newest generated events are 12h old
 	if tr := run(t, cfg).Tenants[0]; tr.Status != StatusUpToDate {
@@ -369,7 +369,7 @@ func (o gateObject) Commit(ctx context.Context) (sink.Info, error) {
 // write harmlessly. Every event is written once.
 func TestPendingClaimOfLiveRun(t *testing.T) {
 	e := newEnv(t, 1)
-	snk, store := sink.NewMemory(), NewMemStore()
+	snk, store := sink.NewMemory(), newMemStore()
 	g := &gateSink{Sink: snk, reached: make(chan struct{}), release: make(chan struct{})}
 	done := make(chan *Result)
 	go func() {

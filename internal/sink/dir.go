@@ -245,3 +245,80 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
 	slices.Sort(keys)
 	return keys, nil
 }
+
+// condMu serialises the conditional writes of every directory sink in the
+// process (a read-compare-rename must not interleave with another).
+var condMu sync.Mutex
+
+// GetVersion returns the file's bytes and their SHA-256 (hex) as the version,
+// or an error matching ErrNotFound.
+func (d *Dir) GetVersion(ctx context.Context, key string) ([]byte, string, error) {
+	b, err := d.Get(ctx, key)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, contentVersion(b), nil
+}
+
+func contentVersion(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// PutIf writes data to key if cond holds. IfAbsent links a fully written
+// temporary file into place, which fails if the file exists (atomic create);
+// IfMatch compares the SHA-256 of the current file with the version under a
+// process-wide lock, then renames a temporary file into place. The version
+// is the SHA-256 of data.
+func (d *Dir) PutIf(ctx context.Context, key string, data []byte, cond Cond) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	condMu.Lock()
+	defer condMu.Unlock()
+	final := d.Path(key)
+	if cond.Match != "" {
+		cur, err := os.ReadFile(final)
+		if errors.Is(err, os.ErrNotExist) || err == nil && contentVersion(cur) != cond.Match {
+			return "", fmt.Errorf("%s: %w", final, ErrPreconditionFailed)
+		}
+		if err != nil {
+			return "", fmt.Errorf("sink: reading %s: %w", key, err)
+		}
+		if err := d.Put(ctx, key, data, ""); err != nil {
+			return "", err
+		}
+		return contentVersion(data), nil
+	}
+	dir := filepath.Dir(final)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("sink: creating directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(final)+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("sink: creating temporary file: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, werr := f.Write(data)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return "", fmt.Errorf("sink: writing %s: %w", key, werr)
+	}
+	if err := os.Link(tmp, final); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("%s: %w", final, ErrPreconditionFailed)
+		}
+		return "", fmt.Errorf("sink: creating %s: %w", key, err)
+	}
+	syncDir(dir)
+	return contentVersion(data), nil
+}

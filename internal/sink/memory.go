@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -18,6 +19,8 @@ type Memory struct {
 	mu      sync.Mutex
 	objects map[string][]byte
 	types   map[string]string
+	vers    map[string]string
+	seq     int
 	aborted []string
 }
 
@@ -25,7 +28,7 @@ var _ Sink = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory sink.
 func NewMemory() *Memory {
-	return &Memory{objects: map[string][]byte{}, types: map[string]string{}}
+	return &Memory{objects: map[string][]byte{}, types: map[string]string{}, vers: map[string]string{}}
 }
 
 // String returns "memory://".
@@ -104,9 +107,50 @@ func (m *Memory) Put(ctx context.Context, key string, body []byte, contentType s
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.objects[key] = bytes.Clone(body)
-	m.types[key] = contentType
+	m.store(key, bytes.Clone(body), contentType)
 	return nil
+}
+
+// store keeps an object and gives it a new version; m.mu is held.
+func (m *Memory) store(key string, b []byte, contentType string) string {
+	m.seq++
+	v := "v" + strconv.Itoa(m.seq)
+	m.objects[key] = b
+	m.types[key] = contentType
+	m.vers[key] = v
+	return v
+}
+
+// GetVersion returns a committed object's bytes and version, or an error
+// matching ErrNotFound.
+func (m *Memory) GetVersion(ctx context.Context, key string) ([]byte, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.objects[key]
+	if !ok {
+		return nil, "", fmt.Errorf("memory://%s: %w", key, ErrNotFound)
+	}
+	return bytes.Clone(b), m.vers[key], nil
+}
+
+// PutIf stores data at key if cond holds.
+func (m *Memory) PutIf(ctx context.Context, key string, data []byte, cond Cond) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.objects[key]
+	if cond.Match == "" && ok || cond.Match != "" && (!ok || m.vers[key] != cond.Match) {
+		return "", fmt.Errorf("memory://%s: %w", key, ErrPreconditionFailed)
+	}
+	return m.store(key, bytes.Clone(data), ""), nil
 }
 
 type memObject struct {
@@ -142,8 +186,7 @@ func (o *memObject) Commit(ctx context.Context) (Info, error) {
 	b := bytes.Clone(o.buf.Bytes())
 	sum := sha256.Sum256(b)
 	o.m.mu.Lock()
-	o.m.objects[o.key] = b
-	o.m.types[o.key] = o.ct
+	o.m.store(o.key, b, o.ct)
 	o.m.mu.Unlock()
 	return Info{Key: o.key, Location: "memory://" + o.key, Bytes: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}, nil
 }

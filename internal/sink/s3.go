@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 )
 
 // S3Options tune the S3 sink's streaming upload.
@@ -301,4 +302,64 @@ func (o *s3Object) Abort(ctx context.Context) error {
 		return fmt.Errorf("sink: aborting multipart upload %s of %s: %w", mpe.UploadID(), o.key, o.uerr)
 	}
 	return nil
+}
+
+// GetVersion returns the object's bytes and ETag, or an error matching
+// ErrNotFound.
+func (s *S3) GetVersion(ctx context.Context, key string) ([]byte, string, error) {
+	if err := checkKey(key); err != nil {
+		return nil, "", err
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
+	if err != nil {
+		if isS3NotFound(err) {
+			return nil, "", fmt.Errorf("s3://%s/%s%s: %w", s.bucket, s.prefix, key, ErrNotFound)
+		}
+		return nil, "", fmt.Errorf("sink: reading s3://%s/%s%s: %w", s.bucket, s.prefix, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, "", fmt.Errorf("sink: reading s3://%s/%s%s: %w", s.bucket, s.prefix, key, err)
+	}
+	return b, aws.ToString(out.ETag), nil
+}
+
+// PutIf writes data to key with one conditional PutObject: If-None-Match: *
+// for IfAbsent, If-Match: <ETag> for IfMatch. S3 answers 412
+// PreconditionFailed, or 409 ConditionalRequestConflict for a concurrent
+// write, when the condition fails; both match ErrPreconditionFailed. The
+// ETag of a small object is the MD5 of its bytes, so callers that need
+// every write to change the version write distinct bytes each time.
+func (s *S3) PutIf(ctx context.Context, key string, data []byte, cond Cond) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	in := &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key), Body: bytes.NewReader(data)}
+	if cond.Match == "" {
+		in.IfNoneMatch = aws.String("*")
+	} else {
+		in.IfMatch = aws.String(cond.Match)
+	}
+	out, err := s.client.PutObject(ctx, in)
+	if err != nil {
+		var ae smithy.APIError
+		code := ""
+		if errors.As(err, &ae) {
+			code = ae.ErrorCode()
+		}
+		if code == "PreconditionFailed" || code == "ConditionalRequestConflict" || cond.Match != "" && isS3NotFound(err) {
+			return "", fmt.Errorf("s3://%s/%s%s: %w", s.bucket, s.prefix, key, ErrPreconditionFailed)
+		}
+		return "", fmt.Errorf("sink: putting s3://%s/%s%s: %w", s.bucket, s.prefix, key, err)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+func isS3NotFound(err error) bool {
+	var nsk *types.NoSuchKey
+	var re *awshttp.ResponseError
+	var ae smithy.APIError
+	return errors.As(err, &nsk) || (errors.As(err, &re) && re.HTTPStatusCode() == 404) ||
+		errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound")
 }

@@ -67,7 +67,8 @@ type Handler struct {
 	// CENTRALMSP_EVENT_BUS); nil publishes none.
 	Events audit.Publisher
 	// Watermarks keeps the audit trail's watermarks with conditional writes
-	// (audittrail.S3Store on the output bucket and prefix); nil skips the
+	// (audittrail.SinkStore on the conditional S3 sink of the output bucket
+	// and prefix); nil skips the
 	// trail with a warning.
 	Watermarks audittrail.Store
 }
@@ -92,14 +93,15 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 		// S3-compatible stores send no checksums: no log line per read.
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
+	store := sink.NewS3(s3c, cfg.Bucket, cfg.Prefix)
 	h := &Handler{
 		Config:         cfg,
-		Store:          sink.NewS3(s3c, cfg.Bucket, cfg.Prefix),
+		Store:          store,
 		SecretsManager: secretsmanager.NewFromConfig(awsCfg),
 		Logger:         slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 	}
 	if cfg.AuditTrail {
-		h.Watermarks = &audittrail.S3Store{Client: s3c, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
+		h.Watermarks = audittrail.SinkStore{Sink: store.(sink.Conditional)}
 	}
 	if cfg.ShardQueueURL != "" {
 		h.SQS = sqs.NewFromConfig(awsCfg)

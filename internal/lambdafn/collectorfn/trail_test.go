@@ -46,7 +46,7 @@ func (f failingStore) Get(ctx context.Context, key string) ([]byte, string, erro
 
 // memHandler is a handler on the simulator with an in-memory sink and
 // watermark store, no queue (scheduled runs are in-process) and no audit.
-func memHandler(t *testing.T, tenants int) (*Handler, *centralsim.Server, *sink.Memory, *audittrail.MemStore) {
+func memHandler(t *testing.T, tenants int) (*Handler, *centralsim.Server, *sink.Memory, audittrail.SinkStore) {
 	t.Helper()
 	sim := centralsim.NewServer(func(o *centralsim.Options) {
 		o.Tenants = tenants
@@ -55,7 +55,7 @@ func memHandler(t *testing.T, tenants int) (*Handler, *centralsim.Server, *sink.
 		o.RateLimits = centralsim.RateLimits{}
 	})
 	t.Cleanup(sim.Close)
-	mem, wm := sink.NewMemory(), audittrail.NewMemStore()
+	mem, wm := sink.NewMemory(), audittrail.SinkStore{Sink: sink.NewMemory()}
 	h := &Handler{
 		Config: Config{Bucket: "inv", CredentialsSecret: "creds", Concurrency: 2, Datasets: []string{"glp-devices"},
 			AuditTrail: true, AuditLookback: 365 * 24 * time.Hour},
