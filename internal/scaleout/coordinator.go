@@ -89,6 +89,9 @@ type Coordinator struct {
 	// Audit, if set, observes every engine run the coordinator starts (the
 	// in-process run and each shard) and finishes its audit after it.
 	Audit Audit
+	// AuditTrail, if set, runs the incremental audit trail for the tenants
+	// the in-process run or a shard collected (see trail.go).
+	AuditTrail AuditTrail
 }
 
 // Mode is what a scheduled run did.
@@ -121,6 +124,8 @@ type Scheduled struct {
 	Warnings    []string
 	// Audit is what the in-process run's audit wrote (Coordinator.Audit).
 	Audit *AuditOutcome
+	// AuditTrail is the in-process run's audit trail (Coordinator.AuditTrail).
+	AuditTrail *TrailOutcome
 }
 
 func (c *Coordinator) now() time.Time {

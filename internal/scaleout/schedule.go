@@ -10,13 +10,8 @@ import (
 	"github.com/centralmsp/centralmsp/internal/collector"
 )
 
-// Schedule serves a scheduled event: unless an earlier run's shards are
-// still queued, it lists the tenants, estimates the run from the previous
-// run's manifest and either collects in-process (previously deferred
-// tenants first) or writes a plan and sends the shards. It returns an error
-// when the run failed as a whole (collector.RunFailed) or nothing could be
-// planned or sent.
-func (c *Coordinator) Schedule(ctx context.Context) (*Scheduled, error) {
+// schedule is Schedule without the audit trail.
+func (c *Coordinator) schedule(ctx context.Context) (*Scheduled, error) {
 	runID := collector.NewRunID(c.now())
 	log := c.log().With(slog.String("run_id", runID))
 	if out := c.skipIfQueued(ctx, runID, log); out != nil {

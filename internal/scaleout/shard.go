@@ -9,11 +9,8 @@ import (
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
-// RunShard runs one shard message: the engine on its tenants with its share
-// of the account budgets, a continuation for tenants it had no time for,
-// then an attempt to join the run. An error means the shard failed as a
-// whole and its message should be retried.
-func (c *Coordinator) RunShard(ctx context.Context, body []byte) error {
+// runShard is RunShard without the audit trail.
+func (c *Coordinator) runShard(ctx context.Context, body []byte) error {
 	msg, err := DecodeShardMessage(body)
 	if err != nil {
 		return err

@@ -330,7 +330,7 @@ func (h *Handler) audit(ctx context.Context, reqID string, req *AuditRequest, lo
 	// behind each tenant's watermark, next to the since-filtered
 	// audit-logs dataset.
 	var tw []string
-	sum.AuditTrail, tw = h.trail(ctx, collectedTenants(man), 1, log)
+	sum.AuditTrail, tw = h.coordinator(log).RunAuditTrail(ctx, scaleout.CollectedTenants(man), 1)
 	sum.Warnings = append(sum.Warnings, tw...)
 	if !h.Config.Audit {
 		return sum, nil

@@ -30,6 +30,7 @@ func (h *Handler) coordinator(log *slog.Logger) *scaleout.Coordinator {
 		Now:              h.Now,
 		Logger:           log,
 		Joined:           h.emf(log, JoinedEMFDimensions()),
+		AuditTrail:       h.auditTrail(),
 	}
 	if h.Config.Audit {
 		c.Audit = audit.RunHook(audit.Options{Sink: h.Store, Store: audit.SinkStore{Sink: h.Store}, Publisher: h.Events, Rules: h.Config.AuditRules})
@@ -49,13 +50,11 @@ func (h *Handler) scheduled(ctx context.Context, reqID string, log *slog.Logger)
 	}
 	sum := &Summary{RequestID: reqID, Kind: KindScheduled, RunID: out.RunID, Mode: string(out.Mode), Reason: out.Reason,
 		Shards: out.Shards, Plan: out.Plan, Tenants: out.Tenants, TenantsDeferred: out.TenantsDeferred,
-		Warnings: out.Warnings, Estimate: out.Estimate, RunEstimateMS: out.RunEstimate.Milliseconds(), Audit: out.Audit}
+		Warnings: out.Warnings, Estimate: out.Estimate, RunEstimateMS: out.RunEstimate.Milliseconds(), Audit: out.Audit,
+		AuditTrail: out.AuditTrail}
 	if out.Manifest != nil {
 		sum.Manifest = collector.ManifestKey(out.Manifest.RunID)
 		sum.fill(out.Manifest)
-		var tw []string
-		sum.AuditTrail, tw = h.trail(ctx, collectedTenants(out.Manifest), 1, log)
-		sum.Warnings = append(sum.Warnings, tw...)
 	}
 	return sum, nil
 }
@@ -72,13 +71,6 @@ func (h *Handler) shards(ctx context.Context, ev *events.SQSEvent, log *slog.Log
 			n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"]) // absent: 0, the first delay
 			c.RetryLater(ctx, rec.ReceiptHandle, n)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-			continue
-		}
-		// The shard's tenants' audit trail; its failures are logged and
-		// never fail the shard.
-		_, tw := h.trail(ctx, shardTenants([]byte(rec.Body)), h.Config.ShardConcurrency, rlog)
-		for _, w := range tw {
-			rlog.WarnContext(ctx, w)
 		}
 	}
 	return resp

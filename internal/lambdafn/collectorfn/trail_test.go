@@ -194,15 +194,3 @@ func TestAuditTrailConfig(t *testing.T) {
 		}
 	}
 }
-
-// TestShardTenants: a shard's trail tenants are its message's ids,
-// normalised, with the names when given.
-func TestShardTenants(t *testing.T) {
-	ts := shardTenants([]byte(`{"run_id":"r","shard":1,"shards":1,"tenants":["3FA9C2D1-E5B7-4A0C-9D1E-2F3A4B5C6D7E","bad"],"names":["a","b"]}`))
-	if len(ts) != 1 || ts[0].ID != "3fa9c2d1e5b74a0c9d1e2f3a4b5c6d7e" || ts[0].Name != "a" {
-		t.Fatalf("%+v", ts)
-	}
-	if shardTenants([]byte("nope")) != nil {
-		t.Error("an undecodable body gave tenants")
-	}
-}
