@@ -14,7 +14,6 @@ import (
 	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/sink"
-	"github.com/centralmsp/centralmsp/internal/tokencache"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
@@ -92,7 +91,7 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 		return &ExitError{Code: 2, Err: err}
 	}
 	store := audit.SinkStore{Sink: snk}
-	tokens, err := auditTokenCache(ctx, env, *tokenCache)
+	tokens, err := collectTokenStore(ctx, env, *tokenCache)
 	if err != nil {
 		return err
 	}
@@ -120,22 +119,6 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintln(env.Stdout)
 	auditPrintSummary(env.Stdout, res, snk)
 	return collectExit(res.man, err)
-}
-
-// auditTokenCache opens the --token-cache reader; nil when none is given.
-func auditTokenCache(ctx context.Context, env *Env, location string) (msp.TenantTokenStore, error) {
-	if location == "" {
-		return nil, nil
-	}
-	backend, prefix, err := refreshOpenCache(ctx, env, location)
-	if err != nil {
-		return nil, err
-	}
-	r, err := tokencache.NewReader(tokencache.ReaderOptions{Prefix: prefix, Backend: backend, Logger: env.Logger})
-	if err != nil {
-		return nil, &ExitError{Code: 2, Err: err}
-	}
-	return r, nil
 }
 
 // auditResult is one audited collection.
