@@ -27,8 +27,12 @@ type AuditOutcome struct {
 	Report  string `json:"report,omitempty"`
 	// Location is the store's root (e.g. s3://bucket/prefix/).
 	Location string `json:"location,omitempty"`
-	Changes  int    `json:"changes"`
-	Findings int    `json:"findings"`
+	// ReportURI is where the report is, Location and Report joined
+	// (ObjectURI): s3://bucket/prefix/audit/.../report.html, or a file
+	// path for a directory store; empty without a report.
+	ReportURI string `json:"report_uri,omitempty"`
+	Changes   int    `json:"changes"`
+	Findings  int    `json:"findings"`
 	// EventsSent and EventsFailed count the published events (failed ones
 	// stay only in the drift and findings objects).
 	EventsSent   int `json:"events_sent"`
@@ -64,13 +68,20 @@ func (c *Coordinator) runEngine(ctx context.Context, s Session, cfg collector.Co
 	fctx, cancel := detached(ctx)
 	defer cancel()
 	out, ferr := finish(fctx, man)
+	if out != nil && out.Report != "" {
+		loc := out.Location
+		if loc == "" && c.Store != nil {
+			loc = c.Store.String()
+		}
+		out.ReportURI = ObjectURI(loc, out.Report)
+	}
 	var warnings []string
 	if ferr != nil {
 		log.WarnContext(ctx, "the audit finished with errors", slog.Any("error", ferr))
 		warnings = append(warnings, "audit: "+ferr.Error())
 	}
 	if out != nil {
-		log.InfoContext(ctx, "run audited", slog.String("report", out.Report), slog.Int("changes", out.Changes),
+		log.InfoContext(ctx, "run audited", slog.String("report", out.ReportURI), slog.Int("changes", out.Changes),
 			slog.Int("findings", out.Findings), slog.Int("events_sent", out.EventsSent), slog.Int("events_failed", out.EventsFailed))
 	}
 	return man, out, warnings, err

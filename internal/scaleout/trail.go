@@ -3,8 +3,11 @@ package scaleout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
+	"time"
 
 	"github.com/centralmsp/centralmsp/internal/audittrail"
 	"github.com/centralmsp/centralmsp/internal/collector"
@@ -128,4 +131,48 @@ func (c *Coordinator) RunAuditTrail(ctx context.Context, tenants []msp.Tenant, s
 	log.InfoContext(ctx, "audit trail", slog.String("run_id", res.RunID), slog.Int("tenants", len(res.Tenants)),
 		slog.Int("written", sum.Written), slog.Int("failed", sum.Failed), slog.Int("records", sum.Records))
 	return sum, warnings
+}
+
+// NewAuditTrail returns the AuditTrail hook that runs audittrail.Run for
+// tenants already known, over its own MSP session from connect (1/share of
+// the account budgets, as the engine run's), with base's Sink, Store,
+// Lookback and Now; RunID, MSP and Logger are set per call. A nil
+// base.Store skips the trail with an error (one warning of the caller).
+func NewAuditTrail(connect func(ctx context.Context, share int) (*msp.MSP, error), base audittrail.Config) AuditTrail {
+	return func(ctx context.Context, tenants []msp.Tenant, share int, log *slog.Logger) (*audittrail.Result, error) {
+		if base.Store == nil {
+			return nil, errors.New("no watermark store configured; skipped")
+		}
+		m, err := connect(ctx, share)
+		if err != nil {
+			return nil, err
+		}
+		defer m.Close()
+		cfg := base
+		now := time.Now
+		if cfg.Now != nil {
+			now = cfg.Now
+		}
+		cfg.MSP = knownTenants{MSP: collector.FromMSP(m), tenants: tenants}
+		cfg.RunID, cfg.Logger = collector.NewRunID(now()), log
+		return audittrail.Run(ctx, cfg)
+	}
+}
+
+// knownTenants is an MSP whose tenant list is the tenants already known
+// (the run's manifest or the shard message): the trail lists no tenants
+// again.
+type knownTenants struct {
+	collector.MSP
+	tenants []msp.Tenant
+}
+
+func (k knownTenants) Tenants(context.Context) iter.Seq2[msp.Tenant, error] {
+	return func(yield func(msp.Tenant, error) bool) {
+		for _, t := range k.tenants {
+			if !yield(t, nil) {
+				return
+			}
+		}
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/centralmsp/centralmsp/internal/scaleout"
 )
 
 // Kind is what an invocation asks for.
@@ -24,13 +26,12 @@ const (
 
 // Event sources and detail types the handler knows.
 const (
-	SourceEvents     = "aws.events"
-	SourceScheduler  = "aws.scheduler"
-	SourceAudit      = "centralmsp.audit"
-	DetailTypeAudit  = "AuditRequest"
-	EventSourceSQS   = "aws:sqs"
-	AuditDataset     = "audit-logs"
-	auditFilterField = "filter"
+	SourceEvents    = "aws.events"
+	SourceScheduler = "aws.scheduler"
+	SourceAudit     = "centralmsp.audit"
+	DetailTypeAudit = "AuditRequest"
+	EventSourceSQS  = "aws:sqs"
+	AuditDataset    = scaleout.AuditLogsDataset
 )
 
 // DirectRequest is a direct invocation: every field is optional.
@@ -51,13 +52,22 @@ type AuditRequest struct {
 	Since string `json:"since"`
 }
 
-// Filter is the audit-logs filter for the request.
-func (a AuditRequest) Filter() (string, error) {
+// SinceTime is the request's since time.
+func (a AuditRequest) SinceTime() (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, strings.TrimSpace(a.Since))
 	if err != nil {
-		return "", fmt.Errorf("audit request: since %q: want an RFC 3339 time such as 2026-11-23T00:00:00Z", a.Since)
+		return time.Time{}, fmt.Errorf("audit request: since %q: want an RFC 3339 time such as 2026-11-23T00:00:00Z", a.Since)
 	}
-	return "createdAt ge '" + t.UTC().Format(time.RFC3339) + "'", nil
+	return t, nil
+}
+
+// Filter is the audit-logs filter for the request (scaleout.AuditLogsFilter).
+func (a AuditRequest) Filter() (string, error) {
+	t, err := a.SinceTime()
+	if err != nil {
+		return "", err
+	}
+	return scaleout.AuditLogsFilter(t), nil
 }
 
 // Invocation is a classified event.
@@ -174,7 +184,7 @@ func decodeAudit(detail json.RawMessage) (*AuditRequest, error) {
 	if err := strict(d, &req); err != nil {
 		return nil, &EventError{Reason: `audit request detail (want {"tenants": [...], "since": "RFC 3339"})`, Err: err}
 	}
-	if _, err := req.Filter(); err != nil {
+	if _, err := req.SinceTime(); err != nil {
 		return nil, &EventError{Reason: "audit request", Err: err}
 	}
 	return &req, nil

@@ -152,19 +152,21 @@ type Summary struct {
 	AuditTrail *TrailSummary `json:"audit_trail,omitempty"`
 }
 
+// TrailSummary is the incremental audit trail's outcome in an invocation's
+// Summary: per tenant its status, records and object keys.
+type TrailSummary = scaleout.TrailOutcome
+
+// fill sets the run's id, manifest key and figures from m (none when nil).
 func (s *Summary) fill(m *collector.Manifest) {
+	if m == nil {
+		return
+	}
+	s.RunID, s.Manifest = m.RunID, collector.ManifestKey(m.RunID)
 	t := m.Totals
 	s.Complete = m.Complete
 	s.Tenants, s.TenantsOK, s.TenantsFailed, s.TenantsDeferred = t.Tenants, t.TenantsOK, t.TenantsFailed, t.TenantsDeferred
 	s.Records, s.APICalls, s.RateLimited = t.Records, t.APICalls, t.RateLimited
 	s.TokenCacheHits, s.Exchanges, s.DurationMS = t.TokenCacheHits, t.Exchanges, t.DurationMS
-}
-
-func (h *Handler) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
 }
 
 func (h *Handler) stdout() io.Writer {
@@ -268,102 +270,29 @@ func (h *Handler) emf(log *slog.Logger, dims map[string]string) func(context.Con
 	}
 }
 
-// runOnce runs the engine in one session with the whole budgets (direct
-// and audit invocations).
-func (h *Handler) runOnce(ctx context.Context, cfg collector.Config, log *slog.Logger) (*collector.Manifest, error) {
-	s, err := h.runner(log).Open(ctx, 1)
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close(ctx)
-	cfg.Concurrency, cfg.Logger, cfg.Now = h.Config.Concurrency, log, h.Now
-	return s.Run(ctx, cfg)
-}
-
-// finish turns an engine result into the invocation's result.
-func finish(ctx context.Context, sum *Summary, man *collector.Manifest, err error, log *slog.Logger) (*Summary, error) {
-	warning, failed := collector.Outcome(ctx, man, err, log)
-	if failed != nil {
-		return nil, failed
-	}
-	if warning != "" {
-		sum.Warnings = append(sum.Warnings, warning)
-	}
-	sum.RunID = man.RunID
-	sum.Manifest = collector.ManifestKey(man.RunID)
-	sum.fill(man)
-	return sum, nil
-}
-
-// direct runs a direct invocation in-process.
+// direct serves a direct invocation through the coordinator.
 func (h *Handler) direct(ctx context.Context, reqID string, req *DirectRequest, log *slog.Logger) (*Summary, error) {
-	ds := req.Datasets
-	if len(ds) == 0 {
-		ds = h.Config.Datasets
-	}
-	if _, err := collector.SelectDatasets(ds...); err != nil {
-		return nil, err
-	}
-	man, err := h.runOnce(ctx, collector.Config{Datasets: ds, Tenants: req.Tenants, RunID: req.RunID}, log)
-	return finish(ctx, &Summary{RequestID: reqID, Kind: KindDirect}, man, err, log)
-}
-
-// audit collects the opt-in audit-logs dataset since the requested time.
-func (h *Handler) audit(ctx context.Context, reqID string, req *AuditRequest, log *slog.Logger) (*Summary, error) {
-	filter, err := req.Filter()
+	out, err := h.coordinator(log).RunDirect(ctx, scaleout.DirectPlan{Tenants: req.Tenants, Datasets: req.Datasets, RunID: req.RunID})
 	if err != nil {
 		return nil, err
 	}
-	cfg := collector.Config{
-		Datasets: []string{AuditDataset},
-		Params:   map[string]map[string]any{AuditDataset: {auditFilterField: filter}},
-		Tenants:  req.Tenants,
-	}
-	log.InfoContext(ctx, "audit request", slog.Int("tenants", len(req.Tenants)), slog.String("filter", filter))
-	man, err := h.runOnce(ctx, cfg, log)
-	sum, err := finish(ctx, &Summary{RequestID: reqID, Kind: KindAudit}, man, err, log)
-	if err != nil {
-		return sum, err
-	}
-	// The incremental audit trail of the tenants the run above collected
-	// (the named ones, resolved to workspace ids): exactly-once objects
-	// behind each tenant's watermark, next to the since-filtered
-	// audit-logs dataset.
-	var tw []string
-	sum.AuditTrail, tw = h.coordinator(log).RunAuditTrail(ctx, scaleout.CollectedTenants(man), 1)
-	sum.Warnings = append(sum.Warnings, tw...)
-	if !h.Config.Audit {
-		return sum, nil
-	}
-	// Then the same audit as the scheduled run's, for the named tenants:
-	// inventory, drift against their baselines, findings, events, report.
-	aout, aerr := h.auditInventory(ctx, req.Tenants, log)
-	if aerr != nil {
-		sum.Warnings = append(sum.Warnings, aerr.Error())
-	}
-	sum.Audit = aout
+	sum := &Summary{RequestID: reqID, Kind: KindDirect, Warnings: out.Warnings}
+	sum.fill(out.Manifest)
 	return sum, nil
 }
 
-// auditInventory runs one audited inventory collection of tenants (all
-// when empty) in-process and returns where its summary and report are.
-func (h *Handler) auditInventory(ctx context.Context, tenants []string, log *slog.Logger) (*scaleout.AuditOutcome, error) {
-	cfg := collector.Config{RunID: collector.NewRunID(h.now()), Datasets: h.Config.Datasets, Tenants: tenants}
-	cfg.Date = h.now().UTC().Format(time.DateOnly)
-	cfg.Now, cfg.Logger = h.Now, log
-	hook := audit.RunHook(audit.Options{Sink: h.Store, Store: audit.SinkStore{Sink: h.Store}, Publisher: h.Events, Rules: h.Config.AuditRules})
-	obs, done, err := hook(ctx, cfg)
+// audit serves an AuditRequest through the coordinator: the since-filtered
+// audit-logs dataset, the audited collection and the audit trail.
+func (h *Handler) audit(ctx context.Context, reqID string, req *AuditRequest, log *slog.Logger) (*Summary, error) {
+	since, err := req.SinceTime()
 	if err != nil {
 		return nil, err
 	}
-	cfg.Observer = obs
-	man, err := h.runOnce(ctx, cfg, log)
-	// The finish budget starts after the comparisons (and their events).
-	if w, ok := obs.(interface{ Wait() }); ok {
-		w.Wait()
+	out, err := h.coordinator(log).RunAudit(ctx, scaleout.AuditPlan{Tenants: req.Tenants, Since: since})
+	if err != nil {
+		return nil, err
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), collector.DefaultFinishTime)
-	defer cancel()
-	out, ferr := done(fctx, man)
-	return out, errors.Join(err, ferr)
+	sum := &Summary{RequestID: reqID, Kind: KindAudit, Warnings: out.Warnings, Audit: out.Audit, AuditTrail: out.AuditTrail}
+	sum.fill(out.Logs)
+	return sum, nil
 }

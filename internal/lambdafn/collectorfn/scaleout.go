@@ -8,8 +8,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/centralmsp/centralmsp/internal/audit"
-	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/audittrail"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
+	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
 // coordinator is the scale-out coordinator of one invocation, configured
@@ -30,7 +31,7 @@ func (h *Handler) coordinator(log *slog.Logger) *scaleout.Coordinator {
 		Now:              h.Now,
 		Logger:           log,
 		Joined:           h.emf(log, JoinedEMFDimensions()),
-		AuditTrail:       h.auditTrail(),
+		AuditTrail:       h.auditTrail(log),
 	}
 	if h.Config.Audit {
 		c.Audit = audit.RunHook(audit.Options{Sink: h.Store, Store: audit.SinkStore{Sink: h.Store}, Publisher: h.Events, Rules: h.Config.AuditRules})
@@ -39,6 +40,19 @@ func (h *Handler) coordinator(log *slog.Logger) *scaleout.Coordinator {
 		c.Queue = &scaleout.SQSQueue{Client: h.SQS, URL: h.Config.ShardQueueURL}
 	}
 	return c
+}
+
+// auditTrail is the coordinator's AuditTrail hook (nil when
+// CENTRALMSP_AUDIT_TRAIL is off): audittrail.Run on the output store and
+// the watermarks, with its own MSP session.
+func (h *Handler) auditTrail(log *slog.Logger) scaleout.AuditTrail {
+	if !h.Config.AuditTrail {
+		return nil
+	}
+	connect := func(ctx context.Context, share int) (*msp.MSP, error) {
+		return h.openMSP(ctx, h.Config.Budgets(share), log)
+	}
+	return scaleout.NewAuditTrail(connect, audittrail.Config{Sink: h.Store, Store: h.Watermarks, Lookback: h.Config.AuditLookback, Now: h.Now})
 }
 
 // scheduled serves a scheduled event through the coordinator and shapes
@@ -52,10 +66,7 @@ func (h *Handler) scheduled(ctx context.Context, reqID string, log *slog.Logger)
 		Shards: out.Shards, Plan: out.Plan, Tenants: out.Tenants, TenantsDeferred: out.TenantsDeferred,
 		Warnings: out.Warnings, Estimate: out.Estimate, RunEstimateMS: out.RunEstimate.Milliseconds(), Audit: out.Audit,
 		AuditTrail: out.AuditTrail}
-	if out.Manifest != nil {
-		sum.Manifest = collector.ManifestKey(out.Manifest.RunID)
-		sum.fill(out.Manifest)
-	}
+	sum.fill(out.Manifest)
 	return sum, nil
 }
 
