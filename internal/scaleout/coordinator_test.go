@@ -23,6 +23,10 @@ type fakeRunner struct {
 	tenants []collector.ListedTenant
 	listErr error
 	fail    bool
+	// failIf, if set, fails the runs it accepts as fail does.
+	failIf func(collector.Config) bool
+	// deferAll defers these tenants in every run.
+	deferAll map[string]bool
 
 	mu     sync.Mutex
 	defer_ map[string]bool
@@ -57,6 +61,7 @@ func (s fakeSession) Run(ctx context.Context, cfg collector.Config) (*collector.
 	r := s.r
 	r.mu.Lock()
 	r.runs = append(r.runs, cfg)
+	fail := r.fail || r.failIf != nil && r.failIf(cfg)
 	ids := cfg.Tenants
 	if len(ids) == 0 {
 		for _, lt := range r.tenants {
@@ -68,8 +73,10 @@ func (s fakeSession) Run(ctx context.Context, cfg collector.Config) (*collector.
 	for _, id := range ids {
 		st := collector.StatusOK
 		switch {
-		case r.fail:
+		case fail:
 			st = collector.StatusFailed
+		case r.deferAll[id]:
+			st = collector.StatusDeferred
 		case r.defer_[id]:
 			st = collector.StatusDeferred
 			delete(r.defer_, id)
@@ -87,7 +94,7 @@ func (s fakeSession) Run(ctx context.Context, cfg collector.Config) (*collector.
 	if err := collector.WriteManifest(ctx, r.store, m); err != nil {
 		return m, err
 	}
-	if r.fail {
+	if fail {
 		return m, collector.ErrNothingCollected
 	}
 	return m, nil

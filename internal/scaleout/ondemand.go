@@ -57,7 +57,7 @@ func (c *Coordinator) RunDirect(ctx context.Context, p DirectPlan) (*DirectResul
 		return nil, fmt.Errorf("scaleout: direct collection: %w", err)
 	}
 	log := c.log()
-	man, err := c.runOnce(ctx, collector.Config{Datasets: ds, Tenants: p.Tenants, RunID: p.RunID}, log)
+	man, err := c.runOnce(ctx, collector.Config{Datasets: ds, Tenants: p.Tenants, RunID: c.runID(p.RunID)}, log)
 	warning, failed := collector.Outcome(ctx, man, err, log)
 	if failed != nil {
 		return nil, fmt.Errorf("scaleout: direct collection: %w", failed)
@@ -67,6 +67,14 @@ func (c *Coordinator) RunDirect(ctx context.Context, p DirectPlan) (*DirectResul
 		out.Warnings = append(out.Warnings, warning)
 	}
 	return out, nil
+}
+
+// runID is id, or a new run id when empty.
+func (c *Coordinator) runID(id string) string {
+	if id != "" {
+		return id
+	}
+	return collector.NewRunID(c.now())
 }
 
 // runOnce runs the engine once, unobserved, in a session with the whole
@@ -124,7 +132,7 @@ func (c *Coordinator) RunAudit(ctx context.Context, p AuditPlan) (*AuditResult, 
 	filter := AuditLogsFilter(p.Since)
 	log.InfoContext(ctx, "audit request", slog.Int("tenants", len(p.Tenants)), slog.String("filter", filter))
 	res := &AuditResult{}
-	cfg := collector.Config{RunID: p.RunID, Tenants: p.Tenants, Datasets: []string{AuditLogsDataset},
+	cfg := collector.Config{RunID: c.runID(p.RunID), Tenants: p.Tenants, Datasets: []string{AuditLogsDataset},
 		Params: map[string]map[string]any{AuditLogsDataset: {auditLogsFilterParam: filter}}}
 	man, err := c.runOnce(ctx, cfg, log)
 	res.Logs = man
