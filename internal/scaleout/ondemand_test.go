@@ -247,3 +247,19 @@ func TestObjectURI(t *testing.T) {
 		}
 	}
 }
+
+// TestRunAuditReportURIDirectory: with a directory store the report's
+// address is its file path.
+func TestRunAuditReportURIDirectory(t *testing.T) {
+	s := newAuditSetup(1)
+	dir := t.TempDir()
+	s.c.Store = sink.NewDir(dir)
+	s.r.store = s.c.Store
+	res, err := s.c.RunAudit(context.Background(), AuditPlan{Since: testSince})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, filepath.FromSlash(res.Audit.Report)); res.Audit.ReportURI != want {
+		t.Errorf("report_uri %q, want %q", res.Audit.ReportURI, want)
+	}
+}

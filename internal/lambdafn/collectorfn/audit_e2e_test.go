@@ -322,6 +322,14 @@ func TestAuditEventsEndToEnd(t *testing.T) {
 			t.Errorf("%s: %v", key, err)
 		}
 	}
+	// The response names the report by one URI, and an object is there.
+	if want := "s3://" + testBucket + "/" + testPrefix + sum4.Audit.Report; sum4.Audit.ReportURI != want {
+		t.Errorf("report_uri %q, want %q", sum4.Audit.ReportURI, want)
+	}
+	bucket, key, ok := strings.Cut(strings.TrimPrefix(sum4.Audit.ReportURI, "s3://"), "/")
+	if _, err := s.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); !ok || err != nil {
+		t.Errorf("no object at report_uri %s: %v", sum4.Audit.ReportURI, err)
+	}
 	if !strings.Contains(string(s.get(t, sum4.Audit.Report)), tn[2].Name) {
 		t.Errorf("the report does not name tenant %s", tn[2].Name)
 	}
