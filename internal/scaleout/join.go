@@ -217,6 +217,7 @@ func tryJoin(ctx context.Context, st sink.Sink, runID string) (*joinResult, erro
 	if err != nil {
 		return res, err
 	}
+	joined.Budgets = mergeBudgets(shards)
 	b, err := joined.Marshal()
 	if err != nil {
 		return res, fmt.Errorf("scaleout: encoding the joined manifest: %w", err)
