@@ -3,6 +3,7 @@ package scaleout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -261,5 +262,36 @@ func TestRunAuditReportURIDirectory(t *testing.T) {
 	}
 	if want := filepath.Join(dir, filepath.FromSlash(res.Audit.Report)); res.Audit.ReportURI != want {
 		t.Errorf("report_uri %q, want %q", res.Audit.ReportURI, want)
+	}
+}
+
+// retryQueue is a LocalQueue that records RetryLater calls.
+type retryQueue struct {
+	LocalQueue
+	retried []string
+}
+
+func (q *retryQueue) RetryLater(_ context.Context, receipt string, n int) (time.Duration, error) {
+	q.retried = append(q.retried, fmt.Sprintf("%s@%d", receipt, n))
+	return time.Minute, nil
+}
+
+// TestRunShards: a batch runs in order; a message that fails as a whole is
+// reported by id and retried sooner, the others are not.
+func TestRunShards(t *testing.T) {
+	store := sink.NewMemory()
+	r := newFakeRunner(store, 2)
+	q := &retryQueue{}
+	c := newTestCoordinator(store, r, q)
+	good := fmt.Sprintf(`{"run_id":"20261124T140000Z-00000000","shard":1,"shards":1,"tenants":[%q]}`, r.tenants[0].Tenant.ID)
+	failed := c.RunShards(context.Background(), []ShardDelivery{
+		{ID: "m1", Body: []byte("not a shard"), Receipt: "r1", ReceiveCount: 2},
+		{ID: "m2", Body: []byte(good), Receipt: "r2", ReceiveCount: 1},
+	})
+	if !slices.Equal(failed, []string{"m1"}) || !slices.Equal(q.retried, []string{"r1@2"}) {
+		t.Fatalf("failed %v retried %v, want m1 only", failed, q.retried)
+	}
+	if len(r.runs) != 1 || r.runs[0].Shard != "1" {
+		t.Errorf("runs %+v, want the good shard's", r.runs)
 	}
 }

@@ -139,3 +139,29 @@ func (c *Coordinator) continueShard(ctx context.Context, msg *ShardMessage, man 
 	log.InfoContext(ctx, "continuation sent", slog.String("continuation", next.ID()), slog.Int("tenants", len(deferred)))
 	return nil
 }
+
+// ShardDelivery is one shard message as the queue delivered it.
+type ShardDelivery struct {
+	// ID names the message (SQS message id) in the logs and the result.
+	ID   string
+	Body []byte
+	// Receipt and ReceiveCount let a failed message be retried sooner
+	// (RetryLater); an empty receipt keeps the queue's timeout.
+	Receipt      string
+	ReceiveCount int
+}
+
+// RunShards runs delivered shard messages one after another (RunShard) and
+// returns the ids of those that failed as a whole, to be received again;
+// each of them is made visible again after retryDelay (RetryLater).
+func (c *Coordinator) RunShards(ctx context.Context, ds []ShardDelivery) (failed []string) {
+	for _, d := range ds {
+		cc := c.WithLogger(c.log().With(slog.String("message_id", d.ID)))
+		if err := cc.RunShard(ctx, d.Body); err != nil {
+			cc.log().ErrorContext(ctx, "shard failed; the queue will deliver it again", slog.Any("error", err))
+			cc.RetryLater(ctx, d.Receipt, d.ReceiveCount)
+			failed = append(failed, d.ID)
+		}
+	}
+	return failed
+}

@@ -70,19 +70,17 @@ func (h *Handler) scheduled(ctx context.Context, reqID string, log *slog.Logger)
 	return sum, nil
 }
 
-// shards processes an SQS batch of shard messages one after another and
+// shards runs an SQS batch of shard messages through the coordinator and
 // reports the ones that failed as a whole.
 func (h *Handler) shards(ctx context.Context, ev *events.SQSEvent, log *slog.Logger) events.SQSEventResponse {
+	ds := make([]scaleout.ShardDelivery, len(ev.Records))
+	for i, rec := range ev.Records {
+		n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"]) // absent: 0, the first delay
+		ds[i] = scaleout.ShardDelivery{ID: rec.MessageId, Body: []byte(rec.Body), Receipt: rec.ReceiptHandle, ReceiveCount: n}
+	}
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	for _, rec := range ev.Records {
-		rlog := log.With(slog.String("message_id", rec.MessageId))
-		c := h.coordinator(rlog)
-		if err := c.RunShard(ctx, []byte(rec.Body)); err != nil {
-			rlog.ErrorContext(ctx, "shard failed; SQS will retry it", slog.Any("error", err))
-			n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"]) // absent: 0, the first delay
-			c.RetryLater(ctx, rec.ReceiptHandle, n)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-		}
+	for _, id := range h.coordinator(log).RunShards(ctx, ds) {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 	}
 	return resp
 }
