@@ -295,3 +295,29 @@ func TestRunShards(t *testing.T) {
 		t.Errorf("runs %+v, want the good shard's", r.runs)
 	}
 }
+
+// TestRunAuditTrailTenantWarning: a tenant the trail failed is a warning
+// naming the step and the tenant; the request still succeeds.
+func TestRunAuditTrailTenantWarning(t *testing.T) {
+	s := newAuditSetup(2)
+	bad := s.id(1)
+	s.c.AuditTrail = func(_ context.Context, ts []msp.Tenant, _ int, _ *slog.Logger) (*audittrail.Result, error) {
+		res := &audittrail.Result{RunID: "trail"}
+		for _, tn := range ts {
+			st, msg := audittrail.StatusWritten, ""
+			if tn.ID == bad {
+				st, msg = audittrail.StatusFailed, "watermark unreadable"
+			}
+			res.Tenants = append(res.Tenants, audittrail.TenantResult{TenantID: tn.ID, Status: st, Err: msg})
+		}
+		return res, nil
+	}
+	res, err := s.c.RunAudit(context.Background(), AuditPlan{Since: testSince})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "audit trail: tenant " + bad + ": watermark unreadable"
+	if !slices.Contains(res.Warnings, want) || res.AuditTrail == nil || res.AuditTrail.Failed != 1 || res.Audit == nil {
+		t.Errorf("warnings %q trail %+v, want %q", res.Warnings, res.AuditTrail, want)
+	}
+}
