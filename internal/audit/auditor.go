@@ -64,6 +64,7 @@ type Auditor struct {
 	opts    Options
 	log     *slog.Logger
 	tenants sync.Map // tenant id -> *tenantState
+	streams sync.Map // streamKey -> *stream: the dataset being collected
 
 	mu      sync.Mutex
 	results map[string]*TenantAudit
@@ -77,13 +78,22 @@ type Auditor struct {
 
 var _ collector.ItemObserver = (*Auditor)(nil)
 
-// tenantState is a tenant's snapshots being built; only its own
-// goroutine touches it.
+// tenantState is a tenant's snapshots being built. A tenant's datasets of
+// different APIs are collected side by side, so sets is guarded by mu; each
+// snapshot is filled by its dataset's goroutine alone (see stream).
 type tenantState struct {
+	mu   sync.Mutex
 	sets map[string]*Baseline
-	cur  *Baseline
+}
+
+// streamKey names one tenant's dataset.
+type streamKey struct{ tenant, dataset string }
+
+// stream is the snapshot of a dataset being collected; only the goroutine
+// collecting that dataset touches it.
+type stream struct {
+	b    *Baseline
 	spec Spec
-	dups int
 }
 
 // New returns an Auditor.
@@ -123,36 +133,33 @@ func (a *Auditor) state(tenantID string) *tenantState {
 // OnDatasetStart implements collector.ItemObserver.
 func (a *Auditor) OnDatasetStart(t msp.Tenant, dataset string) {
 	st := a.state(t.ID)
+	key := streamKey{t.ID, dataset}
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	sp, ok := SpecOf(dataset)
 	if !ok {
-		st.cur = nil
 		delete(st.sets, dataset)
+		a.streams.Delete(key)
 		return
 	}
-	st.spec = sp
-	st.cur = &Baseline{Version: BaselineVersion, TenantID: t.ID, TenantName: t.Name, Dataset: dataset,
+	b := &Baseline{Version: BaselineVersion, TenantID: t.ID, TenantName: t.Name, Dataset: dataset,
 		RunID: a.opts.RunID, Fields: sp.FieldNames(), Items: map[string][]string{}}
-	st.sets[dataset] = st.cur
+	st.sets[dataset] = b
+	a.streams.Store(key, &stream{b: b, spec: sp})
 }
 
 // OnItem implements collector.ItemObserver.
 func (a *Auditor) OnItem(t msp.Tenant, dataset string, item json.RawMessage) {
-	v, ok := a.tenants.Load(t.ID)
+	v, ok := a.streams.Load(streamKey{t.ID, dataset})
 	if !ok {
 		return
 	}
-	st := v.(*tenantState)
-	if st.cur == nil || st.cur.Dataset != dataset {
-		return
-	}
-	k, vals, ok := st.spec.Extract(item)
+	s := v.(*stream)
+	k, vals, ok := s.spec.Extract(item)
 	if !ok {
 		return
 	}
-	if _, dup := st.cur.Items[k]; dup {
-		st.dups++
-	}
-	st.cur.Items[k] = vals
+	s.b.Items[k] = vals
 }
 
 // DatasetAudit is one dataset's outcome for a tenant.
@@ -213,6 +220,11 @@ type TenantAudit struct {
 func (a *Auditor) OnTenantDone(ctx context.Context, t msp.Tenant, tr *collector.TenantResult) error {
 	v, _ := a.tenants.LoadAndDelete(t.ID)
 	st, _ := v.(*tenantState)
+	if st != nil {
+		for ds := range st.sets {
+			a.streams.Delete(streamKey{t.ID, ds})
+		}
+	}
 	trc := *tr
 	trc.Datasets = slices.Clone(tr.Datasets)
 	dctx := context.WithoutCancel(ctx)

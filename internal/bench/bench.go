@@ -12,7 +12,9 @@
 //   - the critical path: the simulated latency times the longest chain of
 //     requests that must follow one another (the MSP token, the tenant list
 //     pages, then one tenant's exchange and its longest dataset page chain;
-//     a tenant's datasets are independent of one another), and
+//     a tenant's datasets are independent of one another; under a
+//     per-workspace New Central budget also the tenant's own requests over
+//     its rate, plus the last one's latency), and
 //   - for each client budget: the requests its busiest bucket admitted
 //     (beyond the bucket's burst) divided by its rate.
 //
@@ -320,38 +322,11 @@ func analyse(cfg Config, rep *childReport) *Result {
 		res.ExchangesPerTenant = float64(d.Exchanges) / float64(res.Tenants)
 	}
 
-	// Critical path, in requests.
-	chain := func(tenant string) int64 {
-		var longest int64
-		for ep, per := range d.ByEndpointTenant {
-			if ep == centralsim.EndpointToken || ep == centralsim.EndpointMSPTenants {
-				continue
-			}
-			longest = max(longest, per[tenant])
-		}
-		return d.ExchangesByTenant[tenant] + longest
-	}
-	var tenantChain int64
-	for t := range d.ByTenant {
-		tenantChain = max(tenantChain, chain(t))
-	}
-	for t := range d.ExchangesByTenant {
-		tenantChain = max(tenantChain, chain(t))
-	}
-	mspChain := d.ByEndpoint[centralsim.EndpointMSPTenants] + d.TokensByKind[centralsim.KindMSP]
-	res.CriticalPath = time.Duration(mspChain+tenantChain) * cfg.Latency
+	perTenant := centralPerTenant(d)
+	res.CriticalPath = criticalPath(cfg, d, perTenant)
 
 	// Budgets.
 	cb := BudgetBound{Name: "central", Scope: cfg.CentralScope.String(), Rate: cfg.CentralRate, Burst: DefaultCentralBurst}
-	perTenant := map[string]int64{}
-	for ep, per := range d.ByEndpointTenant {
-		if !strings.HasPrefix(ep, centralsim.CentralPrefix+"/") {
-			continue
-		}
-		for t, n := range per {
-			perTenant[t] += n
-		}
-	}
 	cb.Requests = busiest(perTenant, cfg.CentralScope == central.ScopeAccount)
 	res.Budgets = append(res.Budgets, cb)
 	for _, b := range []struct {
@@ -378,6 +353,54 @@ func analyse(cfg Config, rep *childReport) *Result {
 		res.Ratio = float64(res.Wall) / float64(res.LowerBound)
 	}
 	return res
+}
+
+// centralPerTenant counts each tenant's New Central requests.
+func centralPerTenant(d simStats) map[string]int64 {
+	perTenant := map[string]int64{}
+	for ep, per := range d.ByEndpointTenant {
+		if !strings.HasPrefix(ep, centralsim.CentralPrefix+"/") {
+			continue
+		}
+		for t, n := range per {
+			perTenant[t] += n
+		}
+	}
+	return perTenant
+}
+
+// criticalPath is the time the collection needs with unlimited CPU: the MSP
+// token and the tenant list pages, then the slowest tenant's exchange and
+// its longest dataset page chain (a tenant's datasets are independent of
+// one another). Under a per-workspace New Central budget the tenant's own
+// requests also take (requests - burst) / rate, plus the last one's latency:
+// no collector can beat that tenant's path however fast it runs.
+func criticalPath(cfg Config, d simStats, centralByTenant map[string]int64) time.Duration {
+	lat := cfg.Latency
+	tenantPath := func(tenant string) time.Duration {
+		var longest int64
+		for ep, per := range d.ByEndpointTenant {
+			if ep == centralsim.EndpointToken || ep == centralsim.EndpointMSPTenants {
+				continue
+			}
+			longest = max(longest, per[tenant])
+		}
+		own := time.Duration(longest) * lat
+		if n := centralByTenant[tenant]; cfg.CentralScope == central.ScopeWorkspace && n > 0 && cfg.CentralRate > 0 {
+			paced := time.Duration(float64(max(0, n-DefaultCentralBurst)) / cfg.CentralRate * float64(time.Second))
+			own = max(own, paced+lat)
+		}
+		return time.Duration(d.ExchangesByTenant[tenant])*lat + own
+	}
+	var slowest time.Duration
+	for t := range d.ByTenant {
+		slowest = max(slowest, tenantPath(t))
+	}
+	for t := range d.ExchangesByTenant {
+		slowest = max(slowest, tenantPath(t))
+	}
+	mspChain := d.ByEndpoint[centralsim.EndpointMSPTenants] + d.TokensByKind[centralsim.KindMSP]
+	return time.Duration(mspChain)*lat + slowest
 }
 
 // busiest returns the sum of counts (shared bucket) or the largest count

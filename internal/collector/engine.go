@@ -569,32 +569,89 @@ func (r *run) tenant(ctx context.Context, t msp.Tenant) (tr TenantResult) {
 		}
 	}()
 
-	for _, d := range r.datasets {
-		if ctx.Err() != nil {
-			// Out of time before this dataset started.
-			r.fillRemaining(&tr, StatusDeferred, nil)
-			break
-		}
-		var res DatasetResult
-		if !client.HasApp(d.App) {
-			res = DatasetResult{Dataset: d.Name, Status: StatusSkipped,
-				Error: &ErrorInfo{Class: ClassNotConfigured, Message: fmt.Sprintf("the credentials do not configure %s", d.App)}}
-		} else {
-			res = r.dataset(ctx, client, t, d)
-		}
-		tr.Datasets = append(tr.Datasets, res)
-		r.emit(Event{Kind: DatasetDone, TenantID: t.ID, TenantName: t.Name, Dataset: d.Name, Status: res.Status, Records: res.Records, Error: res.Error})
-		if res.Error != nil {
-			log.Warn("dataset failed", slog.String("dataset", d.Name), slog.String("class", string(res.Error.Class)), slog.String("error", res.Error.Message))
-			if res.Error.Class == ClassLogin {
-				// The tenant's token cannot be had: do not try again per dataset.
-				tr.Error = res.Error
-				r.fillRemaining(&tr, StatusFailed, res.Error)
-				break
-			}
+	done, loginErr, perr := r.collectLanes(ctx, client, t, log)
+	for _, res := range done {
+		if res != nil {
+			tr.Datasets = append(tr.Datasets, *res)
 		}
 	}
+	switch {
+	case perr != nil:
+		log.Error("tenant panicked", slog.Any("panic", perr.Value), slog.String("stack", string(perr.Stack)))
+		tr.Error = errorInfo(perr)
+		r.fillRemaining(&tr, StatusFailed, tr.Error)
+	case loginErr != nil:
+		// The tenant's token cannot be had: no dataset tries again.
+		tr.Error = loginErr
+		r.fillRemaining(&tr, StatusFailed, loginErr)
+	case len(tr.Datasets) < len(r.datasets):
+		// Out of time before the rest started.
+		r.fillRemaining(&tr, StatusDeferred, nil)
+	}
 	return tr
+}
+
+// collectLanes collects a tenant's datasets in one lane per API, side by
+// side: an API's datasets run one after another (its budget paces them
+// anyway), but GLP's do not wait for New Central's, so a tenant takes as
+// long as its slowest API rather than all of them in a row. It returns the
+// results in the datasets' order (nil for one not started: out of time, or
+// after a login failure, which stops every lane and is returned), and the
+// first panic of a lane (that lane's later datasets do not start).
+func (r *run) collectLanes(ctx context.Context, client *central.Client, t msp.Tenant, log *slog.Logger) ([]*DatasetResult, *ErrorInfo, *PanicError) {
+	var lanes [][]int
+	laneOf := map[central.App]int{}
+	for i, d := range r.datasets {
+		l, ok := laneOf[d.App]
+		if !ok {
+			l = len(lanes)
+			laneOf[d.App] = l
+			lanes = append(lanes, nil)
+		}
+		lanes[l] = append(lanes[l], i)
+	}
+	results := make([]*DatasetResult, len(r.datasets))
+	var loginErr atomic.Pointer[ErrorInfo]
+	var panicked atomic.Pointer[PanicError]
+	var wg sync.WaitGroup
+	for _, lane := range lanes {
+		wg.Go(func() {
+			defer func() {
+				if v := recover(); v != nil {
+					panicked.CompareAndSwap(nil, &PanicError{Value: v, Stack: debug.Stack()})
+				}
+			}()
+			for _, i := range lane {
+				if ctx.Err() != nil || loginErr.Load() != nil {
+					return
+				}
+				res := r.collectDataset(ctx, client, t, r.datasets[i], log)
+				results[i] = &res
+				if res.Error != nil && res.Error.Class == ClassLogin {
+					loginErr.CompareAndSwap(nil, res.Error)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return results, loginErr.Load(), panicked.Load()
+}
+
+// collectDataset collects one dataset (or skips one the credentials do not
+// configure) and reports it.
+func (r *run) collectDataset(ctx context.Context, client *central.Client, t msp.Tenant, d Dataset, log *slog.Logger) DatasetResult {
+	var res DatasetResult
+	if !client.HasApp(d.App) {
+		res = DatasetResult{Dataset: d.Name, Status: StatusSkipped,
+			Error: &ErrorInfo{Class: ClassNotConfigured, Message: fmt.Sprintf("the credentials do not configure %s", d.App)}}
+	} else {
+		res = r.dataset(ctx, client, t, d)
+	}
+	r.emit(Event{Kind: DatasetDone, TenantID: t.ID, TenantName: t.Name, Dataset: d.Name, Status: res.Status, Records: res.Records, Error: res.Error})
+	if res.Error != nil {
+		log.Warn("dataset failed", slog.String("dataset", d.Name), slog.String("class", string(res.Error.Class)), slog.String("error", res.Error.Message))
+	}
+	return res
 }
 
 // fillRemaining adds a result with status for every dataset not yet in tr.

@@ -12,9 +12,11 @@ import (
 
 // ItemObserver sees a run's items while they are streamed, so a consumer
 // (drift detection) can build its own view without reading the objects
-// back. Calls for one tenant come from one goroutine, in order:
-// OnDatasetStart, then OnItem for each item of the dataset, for each
-// dataset; then OnTenantDone once. Different tenants call concurrently.
+// back. Calls for one tenant's dataset come from one goroutine, in order:
+// OnDatasetStart, then OnItem for each item of the dataset. A tenant's
+// datasets of different APIs are collected concurrently (one after another
+// within an API); OnTenantDone is called once after all of them ended.
+// Different tenants call concurrently.
 //
 // Items seen for a dataset that then fails are not in the output: only a
 // dataset whose DatasetResult in OnTenantDone has StatusOK was committed.

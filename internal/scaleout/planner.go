@@ -212,8 +212,10 @@ func (p planParams) withDefaults() planParams {
 }
 
 // Estimate is a lower bound on a set of tenants' collection time in one
-// invocation: the largest of the critical path (the longest tenant: its
-// datasets run one after another), the tenants' total time spread over the
+// invocation: the largest of the critical path (the longest tenant, its
+// datasets' times added up: the collector runs each API's datasets one after
+// another and the APIs side by side, so this overstates a tenant, on the
+// safe side for deciding to scale out), the tenants' total time spread over the
 // concurrency, and for each shared budget its requests divided by its rate
 // (the invocation's share of it).
 type Estimate struct {

@@ -3,6 +3,7 @@ package central
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,11 +157,12 @@ func (b *Budgets) SetRate(name string, r rate.Limit, burst int) {
 	ls := b.learnLocked(name)
 	ls.assumed, ls.capped = r, true
 	ls.limit, ls.window, ls.rate = 0, 0, 0
-	b.setRateLocked(name, r, burst)
+	b.setRateLocked(name, r, burst, time.Now())
 }
 
-// setRateLocked changes the rate of a spec and its buckets; b.mu must be held.
-func (b *Budgets) setRateLocked(name string, r rate.Limit, burst int) {
+// setRateLocked changes the rate of a spec and its buckets at now; b.mu must
+// be held.
+func (b *Budgets) setRateLocked(name string, r rate.Limit, burst int, now time.Time) {
 	for i := range b.specs {
 		if b.specs[i].Name == name {
 			b.specs[i].Rate, b.specs[i].Burst = r, burst
@@ -168,7 +170,7 @@ func (b *Budgets) setRateLocked(name string, r rate.Limit, burst int) {
 	}
 	for k, bk := range b.buckets {
 		if k.name == name {
-			bk.setRate(r, burst)
+			bk.setRate(now, r, burst)
 		}
 	}
 }
@@ -266,15 +268,64 @@ type bucket struct {
 	seq     uint64
 	winEnd  time.Time
 	winLeft int
+
+	// waiters hold reservations made at the rate in force when they were
+	// made, in the order made. A rate change cancels the ones still in the
+	// future and wakes their holders to reserve again, so a budget that
+	// learns a higher limit does not send its first window's worth of queued
+	// requests at the old, slower pace (or a slowed one at the old, faster).
+	waiters []*waiter
 }
 
-func (bk *bucket) setRate(r rate.Limit, burst int) {
+// waiter is one request sleeping on a reservation.
+type waiter struct {
+	r           *rate.Reservation
+	wake        context.CancelFunc
+	rescheduled bool // its reservation was cancelled by a rate change
+}
+
+func (bk *bucket) setRate(now time.Time, r rate.Limit, burst int) {
 	bk.mu.Lock()
 	defer bk.mu.Unlock()
 	bk.base = r
-	bk.lim.SetLimit(r)
-	bk.lim.SetBurst(burst)
+	bk.rescheduleLocked(now)
+	bk.lim.SetLimitAt(now, r)
+	bk.lim.SetBurstAt(now, burst)
 	bk.slowUntil = time.Time{}
+}
+
+// setLimitLocked changes the limiter's rate at t, rescheduling the waiters.
+// bk.mu must be held.
+func (bk *bucket) setLimitLocked(t time.Time, r rate.Limit) {
+	if bk.lim.Limit() == r {
+		return
+	}
+	bk.rescheduleLocked(t)
+	bk.lim.SetLimitAt(t, r)
+}
+
+// rescheduleLocked cancels the reservations still in the future, newest
+// first (so each one's tokens are restored whole), and wakes their holders.
+// bk.mu must be held.
+func (bk *bucket) rescheduleLocked(t time.Time) {
+	for i := len(bk.waiters) - 1; i >= 0; i-- {
+		w := bk.waiters[i]
+		if w.rescheduled || w.r.DelayFrom(t) <= 0 {
+			continue
+		}
+		w.r.CancelAt(t)
+		w.rescheduled = true
+		if w.wake != nil {
+			w.wake()
+		}
+	}
+}
+
+// removeWaiterLocked forgets w; bk.mu must be held.
+func (bk *bucket) removeWaiterLocked(w *waiter) {
+	if i := slices.Index(bk.waiters, w); i >= 0 {
+		bk.waiters = slices.Delete(bk.waiters, i, i+1)
+	}
 }
 
 // sleepFunc waits d or until ctx ends.
@@ -307,7 +358,7 @@ func (bk *bucket) wait(ctx context.Context, now func() time.Time, sleep sleepFun
 		bk.mu.Lock()
 		t := now()
 		if !bk.slowUntil.IsZero() && !t.Before(bk.slowUntil) {
-			bk.lim.SetLimitAt(t, bk.base)
+			bk.setLimitLocked(t, bk.base)
 			bk.slowUntil = time.Time{}
 		}
 		if bk.pausedUntil.After(t) {
@@ -336,14 +387,20 @@ func (bk *bucket) wait(ctx context.Context, now func() time.Time, sleep sleepFun
 			bk.mu.Unlock()
 			continue
 		}
+		w := &waiter{r: r}
+		bk.waiters = append(bk.waiters, w)
 		bk.mu.Unlock()
 		if exceedsDeadline(ctx, d) {
 			r.CancelAt(now())
 			return waited, 0, &RateLimitError{Budget: bk.name, RetryAfter: d}
 		}
-		if err := sleep(ctx, d); err != nil {
-			r.CancelAt(now())
+		again, err := bk.sleepOn(ctx, w, d, now, sleep)
+		if err != nil {
 			return waited, 0, err
+		}
+		if again {
+			waited += now().Sub(t)
+			continue // the rate changed while it slept: reserve again
 		}
 		waited += d
 		// A response that arrived while this request slept may have paused
@@ -360,6 +417,33 @@ func (bk *bucket) wait(ctx context.Context, now func() time.Time, sleep sleepFun
 		}
 		bk.mu.Unlock()
 	}
+}
+
+// sleepOn sleeps d on w's reservation, which w must be registered with. again
+// reports that a rate change cancelled the reservation and woke it early: the
+// caller reserves anew. On an error the reservation is cancelled.
+func (bk *bucket) sleepOn(ctx context.Context, w *waiter, d time.Duration, now func() time.Time, sleep sleepFunc) (again bool, err error) {
+	wctx, wake := context.WithCancel(ctx)
+	bk.mu.Lock()
+	w.wake = wake
+	if w.rescheduled { // rescheduled before it could sleep
+		wake()
+	}
+	bk.mu.Unlock()
+	err = sleep(wctx, d)
+	wake()
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	bk.removeWaiterLocked(w)
+	switch {
+	case w.rescheduled && ctx.Err() != nil:
+		return false, ctx.Err()
+	case w.rescheduled:
+		return true, nil
+	case err != nil:
+		w.r.CancelAt(now())
+	}
+	return false, err
 }
 
 // admitLocked counts a request against the server's current window. When the
@@ -449,10 +533,10 @@ func (bk *bucket) observeWindow(remaining, limit int64, reset, now time.Time, se
 	// rate; slowing to remaining/left then would waste a slot a window.
 	shared := bk.base != rate.Inf && float64(remaining) < float64(bk.base)*left-1
 	if (low || shared) && r < bk.base {
-		bk.lim.SetLimitAt(now, r)
+		bk.setLimitLocked(now, r)
 		bk.slowUntil = reset
 	} else if !bk.slowUntil.IsZero() {
-		bk.lim.SetLimitAt(now, bk.base)
+		bk.setLimitLocked(now, bk.base)
 		bk.slowUntil = time.Time{}
 	}
 }

@@ -303,3 +303,53 @@ func TestBudgetInFlightRequestsCountAgainstTheWindow(t *testing.T) {
 		t.Errorf("after the reset a request waited %v", waited)
 	}
 }
+
+// TestRateChangeReschedulesWaiters: a request queued behind a slot reserved
+// at the old rate moves to the new rate's slot when the budget learns a
+// higher limit, instead of sleeping out the old, slower schedule (which
+// costs a learning budget most of its first window).
+func TestRateChangeReschedulesWaiters(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	b := NewBudgets(BudgetSpec{Name: "central", App: AppCentral, Rate: 1, Burst: 1})
+	bk := b.bucketFor(AppCentral, "GET", "/x", "acct", "ws")
+	if _, _, err := bk.wait(t.Context(), clk.Now, clk.Sleep); err != nil { // takes the burst token
+		t.Fatal(err)
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	var sleeps []time.Duration
+	sleep := func(ctx context.Context, d time.Duration) error {
+		sleeps = append(sleeps, d)
+		if len(sleeps) == 1 { // the slot reserved at 1/s: block until woken or released
+			close(started)
+			select {
+			case <-ctx.Done():
+			case <-release:
+			}
+			return ctx.Err()
+		}
+		return clk.Sleep(ctx, d)
+	}
+	type result struct {
+		waited time.Duration
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		waited, _, err := bk.wait(t.Context(), clk.Now, sleep)
+		done <- result{waited, err}
+	}()
+	<-started
+	bk.setRate(clk.Now(), 100, 1)
+	close(release) // without rescheduling the first sleep ends here, a full second
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if len(sleeps) != 2 || sleeps[0] != time.Second || sleeps[1] != 10*time.Millisecond {
+		t.Errorf("sleeps %v, want [1s 10ms]: the queued request must move to the new rate's slot", sleeps)
+	}
+	if res.waited != 10*time.Millisecond {
+		t.Errorf("waited %v, want 10ms", res.waited)
+	}
+}

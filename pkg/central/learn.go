@@ -218,7 +218,7 @@ func (b *Budgets) learn(name, workspace string, hn rateHeaders, now time.Time, l
 	if old > 0 && math.Abs(r-float64(old)) < 0.005*float64(old) {
 		return
 	}
-	b.setRateLocked(name, rate.Limit(r), spec.Burst)
+	b.setRateLocked(name, rate.Limit(r), spec.Burst, now)
 	log.Info("rate limit learned from the server", "budget", name, "limit", hn.limit, "window", win,
 		"rate_before", float64(old), "rate", r)
 }
