@@ -283,8 +283,16 @@ func TestOverlappingRefreshersAgainstMoto(t *testing.T) {
 			t.Errorf("round %d: %d tenants cached", round, len(got))
 		}
 		t.Logf("round %d: written %d + %d, skipped %v + %v", round, len(results[0].Written), len(results[1].Written), results[0].Counts, results[1].Counts)
-		if w := len(results[0].Written) + len(results[1].Written); w != len(v) {
+		// One version per secret and round (checked above) is the guarantee.
+		// moto checks a reused ClientRequestToken and stores the version in
+		// two steps, so under load both writers of one version may be told
+		// it succeeded; Secrets Manager answers the second one
+		// ResourceExistsException. Fewer writes than secrets is a failure.
+		switch w := len(results[0].Written) + len(results[1].Written); {
+		case w < len(v):
 			t.Errorf("round %d: %d successful writes for %d secrets", round, w, len(v))
+		case w > len(v):
+			t.Logf("round %d: %d writes reported for %d secrets, each with one version: moto accepted a repeated idempotent write", round, w, len(v))
 		}
 		clk.Add(time.Hour)
 	}

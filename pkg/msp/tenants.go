@@ -160,6 +160,14 @@ func (m *MSP) TenantID(ctx context.Context, name string) (string, error) {
 		return id, nil
 	}
 	ch := m.lookups.DoChan(name, func() (any, error) {
+		// A lookup that ended between this caller's cache check and
+		// DoChan has already filled the cache: no second call.
+		m.mu.Lock()
+		id, ok := m.names[name]
+		m.mu.Unlock()
+		if ok {
+			return id, nil
+		}
 		// The first caller's closure runs; its ctx is detached so that
 		// callers sharing the lookup are not failed when it leaves.
 		lctx, cancel := detach(ctx, lookupTimeout)
