@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/pkg/central"
 )
 
@@ -124,7 +125,8 @@ func TestDecodeEvent(t *testing.T) {
 		}
 	}
 	inv, _ := DecodeEvent([]byte(`{"source":"centralmsp.audit","detail-type":"AuditRequest","detail":{"since":"2026-11-23T01:00:00+01:00"}}`))
-	if f, _ := inv.Audit.Filter(); f != "createdAt ge '2026-11-23T00:00:00Z'" {
+	since, err := inv.Audit.SinceTime()
+	if f := scaleout.AuditLogsFilter(since); err != nil || f != "createdAt ge '2026-11-23T00:00:00Z'" {
 		t.Errorf("filter %q", f)
 	}
 }
