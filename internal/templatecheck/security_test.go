@@ -391,7 +391,7 @@ var grantUses = []grantUse{
 		tmpl: sqsEventOn("CollectorFunction", "ShardQueue")},
 	{role: "CollectorRole", action: "events:PutEvents", resource: "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}",
 		why:  "audit runs publish InventoryChange, AuditFinding and AuditRunCompleted events to the configured bus",
-		code: []codeRef{{"internal/events/publisher.go", "p.api.PutEvents("}, {"internal/lambdafn/collectorfn/eventbus.go", "events.BusFromEnv()"}}},
+		code: []codeRef{{"internal/events/publisher.go", "p.api.PutEvents("}, {collectorHandler, "events.NewFromConfig(awsCfg, cfg.EventBus)"}, {"internal/lambdafn/collectorfn/config.go", "r.Get(EnvEventBus)"}}},
 	{role: "CollectorRole", action: "sqs:SendMessage", resource: "FailureQueue",
 		why:  "Lambda sends a failed asynchronous invocation to the on-failure destination",
 		tmpl: onFailureTo("CollectorFunction", "FailureQueue")},

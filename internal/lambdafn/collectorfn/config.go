@@ -15,6 +15,7 @@ import (
 	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/audittrail"
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/events"
 	"github.com/centralmsp/centralmsp/internal/lambdafn/credsecret"
 	"github.com/centralmsp/centralmsp/internal/lambdafn/envconf"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
@@ -44,7 +45,14 @@ const (
 	EnvAuditRules        = audit.RulesEnv
 	EnvAuditTrail        = "CENTRALMSP_AUDIT_TRAIL"
 	EnvAuditLookback     = "CENTRALMSP_AUDIT_LOOKBACK"
+	// EnvEventBus names the EventBridge bus the audit's events go to
+	// (template parameter EventBusName; events.EnvBus).
+	EnvEventBus = "CENTRALMSP_EVENT_BUS"
 )
+
+// PublishedSource is the source of the events the collector publishes
+// (never one that invokes it).
+const PublishedSource = events.Source
 
 // Limits of the numeric settings.
 const (
@@ -107,6 +115,10 @@ type Config struct {
 	// watermarks/audit-logs/) (CENTRALMSP_AUDIT_TRAIL, a boolean, default
 	// true).
 	AuditTrail bool
+	// EventBus is the bus, a name or an ARN, the audit's events are
+	// published to (CENTRALMSP_EVENT_BUS; empty means the account's default
+	// bus).
+	EventBus string
 	// AuditLookback is how far back a tenant's first audit trail run
 	// starts (CENTRALMSP_AUDIT_LOOKBACK, a Go duration, default 24h).
 	AuditLookback time.Duration
@@ -126,6 +138,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Prefix:           strings.TrimLeft(r.Get(EnvPrefix), "/"),
 		TokenCachePrefix: r.Get(EnvTokenCachePrefix),
 		ShardQueueURL:    r.Get(EnvShardQueueURL),
+		EventBus:         r.Get(EnvEventBus),
 		Concurrency:      collector.DefaultConcurrency,
 		ShardConcurrency: DefaultShardConcurrency,
 		ShardFraction:    scaleout.DefaultShardFraction,

@@ -87,7 +87,7 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 		h.SQS = sqs.NewFromConfig(awsCfg)
 	}
 	if cfg.Audit {
-		h.Events = EventPublisher{P: events.NewFromConfig(awsCfg, EventBus())}
+		h.Events = EventPublisher{P: events.NewFromConfig(awsCfg, cfg.EventBus)}
 	}
 	return h, nil
 }
