@@ -23,6 +23,7 @@ import (
 type motoBus struct {
 	eb    *eventbridge.Client
 	sqs   *sqs.Client
+	cfg   aws.Config
 	bus   string
 	queue string
 }
@@ -32,7 +33,7 @@ func newMotoBus(t testing.TB) motoBus {
 	mt := testenv.StartMoto(t)
 	cfg := mt.AWSConfig(t)
 	ctx := context.Background()
-	m := motoBus{eb: eventbridge.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), bus: "centralmsp-test"}
+	m := motoBus{eb: eventbridge.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), cfg: cfg, bus: "centralmsp-test"}
 	if _, err := m.eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(m.bus)}); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestPublishToMotoEventBridge(t *testing.T) {
 	// moto delivers each event to the queue in most of a second, so the
 	// test sends two calls' worth (10 + 3).
 	in := sampleEntries(t, 13)
-	p := New(m.eb, m.bus)
+	p := NewFromConfig(m.cfg, m.bus)
 	start := time.Now()
 	res, err := p.Publish(t.Context(), in)
 	if err != nil {

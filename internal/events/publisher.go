@@ -90,6 +90,13 @@ func New(api API, bus string, optFns ...func(*Options)) *Publisher {
 	return &Publisher{api: api, bus: bus, opts: o}
 }
 
+// NewFromConfig returns a publisher to bus (as New) on an EventBridge
+// client made from cfg, so AWS_ENDPOINT_URL_EVENTBRIDGE and the region
+// apply as to every other client of the function.
+func NewFromConfig(cfg aws.Config, bus string, optFns ...func(*Options)) *Publisher {
+	return New(eventbridge.NewFromConfig(cfg), bus, optFns...)
+}
+
 // Bus is the bus the publisher sends to.
 func (p *Publisher) Bus() string { return p.bus }
 

@@ -296,3 +296,14 @@ func TestBusFromEnv(t *testing.T) {
 		t.Fatal(BusFromEnv())
 	}
 }
+
+func TestNewFromConfig(t *testing.T) {
+	cfg := aws.Config{Region: "eu-west-1"}
+	if p := NewFromConfig(cfg, ""); p.Bus() != DefaultBus {
+		t.Errorf("bus %q, want %q", p.Bus(), DefaultBus)
+	}
+	p := NewFromConfig(cfg, "centralmsp")
+	if _, ok := p.api.(*eventbridge.Client); !ok || p.Bus() != "centralmsp" {
+		t.Errorf("api %T bus %q", p.api, p.Bus())
+	}
+}

@@ -269,6 +269,7 @@ const (
 const (
 	collectorHandler = "internal/lambdafn/collectorfn/handler.go"
 	refreshHandler   = "internal/lambdafn/tokenrefresh/handler.go"
+	credsecretOpen   = "internal/lambdafn/credsecret/open.go"
 	smBackend        = "internal/tokencache/secretsmanager.go"
 	s3Store          = "internal/sink/s3.go"
 	sqsSender        = "internal/scaleout/sender.go"
@@ -362,16 +363,17 @@ var grantUses = []grantUse{
 		code: []codeRef{{"internal/audit/auditor.go", `"audit/run="`}, {"internal/audit/report.go", `"audit/run="`}, {s3Store, "s.client.PutObject("}}},
 	{role: "CollectorRole", action: "secretsmanager:GetSecretValue", resource: "CredentialsSecretArn",
 		why:  "the handler reads the MSP credentials secret",
-		code: []codeRef{{collectorHandler, "credsecret.Read("}, {"internal/lambdafn/credsecret/credsecret.go", "api.GetSecretValue("}}},
+		code: []codeRef{{collectorHandler, "credsecret.OpenMSP("}, {credsecretOpen, "Read(ctx, c.SecretsManager"}, {"internal/lambdafn/credsecret/credsecret.go", "api.GetSecretValue("}}},
 	{role: "CollectorRole", action: "secretsmanager:GetSecretValue", resource: tokenCacheARN,
-		why:  "the token cache reader loads shard secrets",
-		code: []codeRef{{collectorHandler, "tokencache.NewReader("}, {"internal/tokencache/reader.go", "Backend.Get(ctx"}, {smBackend, "s.api.GetSecretValue("}}},
+		why: "the token cache reader loads shard secrets",
+		code: []codeRef{{collectorHandler, "TokenCachePrefix: h.Config.TokenCachePrefix"}, {credsecretOpen, "tokencache.NewReader("},
+			{"internal/tokencache/reader.go", "Backend.Get(ctx"}, {smBackend, "s.api.GetSecretValue("}}},
 	{role: "CollectorRole", action: "secretsmanager:ListSecrets", resource: "*",
 		why:  "the token cache reader finds the shard secrets by name prefix",
 		code: []codeRef{{"internal/tokencache/reader.go", "Backend.List(ctx"}, {smBackend, "secretsmanager.NewListSecretsPaginator("}}},
 	{role: "CollectorRole", action: "kms:Decrypt", resource: "TokenCacheKey",
 		why:  "Secrets Manager decrypts the token cache shards for GetSecretValue",
-		code: []codeRef{{collectorHandler, "tokencache.NewReader("}, {smBackend, "s.api.GetSecretValue("}}},
+		code: []codeRef{{collectorHandler, "TokenCachePrefix: h.Config.TokenCachePrefix"}, {credsecretOpen, "tokencache.NewReader("}, {smBackend, "s.api.GetSecretValue("}}},
 	{role: "CollectorRole", action: "sqs:SendMessage", resource: "ShardQueue",
 		why:  "a sharded run sends its shards (SendMessageBatch is authorised by sqs:SendMessage)",
 		code: []codeRef{{collectorHandler, "sqs.NewFromConfig("}, {sqsSender, "Client.SendMessageBatch("}}},
@@ -389,7 +391,7 @@ var grantUses = []grantUse{
 		tmpl: sqsEventOn("CollectorFunction", "ShardQueue")},
 	{role: "CollectorRole", action: "events:PutEvents", resource: "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}",
 		why:  "audit runs publish InventoryChange, AuditFinding and AuditRunCompleted events to the configured bus",
-		code: []codeRef{{"internal/events/publisher.go", "p.api.PutEvents("}, {"internal/lambdafn/collectorfn/eventbus.go", "events.BusFromEnv()"}}},
+		code: []codeRef{{"internal/events/publisher.go", "p.api.PutEvents("}, {collectorHandler, "events.NewFromConfig(awsCfg, cfg.EventBus)"}, {"internal/lambdafn/collectorfn/config.go", "r.Get(EnvEventBus)"}}},
 	{role: "CollectorRole", action: "sqs:SendMessage", resource: "FailureQueue",
 		why:  "Lambda sends a failed asynchronous invocation to the on-failure destination",
 		tmpl: onFailureTo("CollectorFunction", "FailureQueue")},
@@ -401,7 +403,7 @@ var grantUses = []grantUse{
 		why: "the Lambda runtime writes the function's logs", tmpl: logGroupOf("TokenRefreshFunction", "TokenRefreshLogGroup")},
 	{role: "TokenRefreshRole", action: "secretsmanager:GetSecretValue", resource: "CredentialsSecretArn",
 		why:  "the handler reads the MSP credentials secret",
-		code: []codeRef{{refreshHandler, "credsecret.Read("}, {"internal/lambdafn/credsecret/credsecret.go", "api.GetSecretValue("}}},
+		code: []codeRef{{refreshHandler, "credsecret.OpenMSP("}, {credsecretOpen, "Read(ctx, c.SecretsManager"}, {"internal/lambdafn/credsecret/credsecret.go", "api.GetSecretValue("}}},
 	{role: "TokenRefreshRole", action: "secretsmanager:CreateSecret", resource: tokenCacheARN,
 		why:  "the refresher creates a missing shard secret",
 		code: []codeRef{{refreshHandler, "tokencache.NewRefresher("}, {"internal/tokencache/refresher.go", "Backend.Put(ctx"}, {smBackend, "s.api.CreateSecret("}}},

@@ -1,16 +1,13 @@
-// Package collectorfn is the collector Lambda: it classifies the event
-// (scheduled rule or Scheduler, audit request, SQS shard batch, direct
-// invocation), runs the collection engine (internal/collector) into S3 and,
-// when a scheduled run does not fit one invocation, shards it over SQS
-// (internal/scaleout).
+// Package collectorfn is the collector Lambda's adapter: it decodes the
+// event (scheduled rule or Scheduler, audit request, SQS shard batch,
+// direct invocation), reads the configuration from the environment, hands
+// the event to the scale-out coordinator (internal/scaleout), which runs
+// the collection engine into S3 or shards the run over SQS, and shapes the
+// outcome as the invocation's response.
 package collectorfn
 
 import (
-	"errors"
-	"fmt"
-	"math"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +15,9 @@ import (
 	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/audittrail"
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/events"
+	"github.com/centralmsp/centralmsp/internal/lambdafn/credsecret"
+	"github.com/centralmsp/centralmsp/internal/lambdafn/envconf"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
 )
@@ -45,7 +45,14 @@ const (
 	EnvAuditRules        = audit.RulesEnv
 	EnvAuditTrail        = "CENTRALMSP_AUDIT_TRAIL"
 	EnvAuditLookback     = "CENTRALMSP_AUDIT_LOOKBACK"
+	// EnvEventBus names the EventBridge bus the audit's events go to
+	// (template parameter EventBusName; events.EnvBus).
+	EnvEventBus = "CENTRALMSP_EVENT_BUS"
 )
+
+// PublishedSource is the source of the events the collector publishes
+// (never one that invokes it).
+const PublishedSource = events.Source
 
 // Limits of the numeric settings.
 const (
@@ -108,6 +115,10 @@ type Config struct {
 	// watermarks/audit-logs/) (CENTRALMSP_AUDIT_TRAIL, a boolean, default
 	// true).
 	AuditTrail bool
+	// EventBus is the bus, a name or an ARN, the audit's events are
+	// published to (CENTRALMSP_EVENT_BUS; empty means the account's default
+	// bus).
+	EventBus string
 	// AuditLookback is how far back a tenant's first audit trail run
 	// starts (CENTRALMSP_AUDIT_LOOKBACK, a Go duration, default 24h).
 	AuditLookback time.Duration
@@ -121,155 +132,89 @@ type Config struct {
 
 // ConfigFromEnv reads the configuration; every error names its variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	e := &envReader{getenv: getenv}
+	r := envconf.New(getenv)
 	c := Config{
-		Bucket:            e.get(EnvBucket),
-		Prefix:            strings.TrimLeft(e.get(EnvPrefix), "/"),
-		CredentialsSecret: e.get(EnvCredentialsSecret),
-		TokenCachePrefix:  e.get(EnvTokenCachePrefix),
-		ShardQueueURL:     e.get(EnvShardQueueURL),
-		Concurrency:       collector.DefaultConcurrency,
-		ShardConcurrency:  DefaultShardConcurrency,
-		ShardFraction:     scaleout.DefaultShardFraction,
-		Audit:             true,
-		AuditTrail:        true,
-		AuditLookback:     audittrail.DefaultLookback,
+		Bucket:           r.Required(EnvBucket, "give the output bucket name"),
+		Prefix:           strings.TrimLeft(r.Get(EnvPrefix), "/"),
+		TokenCachePrefix: r.Get(EnvTokenCachePrefix),
+		ShardQueueURL:    r.Get(EnvShardQueueURL),
+		EventBus:         r.Get(EnvEventBus),
+		Concurrency:      collector.DefaultConcurrency,
+		ShardConcurrency: DefaultShardConcurrency,
+		ShardFraction:    scaleout.DefaultShardFraction,
+		Audit:            true,
+		AuditTrail:       true,
+		AuditLookback:    audittrail.DefaultLookback,
 	}
-	e.checkLocations(&c)
-	e.intVar(EnvConcurrency, 1, MaxConcurrency, &c.Concurrency)
-	e.intVar(EnvShardConcurrency, 1, MaxShardConcurrency, &c.ShardConcurrency)
-	e.intVar(EnvShardSize, 1, 1_000_000, &c.ShardSize)
-	e.floatVar(EnvShardFraction, 0, 1, &c.ShardFraction)
-	e.floatVar(EnvCentralRate, 0, 100_000, &c.CentralRate)
-	e.floatVar(EnvGLPDevicesRate, 0, 1_000_000, &c.GLPDevicesRate)
-	e.floatVar(EnvGLPSubsRate, 0, 1_000_000, &c.GLPSubscriptionsRate)
-	e.scopeVar(EnvCentralScope, &c.CentralScope)
-	e.scopeVar(EnvGLPScope, &c.GLPScope)
-	if v := e.get(EnvDatasets); v != "" {
+	checkLocations(r, &c)
+	r.Int(EnvConcurrency, 1, MaxConcurrency, &c.Concurrency)
+	r.Int(EnvShardConcurrency, 1, MaxShardConcurrency, &c.ShardConcurrency)
+	r.Int(EnvShardSize, 1, 1_000_000, &c.ShardSize)
+	r.Float(EnvShardFraction, 0, 1, &c.ShardFraction)
+	r.Float(EnvCentralRate, 0, 100_000, &c.CentralRate)
+	r.Float(EnvGLPDevicesRate, 0, 1_000_000, &c.GLPDevicesRate)
+	r.Float(EnvGLPSubsRate, 0, 1_000_000, &c.GLPSubscriptionsRate)
+	c.CentralScope = scope(r, EnvCentralScope)
+	c.GLPScope = scope(r, EnvGLPScope)
+	if v := r.Get(EnvDatasets); v != "" {
 		c.Datasets = strings.Split(v, ",")
-		if _, err := collector.SelectDatasets(c.Datasets...); err != nil {
-			e.errs = append(e.errs, fmt.Errorf("%s: %w", EnvDatasets, err))
-		}
+		_, err := collector.SelectDatasets(c.Datasets...)
+		r.Check(EnvDatasets, err)
 	}
-	e.boolVar(EnvForcePathStyle, &c.ForcePathStyle)
-	e.boolVar(EnvAudit, &c.Audit)
-	e.boolVar(EnvAuditTrail, &c.AuditTrail)
-	e.durationVar(EnvAuditLookback, "24h", &c.AuditLookback)
-	if v := e.get(EnvAuditRules); v != "" {
-		data, source := []byte(v), EnvAuditRules
-		if !strings.HasPrefix(v, "{") {
-			b, err := os.ReadFile(v)
-			if err != nil {
-				e.errs = append(e.errs, fmt.Errorf("%s: %w", EnvAuditRules, err))
-			}
-			data, source = b, v
-		}
-		if len(data) > 0 {
-			r, err := audit.ParseRules(data, source)
-			if err != nil {
-				e.errs = append(e.errs, fmt.Errorf("%s: %w", EnvAuditRules, err))
-			}
-			c.AuditRules = r
-		}
-	}
-	e.durationVar(EnvRunWindow, "50m", &c.RunWindow)
-	if err := errors.Join(e.errs...); err != nil {
-		return Config{}, fmt.Errorf("collector: configuration: %w", err)
+	r.Bool(EnvForcePathStyle, &c.ForcePathStyle)
+	r.Bool(EnvAudit, &c.Audit)
+	r.Bool(EnvAuditTrail, &c.AuditTrail)
+	r.Duration(EnvAuditLookback, "24h", &c.AuditLookback)
+	c.AuditRules = auditRules(r)
+	r.Duration(EnvRunWindow, "50m", &c.RunWindow)
+	if err := r.Err("collector"); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }
 
-// boolVar sets *dst from name when it is set: true or false.
-func (e *envReader) boolVar(name string, dst *bool) {
-	v := e.get(name)
-	if v == "" {
-		return
+// checkLocations checks the bucket name, reads the required credentials
+// secret, and checks the token cache prefix and the queue URL.
+func checkLocations(r *envconf.Reader, c *Config) {
+	if strings.Contains(c.Bucket, "/") {
+		r.Bad(EnvBucket, c.Bucket, "want a bucket name (put the key prefix in "+EnvPrefix+")")
 	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		e.bad(name, v, "want true or false")
-	}
-	*dst = b
-}
-
-// durationVar sets *dst from name when it is set: a positive duration.
-func (e *envReader) durationVar(name, example string, dst *time.Duration) {
-	v := e.get(name)
-	if v == "" {
-		return
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		e.bad(name, v, "want a positive duration such as "+example)
-	}
-	*dst = d
-}
-
-// envReader reads variables and collects every error, each naming its
-// variable.
-type envReader struct {
-	getenv func(string) string
-	errs   []error
-}
-
-func (e *envReader) get(k string) string { return strings.TrimSpace(e.getenv(k)) }
-
-func (e *envReader) bad(k, v, want string) {
-	e.errs = append(e.errs, fmt.Errorf("%s=%q: %s", k, v, want))
-}
-
-// checkLocations checks the required bucket and secret, the token cache
-// prefix and the queue URL.
-func (e *envReader) checkLocations(c *Config) {
-	if c.Bucket == "" {
-		e.errs = append(e.errs, fmt.Errorf("%s is not set: give the output bucket name", EnvBucket))
-	} else if strings.Contains(c.Bucket, "/") {
-		e.bad(EnvBucket, c.Bucket, "want a bucket name (put the key prefix in "+EnvPrefix+")")
-	}
-	if c.CredentialsSecret == "" {
-		e.errs = append(e.errs, fmt.Errorf("%s is not set: give the name or ARN of the secret with the unified MSP credentials", EnvCredentialsSecret))
-	}
+	c.CredentialsSecret = r.Required(EnvCredentialsSecret, credsecret.RequiredHint)
 	if c.TokenCachePrefix != "" {
-		if err := tokencache.ValidatePrefix(c.TokenCachePrefix); err != nil {
-			e.errs = append(e.errs, fmt.Errorf("%s: %w", EnvTokenCachePrefix, err))
-		}
+		r.Check(EnvTokenCachePrefix, tokencache.ValidatePrefix(c.TokenCachePrefix))
 	}
 	if c.ShardQueueURL != "" && !strings.HasPrefix(c.ShardQueueURL, "https://") && !strings.HasPrefix(c.ShardQueueURL, "http://") {
-		e.bad(EnvShardQueueURL, c.ShardQueueURL, "want the queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)")
+		r.Bad(EnvShardQueueURL, c.ShardQueueURL, "want the queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)")
 	}
 }
 
-func (e *envReader) intVar(k string, lo, hi int, dst *int) {
-	v := e.get(k)
-	if v == "" {
-		return
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		e.bad(k, v, fmt.Sprintf("want a whole number from %d to %d", lo, hi))
-		return
-	}
-	*dst = n
-}
-
-func (e *envReader) floatVar(k string, lo, hi float64, dst *float64) {
-	v := e.get(k)
-	if v == "" {
-		return
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(f) || f <= lo || f > hi {
-		e.bad(k, v, fmt.Sprintf("want a number above %g and at most %g", lo, hi))
-		return
-	}
-	*dst = f
-}
-
-func (e *envReader) scopeVar(k string, dst *string) {
-	v := strings.ToLower(e.get(k))
+// scope reads a budget scope: account, workspace (any case), or unset.
+func scope(r *envconf.Reader, name string) string {
+	v := strings.ToLower(r.Get(name))
 	if _, _, err := apibudget.ParseScope(v); err != nil {
-		e.bad(k, v, "want account or workspace")
-		return
+		r.Bad(name, v, "want account or workspace")
+		return ""
 	}
-	*dst = v
+	return v
+}
+
+// auditRules reads CENTRALMSP_AUDIT_RULES: the rules as a JSON object, or
+// the path of a file holding them; nil when unset (the built-in rules).
+func auditRules(r *envconf.Reader) *audit.Rules {
+	v := r.Get(EnvAuditRules)
+	if v == "" {
+		return nil
+	}
+	data, source := []byte(v), EnvAuditRules
+	if !strings.HasPrefix(v, "{") {
+		b, err := os.ReadFile(v)
+		r.Check(EnvAuditRules, err)
+		data, source = b, v
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	rules, err := audit.ParseRules(data, source)
+	r.Check(EnvAuditRules, err)
+	return rules
 }

@@ -61,15 +61,6 @@ func (a AuditRequest) SinceTime() (time.Time, error) {
 	return t, nil
 }
 
-// Filter is the audit-logs filter for the request (scaleout.AuditLogsFilter).
-func (a AuditRequest) Filter() (string, error) {
-	t, err := a.SinceTime()
-	if err != nil {
-		return "", err
-	}
-	return scaleout.AuditLogsFilter(t), nil
-}
-
 // Invocation is a classified event.
 type Invocation struct {
 	Kind      Kind

@@ -23,7 +23,7 @@ func FuzzDecodeEvent(f *testing.F) {
 			t.Fatalf("inv %v err %v", inv, err)
 		}
 		if inv != nil && inv.Kind == KindAudit {
-			if _, err := inv.Audit.Filter(); err != nil {
+			if _, err := inv.Audit.SinceTime(); err != nil {
 				t.Fatalf("an audit request with an unusable since: %v", err)
 			}
 		}

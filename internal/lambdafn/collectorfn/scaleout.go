@@ -3,12 +3,10 @@ package collectorfn
 import (
 	"context"
 	"log/slog"
-	"strconv"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/audittrail"
+	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
@@ -30,7 +28,7 @@ func (h *Handler) coordinator(log *slog.Logger) *scaleout.Coordinator {
 		Latency:          h.Latency,
 		Now:              h.Now,
 		Logger:           log,
-		Joined:           h.emf(log, JoinedEMFDimensions()),
+		Joined:           h.emf(log, true),
 		AuditTrail:       h.auditTrail(log),
 	}
 	if h.Config.Audit {
@@ -42,6 +40,19 @@ func (h *Handler) coordinator(log *slog.Logger) *scaleout.Coordinator {
 	return c
 }
 
+// runner is the engine runner of one invocation: the MSP client from the
+// credentials secret, the Store, and the run's metrics on Stdout.
+func (h *Handler) runner(log *slog.Logger) *scaleout.EngineRunner {
+	return &scaleout.EngineRunner{
+		Connect: func(ctx context.Context, share int) (*msp.MSP, error) {
+			return h.openMSP(ctx, share, log)
+		},
+		Store:  h.Store,
+		Ran:    h.emf(log, false),
+		Logger: log,
+	}
+}
+
 // auditTrail is the coordinator's AuditTrail hook (nil when
 // CENTRALMSP_AUDIT_TRAIL is off): audittrail.Run on the output store and
 // the watermarks, with its own MSP session.
@@ -50,37 +61,26 @@ func (h *Handler) auditTrail(log *slog.Logger) scaleout.AuditTrail {
 		return nil
 	}
 	connect := func(ctx context.Context, share int) (*msp.MSP, error) {
-		return h.openMSP(ctx, h.Config.Budgets(share), log)
+		return h.openMSP(ctx, share, log)
 	}
 	return scaleout.NewAuditTrail(connect, audittrail.Config{Sink: h.Store, Store: h.Watermarks, Lookback: h.Config.AuditLookback, Now: h.Now})
 }
 
-// scheduled serves a scheduled event through the coordinator and shapes
-// its outcome as the invocation's summary.
-func (h *Handler) scheduled(ctx context.Context, reqID string, log *slog.Logger) (*Summary, error) {
-	out, err := h.coordinator(log).Schedule(ctx)
-	if err != nil {
-		return nil, err
+// emf returns a function that publishes a manifest's figures as one EMF
+// line. template.yaml's CollectorTenantsFailedAlarm watches namespace
+// CentralMSP, metric TenantsFailed, dimension Function=collector: every
+// engine run (in-process, shard, audit, direct) is published with that
+// dimension alone; a joined sharded run (joined) also with Run=joined,
+// another metric in CloudWatch, so the alarm does not count a run's tenants
+// twice.
+func (h *Handler) emf(log *slog.Logger, joined bool) func(context.Context, *collector.Manifest) {
+	dims := map[string]string{"Function": "collector"}
+	if joined {
+		dims["Run"] = "joined"
 	}
-	sum := &Summary{RequestID: reqID, Kind: KindScheduled, RunID: out.RunID, Mode: string(out.Mode), Reason: out.Reason,
-		Shards: out.Shards, Plan: out.Plan, Tenants: out.Tenants, TenantsDeferred: out.TenantsDeferred,
-		Warnings: out.Warnings, Estimate: out.Estimate, RunEstimateMS: out.RunEstimate.Milliseconds(), Audit: out.Audit,
-		AuditTrail: out.AuditTrail}
-	sum.fill(out.Manifest)
-	return sum, nil
-}
-
-// shards runs an SQS batch of shard messages through the coordinator and
-// reports the ones that failed as a whole.
-func (h *Handler) shards(ctx context.Context, ev *events.SQSEvent, log *slog.Logger) events.SQSEventResponse {
-	ds := make([]scaleout.ShardDelivery, len(ev.Records))
-	for i, rec := range ev.Records {
-		n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"]) // absent: 0, the first delay
-		ds[i] = scaleout.ShardDelivery{ID: rec.MessageId, Body: []byte(rec.Body), Receipt: rec.ReceiptHandle, ReceiveCount: n}
+	return func(ctx context.Context, m *collector.Manifest) {
+		if err := collector.WriteEMF(h.stdout(), m, collector.EMFOptions{Dimensions: dims}); err != nil {
+			log.ErrorContext(ctx, "writing metrics failed", slog.Any("error", err))
+		}
 	}
-	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	for _, id := range h.coordinator(log).RunShards(ctx, ds) {
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
-	}
-	return resp
 }

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/pkg/central"
 )
 
@@ -20,6 +21,7 @@ func TestConfigFromEnv(t *testing.T) {
 		EnvShardQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/shards", EnvShardConcurrency: "4",
 		EnvShardSize: "500", EnvShardFraction: "0.4", EnvRunWindow: "50m", EnvCentralScope: "Workspace",
 		EnvGLPScope: "account", EnvCentralRate: "20", EnvGLPDevicesRate: "120", EnvGLPSubsRate: "30",
+		EnvEventBus: " centralmsp ",
 	}
 	c, err := ConfigFromEnv(envOf(good))
 	if err != nil {
@@ -27,7 +29,7 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	if c.Bucket != "inv" || c.Prefix != "msp/" || c.Concurrency != 16 || len(c.Datasets) != 2 || !c.ForcePathStyle ||
 		c.ShardConcurrency != 4 || c.ShardSize != 500 || c.ShardFraction != 0.4 || c.RunWindow != 50*time.Minute ||
-		c.CentralScope != "workspace" || c.GLPScope != "account" || c.CentralRate != 20 {
+		c.CentralScope != "workspace" || c.GLPScope != "account" || c.CentralRate != 20 || c.EventBus != "centralmsp" {
 		t.Fatalf("%+v", c)
 	}
 	b := c.Budgets(1)
@@ -49,7 +51,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Errorf("unlimited glp %+v", s)
 	}
 	def, err := ConfigFromEnv(envOf(map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c"}))
-	if err != nil || def.ShardConcurrency != DefaultShardConcurrency || def.Concurrency != 8 || def.ShardQueueURL != "" {
+	if err != nil || def.ShardConcurrency != DefaultShardConcurrency || def.Concurrency != 8 || def.ShardQueueURL != "" || def.EventBus != "" {
 		t.Fatalf("defaults %+v %v", def, err)
 	}
 	if s, _ := def.Budgets(2).Spec(central.BudgetCentral); s.Rate != 4 || s.Scope != central.ScopeAccount {
@@ -124,7 +126,8 @@ func TestDecodeEvent(t *testing.T) {
 		}
 	}
 	inv, _ := DecodeEvent([]byte(`{"source":"centralmsp.audit","detail-type":"AuditRequest","detail":{"since":"2026-11-23T01:00:00+01:00"}}`))
-	if f, _ := inv.Audit.Filter(); f != "createdAt ge '2026-11-23T00:00:00Z'" {
+	since, err := inv.Audit.SinceTime()
+	if f := scaleout.AuditLogsFilter(since); err != nil || f != "createdAt ge '2026-11-23T00:00:00Z'" {
 		t.Errorf("filter %q", f)
 	}
 }

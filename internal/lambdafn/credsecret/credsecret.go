@@ -1,5 +1,6 @@
 // Package credsecret reads the MSP's unified credentials, which both Lambda
-// functions keep in one Secrets Manager secret as JSON or YAML text.
+// functions keep in one Secrets Manager secret as JSON or YAML text, and
+// opens the MSP client from them (OpenMSP).
 package credsecret
 
 import (

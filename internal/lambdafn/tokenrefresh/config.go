@@ -5,11 +5,8 @@
 package tokenrefresh
 
 import (
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
-
+	"github.com/centralmsp/centralmsp/internal/lambdafn/credsecret"
+	"github.com/centralmsp/centralmsp/internal/lambdafn/envconf"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
 )
 
@@ -42,31 +39,19 @@ type Config struct {
 
 // ConfigFromEnv reads the configuration; every error names its variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	r := envconf.New(getenv)
 	c := Config{
-		CredentialsSecret: strings.TrimSpace(getenv(EnvCredentialsSecret)),
-		Prefix:            strings.TrimSpace(getenv(EnvTokenCachePrefix)),
-		KMSKeyID:          strings.TrimSpace(getenv(EnvKMSKeyID)),
+		CredentialsSecret: r.Required(EnvCredentialsSecret, credsecret.RequiredHint),
+		Prefix:            r.Required(EnvTokenCachePrefix, "give the name prefix of the token cache secrets, e.g. centralmsp/tokens"),
+		KMSKeyID:          r.Get(EnvKMSKeyID),
 		Concurrency:       tokencache.DefaultConcurrency,
 	}
-	var errs []error
-	if c.CredentialsSecret == "" {
-		errs = append(errs, fmt.Errorf("%s is not set: give the name or ARN of the secret with the unified MSP credentials", EnvCredentialsSecret))
+	if c.Prefix != "" {
+		r.Check(EnvTokenCachePrefix, tokencache.ValidatePrefix(c.Prefix))
 	}
-	if c.Prefix == "" {
-		errs = append(errs, fmt.Errorf("%s is not set: give the name prefix of the token cache secrets, e.g. centralmsp/tokens", EnvTokenCachePrefix))
-	} else if err := tokencache.ValidatePrefix(c.Prefix); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", EnvTokenCachePrefix, err))
-	}
-	if v := strings.TrimSpace(getenv(EnvRefreshConcurrency)); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxConcurrency {
-			errs = append(errs, fmt.Errorf("%s=%q: want a whole number from 1 to %d", EnvRefreshConcurrency, v, MaxConcurrency))
-		} else {
-			c.Concurrency = n
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, fmt.Errorf("tokenrefresh: configuration: %w", err)
+	r.Int(EnvRefreshConcurrency, 1, MaxConcurrency, &c.Concurrency)
+	if err := r.Err("tokenrefresh"); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }

@@ -2,7 +2,6 @@ package tokenrefresh
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,26 +10,23 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/centralmsp/centralmsp/internal/emf"
 	"github.com/centralmsp/centralmsp/internal/lambdafn/credsecret"
+	"github.com/centralmsp/centralmsp/internal/lambdafn/envconf"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
+	"github.com/centralmsp/centralmsp/pkg/msp"
 )
-
-// SourceFunc builds the token source from the credentials secret's text.
-// format is "json" or "yaml"; source names the secret in errors. close
-// releases the source.
-type SourceFunc func(ctx context.Context, data []byte, format, source string) (src tokencache.Source, close func() error, err error)
 
 // Handler runs one refresh per scheduled event.
 type Handler struct {
 	Config Config
 	// SecretsManager is used for the credentials secret and the cache.
 	SecretsManager tokencache.SecretsManagerAPI
-	// NewSource defaults to NewMSPSource (pkg/msp).
-	NewSource SourceFunc
+	// MSPOptions are applied to the MSP client (tests: its logger or HTTP
+	// client).
+	MSPOptions []func(*msp.Options)
 	// Schedule (zero fields: tokencache.DefaultSchedule()).
 	Schedule tokencache.Schedule
 	// Classify names exchange error classes (default ClassifyError).
@@ -50,9 +46,9 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := envconf.AWSConfig(ctx, "tokenrefresh")
 	if err != nil {
-		return nil, fmt.Errorf("tokenrefresh: loading the AWS configuration: %w", err)
+		return nil, err
 	}
 	return &Handler{Config: cfg, SecretsManager: secretsmanager.NewFromConfig(awsCfg)}, nil
 }
@@ -79,26 +75,17 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (*Summ
 		log = log.With("request_id", lc.AwsRequestID)
 	}
 	log.InfoContext(ctx, "token refresh started", "event_source", ev.Source, "event_time", ev.Time, "prefix", h.Config.Prefix)
-	if h.SecretsManager == nil {
-		return nil, errors.New("tokenrefresh: no Secrets Manager client")
-	}
-	data, format, err := credsecret.Read(ctx, h.SecretsManager, h.Config.CredentialsSecret, EnvCredentialsSecret)
+	m, err := credsecret.OpenMSP(ctx, credsecret.MSPConfig{
+		SecretsManager: h.SecretsManager,
+		Secret:         h.Config.CredentialsSecret, SecretEnv: EnvCredentialsSecret,
+		Logger: log, Options: h.MSPOptions,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("tokenrefresh: %w", err)
 	}
-	newSource := h.NewSource
-	if newSource == nil {
-		newSource = NewMSPSource(log)
-	}
-	src, closeSrc, err := newSource(ctx, data, string(format), "secret "+h.Config.CredentialsSecret)
-	if err != nil {
-		return nil, fmt.Errorf("tokenrefresh: credentials in %s (%s): %w", h.Config.CredentialsSecret, EnvCredentialsSecret, err)
-	}
 	defer func() {
-		if closeSrc != nil {
-			if err := closeSrc(); err != nil {
-				log.WarnContext(ctx, "closing the MSP client", "err", err)
-			}
+		if err := m.Close(); err != nil {
+			log.WarnContext(ctx, "closing the MSP client", "err", err)
 		}
 	}()
 	classify := h.Classify
@@ -108,7 +95,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (*Summ
 	r, err := tokencache.NewRefresher(tokencache.RefresherOptions{
 		Prefix:      h.Config.Prefix,
 		Backend:     tokencache.NewSecretsManager(h.SecretsManager, h.Config.KMSKeyID),
-		Source:      src,
+		Source:      &MSPSource{MSP: m, Logger: log},
 		Schedule:    h.Schedule,
 		Concurrency: h.Config.Concurrency,
 		Now:         h.Now,

@@ -74,7 +74,7 @@ func invoke(t *testing.T, fixture string, mod func(*Handler)) (*Summary, error, 
 	}
 	var logs strings.Builder
 	h.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	h.NewSource = NewMSPSource(h.Logger, func(o *msp.Options) { o.Logger = h.Logger })
+	h.MSPOptions = []func(*msp.Options){func(o *msp.Options) { o.Logger = h.Logger }}
 	if mod != nil {
 		mod(h)
 	}

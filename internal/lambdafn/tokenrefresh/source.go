@@ -23,24 +23,6 @@ type MSPSource struct {
 
 var _ tokencache.Source = (*MSPSource)(nil)
 
-// NewMSPSource returns a SourceFunc that parses unified credentials
-// (central.ParseCredentials) and opens an MSP client (msp.New, which refuses
-// credentials without a unified block). optFns configure the client.
-func NewMSPSource(log *slog.Logger, optFns ...func(*msp.Options)) SourceFunc {
-	return func(ctx context.Context, data []byte, format, source string) (tokencache.Source, func() error, error) {
-		creds, err := central.ParseCredentials(data, central.Format(format), source)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts := append([]func(*msp.Options){func(o *msp.Options) { o.Logger = log }}, optFns...)
-		m, err := msp.New(creds, opts...)
-		if err != nil {
-			return nil, nil, err
-		}
-		return &MSPSource{MSP: m, Logger: log}, m.Close, nil
-	}
-}
-
 // MSPToken implements tokencache.Source.
 func (s *MSPSource) MSPToken(ctx context.Context) (*oauth2.Token, error) { return s.MSP.Token(ctx) }
 
