@@ -14,7 +14,6 @@ import (
 	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/sink"
-	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
@@ -137,9 +136,6 @@ func auditRun(ctx context.Context, env *Env, m *msp.MSP, snk sink.Sink, spec col
 	}
 	spec.Date = now.UTC().Format(time.DateOnly)
 	opts.Sink, opts.RunID, opts.Date, opts.Logger = snk, spec.RunID, spec.Date, env.Logger
-	if opts.Health == nil {
-		auditHealth(ctx, env, m, &opts)
-	}
 	a, err := audit.New(opts)
 	if err != nil {
 		return nil, &ExitError{Code: 2, Err: err}
@@ -240,29 +236,4 @@ func auditPrintSummary(w io.Writer, res *auditResult, snk sink.Sink) {
 		fmt.Fprintf(tw, "report\t%s\n", collectLocation(snk, res.reportKey))
 	}
 	tw.Flush()
-}
-
-// auditHealth reads the MSP-level tenant health once for the run; without
-// it the tenant-health-rising rule is not evaluated.
-func auditHealth(ctx context.Context, env *Env, m *msp.MSP, opts *audit.Options) {
-	if !m.Client().HasApp(central.AppCentral) {
-		return
-	}
-	var tenants []msp.Tenant
-	for t, err := range m.Tenants(ctx) {
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "tenant health: listing tenants: %v\n", err)
-			return
-		}
-		tenants = append(tenants, t)
-	}
-	h, hm, err := audit.TenantHealthByWorkspace(ctx, m.Client(), tenants)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "tenant health: %v (the %s rule is skipped)\n", err, audit.RuleHealthRising)
-		return
-	}
-	opts.Health, opts.HealthMapping = h, &hm
-	if len(hm.Unmatched)+len(hm.Ambiguous) > 0 {
-		fmt.Fprintf(env.Stderr, "tenant health: %d name(s) match no workspace, %d several (see the audit summary)\n", len(hm.Unmatched), len(hm.Ambiguous))
-	}
 }
