@@ -219,8 +219,8 @@ func collectExit(man *collector.Manifest, err error) error {
 	}
 	if !man.Complete {
 		t := man.Totals
-		return &ExitError{Code: 1, Err: fmt.Errorf("run %s is incomplete: %d tenant(s) failed, %d deferred, %d dataset(s) failed (see the manifest)",
-			man.RunID, t.TenantsFailed, t.TenantsDeferred, t.DatasetsFailed)}
+		return &ExitError{Code: 1, Err: fmt.Errorf("run %s is incomplete: %d tenant(s) failed, %d deferred, %d dataset(s) failed, %d MSP-level dataset(s) not ok (see the manifest)",
+			man.RunID, t.TenantsFailed, t.TenantsDeferred, t.DatasetsFailed, t.MSPDatasetsFailed+t.MSPDatasetsSkipped)}
 	}
 	return nil
 }
