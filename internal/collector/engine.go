@@ -132,7 +132,8 @@ type Config struct {
 	// it needs no locking, but it should return quickly.
 	Progress func(Event)
 	// Observer, if set, sees every item as it is streamed and each
-	// tenant's end (see ItemObserver); drift detection uses it.
+	// tenant's end (see ItemObserver); drift detection uses it. One that
+	// also implements MSPObserver sees the MSP-level datasets first.
 	Observer ItemObserver
 }
 

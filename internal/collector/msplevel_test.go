@@ -341,3 +341,28 @@ func TestMSPRecordRelabel(t *testing.T) {
 		t.Fatalf("%v %s", err, b.String())
 	}
 }
+
+// TestTenantHealthNotInShards: a shard never reads the MSP-level dataset
+// (its tenant list is partial); Join keeps a shard's MSP-level result, an
+// ok one over a failed one.
+func TestTenantHealthNotInShards(t *testing.T) {
+	env := newSimEnv(t, []int{1, 1})
+	m, err := Run(t.Context(), Config{MSP: FromMSP(env.msp), Sink: sink.NewMemory(), RunID: "r-s", Shard: "1",
+		Datasets: []string{"aps", TenantHealthDataset}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.MSP) != 0 || env.sim.Stats().ByEndpoint[centralsim.EndpointListTenants] != 0 || !m.Complete {
+		t.Fatalf("shard read MSP-level data: %+v", m.MSP)
+	}
+	ok := &Manifest{Version: ManifestVersion, RunID: "r", Shard: "a", MSP: []MSPDatasetResult{{DatasetResult: DatasetResult{Dataset: TenantHealthDataset, Status: StatusOK}}}}
+	bad := &Manifest{Version: ManifestVersion, RunID: "r", Shard: "b", MSP: []MSPDatasetResult{{DatasetResult: DatasetResult{Dataset: TenantHealthDataset, Status: StatusFailed}}}}
+	j, err := Join("r", nil, ok, bad)
+	if err != nil || len(j.MSP) != 1 || j.MSP[0].Status != StatusOK || j.Totals.MSPDatasetsOK != 1 {
+		t.Fatalf("joined %v %+v", err, j)
+	}
+	j, _ = Join("r", nil, bad)
+	if j.Complete || j.Totals.MSPDatasetsFailed != 1 {
+		t.Fatalf("joined with a failed MSP-level dataset: complete %v totals %+v", j.Complete, j.Totals)
+	}
+}
