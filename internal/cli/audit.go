@@ -33,8 +33,10 @@ events, each exactly once across audits: a tenant continues from its
 watermark in --out; --since is how far back a tenant without one starts
 (default 24h). See docs/audits.md.
 
-Exit status: 0 when the collection is complete, 1 when some of it failed
-(failed datasets are not compared), 2 for usage or configuration errors.
+Exit status: 0 when the collection is complete and every audited tenant's
+audit log was read, 1 when some of it failed (failed datasets are not
+compared; a failed audit log is read again next time), 2 for usage or
+configuration errors.
 
 flags:
 `

@@ -122,7 +122,7 @@ func TestAuditTrailExactlyOnce(t *testing.T) {
 		if want := fmt.Sprintf("%d new event(s)", wantNew); wantNew >= 0 && !strings.Contains(stdout.String(), want) {
 			t.Fatalf("want %q in:\n%s", want, stdout)
 		}
-		if want := "tenant-health  2 records (2 mapped to tenants"; !strings.Contains(stdout.String(), want) {
+		if want := "tenant-health: 2 records (2 mapped to tenants"; !strings.Contains(stdout.String(), want) {
 			t.Fatalf("want %q in:\n%s", want, stdout)
 		}
 	}

@@ -302,7 +302,8 @@ func collectLocation(snk sink.Sink, key string) string {
 	return filepath.Join(root, filepath.FromSlash(key))
 }
 
-// collectPrintMSP prints a line per MSP-level dataset (read once per run).
+// collectPrintMSP prints a line per MSP-level dataset (read once per run),
+// under a label no wider than the summary's others so its columns stay.
 func collectPrintMSP(w io.Writer, ds []collector.MSPDatasetResult) {
 	for _, d := range ds {
 		if d.Status != collector.StatusOK {
@@ -310,10 +311,10 @@ func collectPrintMSP(w io.Writer, ds []collector.MSPDatasetResult) {
 			if d.Error != nil {
 				msg = ": " + string(d.Error.Class) + ": " + refreshOneLine(d.Error.Message, 200)
 			}
-			fmt.Fprintf(w, "%s\t%s%s\n", d.Dataset, d.Status, msg)
+			fmt.Fprintf(w, "msp level\t%s: %s%s\n", d.Dataset, d.Status, msg)
 			continue
 		}
-		fmt.Fprintf(w, "%s\t%s records (%d mapped to tenants, %d unmatched, %d ambiguous), %d api calls\n",
+		fmt.Fprintf(w, "msp level\t%s: %s records (%d mapped to tenants, %d unmatched, %d ambiguous), %d api calls\n",
 			d.Dataset, collectGroup(d.Records), d.Mapped, d.Unmatched, d.Ambiguous, d.APICalls)
 	}
 }
