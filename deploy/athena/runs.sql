@@ -20,9 +20,15 @@ CREATE EXTERNAL TABLE IF NOT EXISTS centralmsp.runs (
   `totals` struct<
     `tenants`:int, `tenants_ok`:int, `tenants_failed`:int, `tenants_deferred`:int, `tenants_skipped`:int,
     `datasets_ok`:int, `datasets_failed`:int, `datasets_deferred`:int, `datasets_skipped`:int,
+    `msp_datasets_ok`:int, `msp_datasets_failed`:int, `msp_datasets_skipped`:int,
     `records`:bigint, `pages`:bigint, `bytes`:bigint, `api_calls`:bigint, `retries`:bigint, `rate_limited`:bigint,
     `exchanges`:bigint, `token_cache_hits`:bigint, `token_cache_misses`:bigint, `token_cache_hit_ratio`:decimal(12,6),
     `duration_ms`:bigint>,
+  `msp_datasets` array<struct<
+    `dataset`:string, `status`:string, `key`:string, `records`:bigint, `pages`:bigint, `bytes`:bigint,
+    `sha256`:string, `duration_ms`:bigint, `api_calls`:bigint, `retries`:bigint, `rate_limited`:bigint,
+    `unauthorized`:bigint, `mapped`:int, `unmatched`:int, `ambiguous`:int, `duplicates`:int,
+    `error`:struct<`class`:string,`message`:string,`status_code`:int>>>,
   `tenants` array<struct<
     `id`:string, `name`:string, `status`:string, `duration_ms`:bigint,
     `error`:struct<`class`:string,`message`:string,`status_code`:int>,

@@ -44,7 +44,8 @@ type Options struct {
 	// Rules configure the findings (default DefaultRules()).
 	Rules *Rules
 	// Health holds this run's tenant-health figures by tenant workspace id
-	// (see TenantHealthByWorkspace); nil when not collected.
+	// when they come from elsewhere than the run; the tenant-health dataset
+	// of the observed run replaces them (see healthStream).
 	Health map[string]TenantHealth
 	// HealthMapping is how Health was matched to workspaces (for the
 	// summary).
@@ -74,9 +75,14 @@ type Auditor struct {
 	// with this CPU work; sem bounds it, Finish waits for it.
 	wg  sync.WaitGroup
 	sem chan struct{}
+
+	hs healthStream
 }
 
-var _ collector.ItemObserver = (*Auditor)(nil)
+var (
+	_ collector.ItemObserver = (*Auditor)(nil)
+	_ collector.MSPObserver  = (*Auditor)(nil)
+)
 
 // tenantState is a tenant's snapshots being built. A tenant's datasets of
 // different APIs are collected side by side, so sets is guarded by mu; each
@@ -119,7 +125,9 @@ func New(opts Options) (*Auditor, error) {
 	if opts.KeepChanges == 0 {
 		opts.KeepChanges = DefaultKeepChanges
 	}
-	return &Auditor{opts: opts, log: opts.Logger, results: map[string]*TenantAudit{}, sem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}, nil
+	a := &Auditor{opts: opts, log: opts.Logger, results: map[string]*TenantAudit{}, sem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+	a.hs.health, a.hs.mapping = opts.Health, opts.HealthMapping
+	return a, nil
 }
 
 func (a *Auditor) state(tenantID string) *tenantState {
@@ -463,7 +471,7 @@ func (a *Auditor) Summary() *Summary {
 	a.wg.Wait()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := &Summary{Version: 1, RunID: a.opts.RunID, Shard: a.opts.Shard, Date: a.opts.Date, Tenants: []*TenantAudit{}, Health: a.opts.HealthMapping}
+	s := &Summary{Version: 1, RunID: a.opts.RunID, Shard: a.opts.Shard, Date: a.opts.Date, Tenants: []*TenantAudit{}, Health: a.healthMapping()}
 	for _, ta := range a.results {
 		s.Tenants = append(s.Tenants, ta)
 		s.Totals.Tenants++

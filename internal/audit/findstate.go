@@ -92,7 +92,7 @@ func (a *Auditor) findings(ctx context.Context, t msp.Tenant, ta *TenantAudit, s
 		}
 	}
 	in := evalInput{TenantID: t.ID, TenantName: t.Name, RunID: a.opts.RunID, Now: now, Sets: sets}
-	if h, ok := a.opts.Health[t.ID]; ok {
+	if h, ok := a.healthOf(t.ID); ok {
 		in.Health = &h
 	}
 	if prev != nil {

@@ -3,10 +3,14 @@ package audit
 import (
 	"context"
 	"errors"
+	"iter"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/centralsim"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
@@ -73,31 +77,105 @@ func TestRulesEvaluate(t *testing.T) {
 	}
 }
 
-// TestTenantHealthMapping: list-tenants is read and mapped by name; names
-// matching no workspace or several are reported.
-func TestTenantHealthMapping(t *testing.T) {
-	e := newSimEnv(t, []int{10, 20, 30})
-	var tenants []msp.Tenant
-	for tn, err := range e.msp.Tenants(context.Background()) {
-		if err != nil {
-			t.Fatal(err)
+// renamedMSP lists the MSP's tenants with names changed by rename.
+type renamedMSP struct {
+	collector.MSP
+	rename func([]msp.Tenant) []msp.Tenant
+}
+
+func (r renamedMSP) Tenants(ctx context.Context) iter.Seq2[msp.Tenant, error] {
+	return func(yield func(msp.Tenant, error) bool) {
+		var ts []msp.Tenant
+		for t, err := range r.MSP.Tenants(ctx) {
+			if err != nil {
+				yield(t, err)
+				return
+			}
+			ts = append(ts, t)
 		}
-		tenants = append(tenants, tn)
+		for _, t := range r.rename(ts) {
+			if !yield(t, nil) {
+				return
+			}
+		}
 	}
-	// A duplicate name and a missing one.
-	tenants = append(tenants, msp.Tenant{ID: "ffffffffffffffffffffffffffffffff", Name: tenants[0].Name})
-	tenants = tenants[: len(tenants)-2 : len(tenants)-2]
-	tenants = append(tenants, msp.Tenant{ID: "ffffffffffffffffffffffffffffffff", Name: tenants[0].Name})
-	e.sim.Mutate(centralsim.MutateOptions{Tenants: []string{tenants[1].ID}, Alerts: 5})
-	h, hm, err := TenantHealthByWorkspace(context.Background(), e.msp.Client(), tenants)
-	if err != nil {
-		t.Fatal(err)
+}
+
+func (r renamedMSP) MSPClient() *central.Client { return r.MSP.(collector.MSPClienter).MSPClient() }
+
+// healthFindings returns the tenant-health-rising findings by tenant id.
+func healthFindings(sum *Summary) map[string][]string {
+	out := map[string][]string{}
+	for _, ta := range sum.Tenants {
+		for _, f := range ta.Findings {
+			if f.Rule == RuleHealthRising {
+				out[ta.TenantID] = append(out[ta.TenantID], f.Key)
+			}
+		}
 	}
-	if hm.Mapped != 1 || len(hm.Unmatched) != 1 || len(hm.Ambiguous) != 1 {
-		t.Fatalf("mapping %+v", hm)
+	return out
+}
+
+// TestTenantHealthFromDataset: the health rule reads the run's
+// tenant-health dataset (one list-tenants call per run, no second read)
+// and the previous run's figures from the finding state; a tenant whose
+// name is ambiguous gets no health finding and is listed in the summary.
+func TestTenantHealthFromDataset(t *testing.T) {
+	e := newSimEnv(t, []int{10, 20, 30})
+	sim := e.sim.Tenants()
+	run := func(m collector.MSP, id string, at time.Time) *Summary {
+		cfg := collector.Config{MSP: m, Sink: e.dir, RunID: id, Datasets: []string{"aps", collector.TenantHealthDataset},
+			Now: func() time.Time { return at }}
+		man, sum, err := Collect(context.Background(), cfg, Options{Store: SinkStore{Sink: e.dir}})
+		if err != nil || !man.Complete {
+			t.Fatalf("collect %s: %v %+v", id, err, man)
+		}
+		return sum
 	}
-	want := e.sim.Tenants()[1].Devices/10 + 5
-	if got := h[tenants[1].ID]; got.Alerts != want {
-		t.Fatalf("health %+v, want %d alerts", got, want)
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	plain := collector.FromMSP(e.msp)
+	if s := run(plain, "r1", t0); s.Health == nil || s.Health.Mapped != 3 || len(healthFindings(s)) != 0 {
+		t.Fatalf("first run: health %+v findings %v", s.Health, healthFindings(s))
+	}
+	e.sim.Mutate(centralsim.MutateOptions{Tenants: []string{sim[1].HexID, sim[2].HexID}, Alerts: 5})
+	// The third tenant is listed under the second's name: both ambiguous.
+	clash := renamedMSP{MSP: plain, rename: func(ts []msp.Tenant) []msp.Tenant {
+		for i := range ts {
+			if ts[i].Name == sim[2].Name {
+				ts[i].Name = sim[1].Name
+			}
+		}
+		return ts
+	}}
+	s := run(clash, "r2", t0.Add(time.Hour))
+	if got := e.sim.Stats().ByEndpoint[centralsim.EndpointListTenants]; got != 2 {
+		t.Fatalf("%d list-tenants calls for two runs, want 2", got)
+	}
+	if s.Health == nil || s.Health.Mapped != 1 || len(s.Health.Unmatched) != 1 || len(s.Health.Ambiguous) != 1 {
+		t.Fatalf("mapping %+v", s.Health)
+	}
+	if f := healthFindings(s); len(f) != 0 {
+		t.Fatalf("findings %v: ambiguous tenants must get none", f)
+	}
+	s = run(plain, "r3", t0.Add(2*time.Hour))
+	f := healthFindings(s)
+	if len(f) != 2 || !slices.Contains(f[sim[1].HexID], "alerts") || !slices.Contains(f[sim[2].HexID], "alerts") {
+		t.Fatalf("findings %v, want alerts risen for tenants 1 and 2", f)
+	}
+}
+
+// TestTenantHealthFailed: a failed tenant-health dataset gives no health
+// (the rule is not evaluated, its previous state carried over), says why in
+// the summary, and fails none of the tenants' datasets.
+func TestTenantHealthFailed(t *testing.T) {
+	e := newSimEnv(t, []int{5})
+	e.sim.SetFaults(centralsim.Faults{Rules: []centralsim.FaultRule{{Endpoint: centralsim.EndpointListTenants, ServerErrorRate: 1}}})
+	cfg := collector.Config{MSP: collector.FromMSP(e.msp), Sink: e.dir, RunID: "rf", Datasets: []string{"aps", collector.TenantHealthDataset}}
+	man, sum, err := Collect(context.Background(), cfg, Options{Store: SinkStore{Sink: e.dir}})
+	if err != nil || man.Totals.DatasetsOK != 1 || man.Totals.MSPDatasetsFailed != 1 {
+		t.Fatalf("err %v totals %+v", err, man.Totals)
+	}
+	if sum.Health == nil || !strings.HasPrefix(sum.Health.Error, "failed") {
+		t.Fatalf("summary health %+v", sum.Health)
 	}
 }

@@ -12,9 +12,9 @@ import (
 
 	"github.com/centralmsp/centralmsp/internal/apibudget"
 	"github.com/centralmsp/centralmsp/internal/audit"
+	"github.com/centralmsp/centralmsp/internal/audittrail"
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/sink"
-	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
 
@@ -28,20 +28,18 @@ each tenant's complete datasets with its previous complete collection in the
 same --out (drift: devices and subscriptions added, removed or changed),
 evaluates the finding rules, and writes a self-contained HTML report next to
 the run's audit summary. The first audit of a tenant records its baseline and
-reports no drift. --since also collects the GLP audit logs of that last
-period. See docs/audits.md.
+reports no drift. It then copies the audited tenants' new GLP audit-log
+events, each exactly once across audits: a tenant continues from its
+watermark in --out; --since is how far back a tenant without one starts
+(default 24h). See docs/audits.md.
 
-Exit status: 0 when the collection is complete, 1 when some of it failed
-(failed datasets are not compared), 2 for usage or configuration errors.
+Exit status: 0 when the collection is complete and every audited tenant's
+audit log was read, 1 when some of it failed (failed datasets are not
+compared; a failed audit log is read again next time), 2 for usage or
+configuration errors.
 
 flags:
 `
-
-// auditTrail is where the incremental GLP audit-log collection plugs in:
-// when set (by the package providing it), the audit command runs it for the
-// audited tenants after the inventory, instead of the audit-logs dataset
-// filtered by --since.
-var auditTrail func(ctx context.Context, env *Env, m *msp.MSP, snk sink.Sink, tenants []string, since time.Duration) error
 
 // runAudit implements `centralmsp audit`.
 func runAudit(ctx context.Context, env *Env, args []string) error {
@@ -50,7 +48,7 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 	credsPath := fs.String("credentials", "", "unified MSP credentials file (YAML or JSON)")
 	out := fs.String("out", "", "output and audit state: a directory or s3://BUCKET/PREFIX (the same as earlier audits)")
 	tenants := fs.String("tenants", "", "comma-separated tenant workspace ids or names (default: every tenant)")
-	since := fs.Duration("since", 0, "also collect the GLP audit logs of this last period (0: none)")
+	since := fs.Duration("since", audittrail.DefaultLookback, "audit-log look-back for a tenant without a watermark in --out (its first audit)")
 	rulesPath := fs.String("rules", "", "finding rules file (JSON or YAML); default $"+audit.RulesEnv+" or the built-in rules")
 	concurrency := fs.Int("concurrency", collector.DefaultConcurrency, "tenants collected in parallel")
 	tokenCache := fs.String("token-cache", "", "read tenant tokens from this cache before exchanging")
@@ -69,19 +67,14 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 		return &UsageError{Msg: "--out DIR|s3://BUCKET/PREFIX is required"}
 	case *concurrency < 1:
 		return &UsageError{Msg: "--concurrency must be at least 1"}
-	case *since < 0:
-		return &UsageError{Msg: "--since must not be negative"}
+	case *since <= 0:
+		return &UsageError{Msg: "--since must be positive"}
 	}
 	rules, err := auditLoadRules(env, *rulesPath)
 	if err != nil {
 		return err
 	}
 	spec := collectSpec{Tenants: collectSplit(*tenants), Concurrency: *concurrency, Quiet: *quiet}
-	if *since > 0 && auditTrail == nil {
-		spec.Datasets = append(collectDefaultDatasets(), "audit-logs")
-		from := time.Now().Add(-*since).UTC().Format(time.RFC3339)
-		spec.Params = map[string]map[string]any{"audit-logs": {"filter": "createdAt ge '" + from + "'"}}
-	}
 	budgets, err := collectBudgets(apibudget.Config{CentralRate: *centralRate, GLPScope: "workspace"})
 	if err != nil {
 		return err
@@ -111,14 +104,30 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	collectPrintSummary(env.Stdout, res.man, collectLocation(snk, collector.ManifestKey(res.man.RunID)), tokens != nil)
-	if auditTrail != nil && *since > 0 {
-		if terr := auditTrail(ctx, env, m, snk, spec.Tenants, *since); terr != nil {
-			fmt.Fprintf(env.Stderr, "audit logs: %v\n", terr)
-		}
-	}
 	fmt.Fprintln(env.Stdout)
 	auditPrintSummary(env.Stdout, res, snk)
-	return collectExit(res.man, err)
+	terr := auditRunTrail(ctx, env, m, snk, res.man, *since)
+	if exit := collectExit(res.man, err); exit != nil || terr == nil {
+		return exit
+	}
+	return &ExitError{Code: 1, Err: terr}
+}
+
+// auditRunTrail copies the audited tenants' new audit-log events and
+// prints its figures; the error says the trail failed for some tenant.
+func auditRunTrail(ctx context.Context, env *Env, m *msp.MSP, snk sink.Sink, man *collector.Manifest, lookback time.Duration) error {
+	tres, err := auditTrail(ctx, env, collector.FromMSP(m), snk, auditedTenants(man), lookback)
+	if err != nil {
+		err = fmt.Errorf("audit logs: %w", err)
+		fmt.Fprintln(env.Stderr, err)
+		return err
+	}
+	auditPrintTrail(env.Stdout, tres, func(k string) string { return collectLocation(snk, k) })
+	if err := trailFailed(tres); err != nil {
+		fmt.Fprintf(env.Stderr, "audit logs: %v\n", err)
+		return err
+	}
+	return nil
 }
 
 // auditResult is one audited collection.
@@ -137,9 +146,6 @@ func auditRun(ctx context.Context, env *Env, m *msp.MSP, snk sink.Sink, spec col
 	}
 	spec.Date = now.UTC().Format(time.DateOnly)
 	opts.Sink, opts.RunID, opts.Date, opts.Logger = snk, spec.RunID, spec.Date, env.Logger
-	if opts.Health == nil {
-		auditHealth(ctx, env, m, &opts)
-	}
 	a, err := audit.New(opts)
 	if err != nil {
 		return nil, &ExitError{Code: 2, Err: err}
@@ -177,16 +183,6 @@ func joinNonNil(errs ...error) error {
 		return nil
 	}
 	return fmt.Errorf("%s", strings.Join(msgs, "; "))
-}
-
-// collectDefaultDatasets names the datasets collected by default.
-func collectDefaultDatasets() []string {
-	ds, _ := collector.SelectDatasets()
-	names := make([]string, len(ds))
-	for i, d := range ds {
-		names[i] = d.Name
-	}
-	return names
 }
 
 // auditLoadRules reads the rules from path, else from the environment
@@ -240,29 +236,4 @@ func auditPrintSummary(w io.Writer, res *auditResult, snk sink.Sink) {
 		fmt.Fprintf(tw, "report\t%s\n", collectLocation(snk, res.reportKey))
 	}
 	tw.Flush()
-}
-
-// auditHealth reads the MSP-level tenant health once for the run; without
-// it the tenant-health-rising rule is not evaluated.
-func auditHealth(ctx context.Context, env *Env, m *msp.MSP, opts *audit.Options) {
-	if !m.Client().HasApp(central.AppCentral) {
-		return
-	}
-	var tenants []msp.Tenant
-	for t, err := range m.Tenants(ctx) {
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "tenant health: listing tenants: %v\n", err)
-			return
-		}
-		tenants = append(tenants, t)
-	}
-	h, hm, err := audit.TenantHealthByWorkspace(ctx, m.Client(), tenants)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "tenant health: %v (the %s rule is skipped)\n", err, audit.RuleHealthRising)
-		return
-	}
-	opts.Health, opts.HealthMapping = h, &hm
-	if len(hm.Unmatched)+len(hm.Ambiguous) > 0 {
-		fmt.Fprintf(env.Stderr, "tenant health: %d name(s) match no workspace, %d several (see the audit summary)\n", len(hm.Unmatched), len(hm.Ambiguous))
-	}
 }

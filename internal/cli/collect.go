@@ -219,8 +219,8 @@ func collectExit(man *collector.Manifest, err error) error {
 	}
 	if !man.Complete {
 		t := man.Totals
-		return &ExitError{Code: 1, Err: fmt.Errorf("run %s is incomplete: %d tenant(s) failed, %d deferred, %d dataset(s) failed (see the manifest)",
-			man.RunID, t.TenantsFailed, t.TenantsDeferred, t.DatasetsFailed)}
+		return &ExitError{Code: 1, Err: fmt.Errorf("run %s is incomplete: %d tenant(s) failed, %d deferred, %d dataset(s) failed, %d MSP-level dataset(s) not ok (see the manifest)",
+			man.RunID, t.TenantsFailed, t.TenantsDeferred, t.DatasetsFailed, t.MSPDatasetsFailed+t.MSPDatasetsSkipped)}
 	}
 	return nil
 }
@@ -302,6 +302,23 @@ func collectLocation(snk sink.Sink, key string) string {
 	return filepath.Join(root, filepath.FromSlash(key))
 }
 
+// collectPrintMSP prints a line per MSP-level dataset (read once per run),
+// under a label no wider than the summary's others so its columns stay.
+func collectPrintMSP(w io.Writer, ds []collector.MSPDatasetResult) {
+	for _, d := range ds {
+		if d.Status != collector.StatusOK {
+			msg := ""
+			if d.Error != nil {
+				msg = ": " + string(d.Error.Class) + ": " + refreshOneLine(d.Error.Message, 200)
+			}
+			fmt.Fprintf(w, "msp level\t%s: %s%s\n", d.Dataset, d.Status, msg)
+			continue
+		}
+		fmt.Fprintf(w, "msp level\t%s: %s records (%d mapped to tenants, %d unmatched, %d ambiguous), %d api calls\n",
+			d.Dataset, collectGroup(d.Records), d.Mapped, d.Unmatched, d.Ambiguous, d.APICalls)
+	}
+}
+
 // collectPrintSummary prints the run's figures and its failures.
 // cacheUsed says whether a token cache was configured (without one, every
 // tenant token is an exchange and there is no ratio to show).
@@ -317,6 +334,7 @@ func collectPrintSummary(w io.Writer, m *collector.Manifest, manifestAt string, 
 	fmt.Fprintf(tw, "datasets\t%d: %d ok, %d failed, %d deferred, %d skipped\n",
 		t.DatasetsOK+t.DatasetsFailed+t.DatasetsDeferred+t.DatasetsSkipped, t.DatasetsOK, t.DatasetsFailed, t.DatasetsDeferred, t.DatasetsSkipped)
 	fmt.Fprintf(tw, "records\t%s in %s objects (%s compressed)\n", collectGroup(t.Records), collectGroup(int64(t.DatasetsOK)), collectBytes(t.Bytes))
+	collectPrintMSP(tw, m.MSP)
 	fmt.Fprintf(tw, "api calls\t%s (%s pages, %d retries, %d answered 429)\n", collectGroup(t.APICalls), collectGroup(t.Pages), t.Retries, t.RateLimited)
 	fmt.Fprintf(tw, "exchanges\t%d\n", t.Exchanges)
 	if n := t.TokenCacheHits + t.TokenCacheMisses; cacheUsed && n > 0 {

@@ -246,6 +246,11 @@ func TestRunEndToEnd(t *testing.T) {
 			checkObject(t, raw, env.sim.Records(tn.ID, d.Dataset), tn, "run-e2e", &d)
 		}
 	}
+	// The MSP-level tenant-health object: once, every tenant mapped.
+	if len(m.MSP) != 1 || m.MSP[0].Status != StatusOK || m.MSP[0].Records != int64(len(tenants)) || m.MSP[0].Mapped != len(tenants) {
+		t.Fatalf("MSP datasets %+v", m.MSP)
+	}
+	wantFiles[MSPObjectKey(TenantHealthDataset, m.Date, "run-e2e")] = true
 	// Nothing else: no object of the failed tenant, no temporary files.
 	for f := range files {
 		if !wantFiles[f] {

@@ -6,6 +6,7 @@
 // # Output layout (keys relative to the sink, which holds any prefix)
 //
 //	inventory/dataset=<dataset>/dt=<YYYY-MM-DD>/run=<run-id>/tenant=<tenant-id>.ndjson.gz
+//	inventory/dataset=tenant-health/dt=<YYYY-MM-DD>/run=<run-id>/msp.ndjson.gz   (MSP-level, once per run)
 //	runs/<run-id>/manifest.json           (the run's Manifest)
 //	runs/<run-id>/shards/<shard>.json     (a shard's partial Manifest; see Join)
 //
@@ -87,7 +88,8 @@ type Config struct {
 	// Sink receives the objects and the manifest (required).
 	Sink sink.Sink
 	// Datasets are the names of the datasets to collect; empty means all
-	// but the opt-in ones (audit-logs).
+	// but the opt-in ones (audit-logs). MSP-level ones (tenant-health) are
+	// read once per run, not per tenant, and never by a shard.
 	Datasets []string
 	// Params adds query parameters per dataset name, over the dataset's own
 	// (e.g. the audit-logs createdAt filter of an audit request).
@@ -130,7 +132,8 @@ type Config struct {
 	// it needs no locking, but it should return quickly.
 	Progress func(Event)
 	// Observer, if set, sees every item as it is streamed and each
-	// tenant's end (see ItemObserver); drift detection uses it.
+	// tenant's end (see ItemObserver); drift detection uses it. One that
+	// also implements MSPObserver sees the MSP-level datasets first.
 	Observer ItemObserver
 }
 
@@ -199,8 +202,12 @@ func WriteManifest(ctx context.Context, s sink.Sink, m *Manifest) error {
 
 // run is the state of one Run.
 type run struct {
-	cfg      Config
-	datasets []Dataset
+	cfg         Config
+	datasets    []Dataset
+	mspDatasets []Dataset
+	// listed is every tenant listed (before the Tenants filter; an unusable
+	// id as ""), to label MSP-level records by name.
+	listed   []msp.Tenant
 	date     string
 	log      *slog.Logger
 	now      func() time.Time
@@ -243,6 +250,7 @@ func newRun(ctx context.Context, cfg Config) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
+	mds, _ := SelectMSPDatasets(cfg.Datasets...) // the same names: already valid
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -272,7 +280,7 @@ func newRun(ctx context.Context, cfg Config) (*run, error) {
 			return nil, fmt.Errorf("collector: invalid date %q (want YYYY-MM-DD)", cfg.Date)
 		}
 	}
-	r := &run{cfg: cfg, datasets: ds, log: cfg.Logger.With(slog.String("run_id", cfg.RunID)), now: cfg.Now}
+	r := &run{cfg: cfg, datasets: ds, mspDatasets: mds, log: cfg.Logger.With(slog.String("run_id", cfg.RunID)), now: cfg.Now}
 	if dl, ok := ctx.Deadline(); ok {
 		r.deadline = dl
 	}
@@ -312,6 +320,12 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 	if listErr != nil {
 		m.Error = errorInfo(listErr)
 		r.log.Error("listing tenants failed", slog.Any("error", listErr))
+	}
+	// MSP-level datasets first, so an observer has them before any
+	// tenant's end; with no tenant-level dataset no tenant is connected.
+	m.MSP = r.collectMSP(work, listErr)
+	if len(r.datasets) == 0 && len(m.MSP) > 0 {
+		tenants = nil
 	}
 	r.total = len(tenants) + len(unresolved)
 	r.emit(Event{Kind: TenantsListed})
@@ -374,7 +388,8 @@ func (r *run) finish(ctx context.Context, m *Manifest, listErr error) error {
 		errs = append(errs, r.sinkErr)
 	}
 	r.sinkMu.Unlock()
-	if m.Totals.DatasetsOK == 0 && (m.Totals.Tenants > 0 || listErr != nil) {
+	mspOnly := len(r.datasets) == 0 && len(m.MSP) > 0
+	if m.Totals.DatasetsOK == 0 && (m.Totals.Tenants > 0 || listErr != nil) || mspOnly && m.Totals.MSPDatasetsOK == 0 {
 		if listErr != nil {
 			errs = append(errs, fmt.Errorf("%w: %w", ErrNothingCollected, listErr))
 		} else {
@@ -441,6 +456,9 @@ func (r *run) selectTenants(ctx context.Context) ([]msp.Tenant, []TenantResult, 
 		if (key != "" || err == nil) && !ids.Add(key) {
 			r.log.Warn("duplicate tenant in the tenant list: keeping the first", slog.String("tenant_id", msp.LogID(key)))
 			continue
+		}
+		if err == nil || errors.As(err, new(*msp.InvalidTenantIDError)) {
+			r.listed = append(r.listed, msp.Tenant{ID: t.ID, Name: t.Name})
 		}
 		if err != nil {
 			var inv *msp.InvalidTenantIDError

@@ -56,7 +56,25 @@ type Manifest struct {
 	// limits stated, and New Central's scope with its evidence (each
 	// tenant's remaining/limit at its first answer).
 	Budgets []central.BudgetReport `json:"budgets,omitempty"`
-	Tenants []TenantResult         `json:"tenants"`
+	// MSP holds the MSP-level datasets (tenant-health), each read once per
+	// run with the MSP's token; Datasets and Tenants list the tenant-level
+	// ones. A shard never reads them.
+	MSP     []MSPDatasetResult `json:"msp_datasets,omitempty"`
+	Tenants []TenantResult     `json:"tenants"`
+}
+
+// MSPDatasetResult is an MSP-level dataset's outcome: one object for the
+// run (Key), and how its records were labelled with tenants.
+type MSPDatasetResult struct {
+	DatasetResult
+	// Mapped records name exactly one listed tenant and carry its id;
+	// Unmatched ones name none, Ambiguous ones several (or a name too long
+	// to compare). Both are kept, labelled with _mapping and no tenant id.
+	Mapped    int `json:"mapped"`
+	Unmatched int `json:"unmatched"`
+	Ambiguous int `json:"ambiguous"`
+	// Duplicates are items repeating an earlier item's tenantId: skipped.
+	Duplicates int `json:"duplicates"`
 }
 
 // Totals are the run's figures.
@@ -75,6 +93,11 @@ type Totals struct {
 	DatasetsFailed   int `json:"datasets_failed"`
 	DatasetsDeferred int `json:"datasets_deferred"`
 	DatasetsSkipped  int `json:"datasets_skipped"`
+	// MSP-level datasets by status (see Manifest.MSP); their records,
+	// bytes and calls are in their own results, not in the figures below.
+	MSPDatasetsOK      int `json:"msp_datasets_ok,omitempty"`
+	MSPDatasetsFailed  int `json:"msp_datasets_failed,omitempty"`
+	MSPDatasetsSkipped int `json:"msp_datasets_skipped,omitempty"`
 
 	// Records and Bytes count committed objects only; Pages, APICalls,
 	// Retries and RateLimited count all work, failed datasets included.
@@ -214,6 +237,19 @@ func (m *Manifest) Summarize() {
 	if n := t.TokenCacheHits + t.TokenCacheMisses; n > 0 {
 		t.TokenCacheHitRatio = float64(t.TokenCacheHits) / float64(n)
 	}
+	for _, d := range m.MSP {
+		switch d.Status {
+		case StatusOK:
+			t.MSPDatasetsOK++
+		case StatusSkipped:
+			t.MSPDatasetsSkipped++
+		default:
+			t.MSPDatasetsFailed++
+		}
+		if d.Status != StatusOK {
+			complete = false
+		}
+	}
 	m.Complete = complete
 }
 
@@ -307,6 +343,7 @@ func Join(runID string, expected []string, shards ...*Manifest) (*Manifest, erro
 			errs = append(errs, fmt.Sprintf("shard %s: %s", n, s.Error.Message))
 		}
 		pickTenants(tenants, s)
+		out.MSP = pickMSP(out.MSP, s.MSP)
 	}
 	out.Datasets = orderDatasets(dsSeen)
 	for _, p := range tenants {
@@ -373,6 +410,22 @@ func pickTenants(tenants map[string]joinPick, s *Manifest) {
 		}
 		tenants[tr.ID] = joinPick{tr: tr, finished: s.FinishedAt}
 	}
+}
+
+// pickMSP merges a shard's MSP-level results into picked: per dataset an
+// ok result is kept over another, else the later shard's (names are
+// visited in order) wins.
+func pickMSP(picked, shard []MSPDatasetResult) []MSPDatasetResult {
+	for _, d := range shard {
+		i := slices.IndexFunc(picked, func(p MSPDatasetResult) bool { return p.Dataset == d.Dataset })
+		switch {
+		case i < 0:
+			picked = append(picked, d)
+		case picked[i].Status != StatusOK || d.Status == StatusOK:
+			picked[i] = d
+		}
+	}
+	return picked
 }
 
 // orderDatasets sorts dataset names in collection order (unknown names last).

@@ -40,6 +40,15 @@ type BudgetReporter interface {
 	BudgetReport() []central.BudgetReport
 }
 
+// MSPClienter is implemented by MSPs that give the MSP's own client (MSP
+// token): the MSP-level datasets need it. Without it they are skipped.
+type MSPClienter interface {
+	MSPClient() *central.Client
+}
+
+// MSPClient implements MSPClienter.
+func (a mspAdapter) MSPClient() *central.Client { return a.m.Client() }
+
 func (a mspAdapter) BudgetReport() []central.BudgetReport {
 	return a.m.Client().Budgets().Report()
 }

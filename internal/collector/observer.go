@@ -53,3 +53,41 @@ func (r *run) observeTenant(ctx context.Context, t msp.Tenant, tr *TenantResult)
 		r.log.Warn("observer failed", slog.String("tenant", t.ID), slog.Any("error", fmt.Errorf("collector: observer: %w", err)))
 	}
 }
+
+// Mapping says how an MSP-level record was matched to a tenant.
+type Mapping string
+
+// Mappings of MSP-level records (the _mapping field of their records).
+const (
+	// Mapped: the record's name names exactly one listed tenant.
+	Mapped Mapping = "mapped"
+	// Unmatched: no listed tenant has the record's name.
+	Unmatched Mapping = "unmatched"
+	// Ambiguous: several listed tenants have the record's name, or the
+	// name is too long to be compared safely.
+	Ambiguous Mapping = "ambiguous"
+)
+
+// TenantLabel is the tenant an MSP-level record was matched to: TenantID
+// and TenantName are set only when Mapping is Mapped.
+type TenantLabel struct {
+	TenantID, TenantName string
+	Mapping              Mapping
+	// Candidates are the tenant ids an ambiguous name matched (at most
+	// maxCandidates).
+	Candidates []string
+}
+
+// MSPObserver is implemented by an ItemObserver that also wants the
+// MSP-level datasets. They are read before any tenant starts, so every
+// call below happens before the first tenant's OnDatasetStart, from one
+// goroutine: OnMSPDatasetStart, OnMSPItem per record written, then
+// OnMSPDatasetDone with the result (items of a dataset that failed were
+// not committed). An error or panic of OnMSPDatasetDone is logged, never
+// failing the dataset.
+type MSPObserver interface {
+	OnMSPDatasetStart(dataset string)
+	// OnMSPItem: item shares the page's body and must not be kept.
+	OnMSPItem(dataset string, label TenantLabel, item json.RawMessage)
+	OnMSPDatasetDone(ctx context.Context, res *MSPDatasetResult) error
+}

@@ -288,6 +288,12 @@ func (p *proof) checkObjects(t *testing.T) {
 		t.Errorf("%d keys of datasets ok; want %d", n, man.Totals.DatasetsOK)
 	}
 	got := listKeys(t, ctx, p.s3c, bucket, prefix+"/inventory/")
+	// The MSP-level tenant-health object (one per run) is checked apart.
+	msp := slices.DeleteFunc(slices.Clone(got), func(k string) bool { return !strings.HasSuffix(k, "/msp.ndjson.gz") })
+	got = slices.DeleteFunc(got, func(k string) bool { return strings.HasSuffix(k, "/msp.ndjson.gz") })
+	if len(msp) != man.Totals.MSPDatasetsOK {
+		t.Errorf("%d MSP-level objects, %d MSP-level datasets complete", len(msp), man.Totals.MSPDatasetsOK)
+	}
 	for _, k := range got {
 		if p.want[k] == nil {
 			t.Errorf("unexpected object %s", k)
@@ -362,7 +368,7 @@ func (p *proof) checkAWSCLI(t *testing.T) {
 		return b
 	}
 	ls := string(awsCLI("s3", "ls", "--recursive", "s3://"+bucket+"/"+prefix+"/inventory/"))
-	if n := strings.Count(ls, ".ndjson.gz"); n != len(p.want) {
+	if n := strings.Count(ls, ".ndjson.gz") - strings.Count(ls, "/msp.ndjson.gz"); n != len(p.want) {
 		t.Errorf("aws s3 ls lists %d objects, want %d", n, len(p.want))
 	}
 	if strings.Contains(ls, p.id(idxExchangeBad)) {

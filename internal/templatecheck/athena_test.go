@@ -56,7 +56,8 @@ func TestAthenaDatasetTables(t *testing.T) {
 			}
 			// The collector's key for this dataset must lie under the
 			// projected location of its dt partition.
-			key := collector.ObjectKey(ds, "2026-11-24", "run-1", "0123456789abcdef0123456789abcdef")
+			d, _ := collector.DatasetByName(ds)
+			key := d.Key("2026-11-24", "run-1", "0123456789abcdef0123456789abcdef")
 			tmpl := regexp.MustCompile(`'storage.location.template' = 's3://YOUR_BUCKET/([^']*)'`).FindStringSubmatch(sql)
 			if tmpl == nil {
 				t.Fatal("no storage.location.template")
@@ -92,9 +93,12 @@ func TestAthenaRunsTable(t *testing.T) {
 		Version: collector.ManifestVersion, RunID: "run-1", Shard: "1", Shards: []string{"1"}, Date: "2026-11-24",
 		Sink: "s3://b/p", Datasets: []string{"aps"}, StartedAt: time.Unix(0, 0), FinishedAt: time.Unix(1, 0),
 		Error: errInfo,
+		MSP: []collector.MSPDatasetResult{{DatasetResult: collector.DatasetResult{Dataset: "tenant-health", Status: collector.StatusOK, Key: "k", SHA256: "s", Error: errInfo},
+			Mapped: 1, Unmatched: 1, Ambiguous: 1, Duplicates: 1}},
 		Tenants: []collector.TenantResult{{ID: "t", Name: "n", Status: collector.StatusOK, Error: errInfo,
 			Datasets: []collector.DatasetResult{{Dataset: "aps", Status: collector.StatusOK, Key: "k", SHA256: "s", Error: errInfo}}}},
 	}
+	m.Summarize() // the totals' MSP-level counts are written only when set
 	data, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
