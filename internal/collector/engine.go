@@ -706,7 +706,7 @@ func (r *run) writePages(ctx context.Context, client *central.Client, t msp.Tena
 		}
 		at := r.now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
 		e := enc.encoder()
-		clean := page.Response != nil && cleanPage(page.Response.Raw) // items are part of the body
+		clean := page.Plain // the page's scan checked every item
 		for _, item := range page.Items {
 			if err := e.record(meta, at, item, clean); err != nil {
 				return fmt.Errorf("collector: %s item %d of page %d: %w", d.Name, res.Records, page.Number, err)
@@ -909,27 +909,20 @@ func appendString(b *bytes.Buffer, s string) {
 
 // cleanText reports whether JSON text can hold neither invalid UTF-8 nor
 // a member named like one of the collector's keys (mayRelabel): the check
-// the engine makes once per page body, so the items of a clean page skip
-// it.
+// of an item whose page is not central.Page.Plain.
 func cleanText(b []byte) bool { return !mayRelabel(b) && utf8.Valid(b) }
 
-// cleanPage reports whether every item of a page body can be copied byte
-// for byte: cleanText, and no line break before the trailing whitespace
-// (so each item is one line).
-func cleanPage(body []byte) bool {
-	body = bytes.TrimRight(body, " \t\r\n")
-	return bytes.IndexByte(body, '\n') < 0 && bytes.IndexByte(body, '\r') < 0 && cleanText(body)
-}
-
 // appendValidRecord is appendRecord for an item already known to be valid
-// JSON (central.Pages decodes every page with encoding/json, which validates
-// it): an object item that is already one line, as APIs send them, is copied
-// byte for byte instead of going through json.Compact. Valid JSON holds raw
-// line breaks only as whitespace between tokens, so an item without CR or LF
-// bytes is one line; spaces it may hold between tokens are kept. An item
-// that holds invalid UTF-8 or could name one of the collector's keys takes
-// appendRecord's path; clean says the item is known to be one line and
-// cleanText (its whole page body passed cleanPage).
+// JSON (central.Pages validates every page strictly): an object item that
+// is already one line, as APIs send them, is copied byte for byte instead
+// of going through json.Compact. Valid JSON holds raw line breaks only as
+// whitespace between tokens, so an item without CR or LF bytes is one line;
+// spaces it may hold between tokens are kept. An item that holds invalid
+// UTF-8 or could name one of the collector's keys takes appendRecord's
+// path. clean says the item is known to be one line of valid UTF-8 without
+// a top-level member whose name begins with '_' (its page is
+// central.Page.Plain): it cannot name one of the collector's keys, which
+// relabel renames only at the top level.
 func appendValidRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.RawMessage, clean bool) error {
 	if b, ok := appendOneLine(dst.AvailableBuffer(), meta, at, item, clean); ok {
 		dst.Write(b)

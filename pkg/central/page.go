@@ -52,6 +52,14 @@ type Page[T any] struct {
 	Next     string
 	Offset   int // offset of the first item of this page
 	Response *Response
+	// Plain reports that the page's json.RawMessage items can be copied
+	// as they are into one-line JSON records beside fields whose names
+	// begin with '_': each item is one line (no CR or LF), its strings are
+	// valid UTF-8, and none of the object items has a member whose name
+	// begins with '_', escaped or not. It is false when the page does not
+	// meet all three, or was not checked (items of other types, or a body
+	// the strict scan leaves to encoding/json): check the items then.
+	Plain bool
 }
 
 // PaginationError reports a list that cannot be read completely: a cursor
@@ -94,7 +102,7 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 				fail(n, "answer has no items array")
 				return
 			}
-			pg := &Page[T]{Items: env.Items, Number: n, Count: len(env.Items), Total: -1, Next: env.Next.s, Offset: st.offset, Response: resp}
+			pg := &Page[T]{Items: env.Items, Number: n, Count: len(env.Items), Total: -1, Next: env.Next.s, Offset: st.offset, Response: resp, Plain: env.plain}
 			if env.Count.ok {
 				pg.Count = env.Count.v
 			}
@@ -292,6 +300,7 @@ type pageEnvelope[T any] struct {
 	Total  flexInt   `json:"total"`
 	Offset flexInt   `json:"offset"`
 	Next   flexToken `json:"next"`
+	plain  bool      // Page.Plain, set by splitRawPage
 }
 
 // decodePage decodes one list page.
