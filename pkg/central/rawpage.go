@@ -435,7 +435,9 @@ func specialBytes(v uint64) uint64 {
 	const lsb, msb = 0x0101010101010101, 0x8080808080808080
 	q := v ^ (lsb * '"')
 	b := v ^ (lsb * '\\')
-	return ((q-lsb)&^q | (b-lsb)&^b | (v-lsb*0x20)&^v | v) & msb
+	// v-0x20 sets the high bit of a byte below 0x20 (it wraps), and v
+	// that of a non-ASCII byte; no printable ASCII byte has either.
+	return ((q-lsb)&^q | (b-lsb)&^b | (v - lsb*0x20) | v) & msb
 }
 
 func isHex(c byte) bool {
