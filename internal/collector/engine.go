@@ -762,7 +762,7 @@ func appendRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.
 	if !utf8.Valid(c) {
 		// Invalid bytes can only sit inside strings (JSON's structure is
 		// ASCII), so replacing them keeps the JSON valid.
-		c = bytes.ToValidUTF8(c, []byte("\uFFFD"))
+		c = replaceInvalidUTF8(c)
 	}
 	dst.Write(meta)
 	dst.WriteByte('"')
@@ -787,6 +787,31 @@ func appendRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.
 	}
 	dst.WriteByte('\n')
 	return nil
+}
+
+// replaceInvalidUTF8 returns b with each byte that is not part of a valid
+// UTF-8 sequence replaced by U+FFFD, as encoding/json reads such a string:
+// a record's names and values are then what a decoder of the item would
+// have seen. (bytes.ToValidUTF8 replaces a run of such bytes with one
+// U+FFFD, so that member "\x8b\x8b" became "\uFFFD" where a decoder of the
+// item reads "\uFFFD\uFFFD", and two distinct names could become one.)
+func replaceInvalidUTF8(b []byte) []byte {
+	out := make([]byte, 0, len(b)+len(b)/8)
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, b[i:i+n]...)
+		}
+		i += n
+	}
+	return out
 }
 
 // mayRelabel is the cheap guard before relabel: an item can name one of the

@@ -155,7 +155,7 @@ func TestRunHostileItems(t *testing.T) {
 	}
 	tn := tenantsOf(t, env.msp)[0]
 	for name, want := range map[string][]string{
-		"devices": {`"_item_tenant_id":"spoof","bad":"x` + "\uFFFD" + `","nested":{"_run_id":1},`, `"_item_run_id":"escaped"`, `"a":1`,
+		"devices": {`"_item_tenant_id":"spoof","bad":"x` + "\uFFFD\uFFFD" + `","nested":{"_run_id":1},`, `"_item_run_id":"escaped"`, `"a":1`,
 			`"_item_item_collected_at":"1999"`, `"n":{"_tenant_name":"deep","s":"\u00e9"}`},
 		"aps":      {`"n":{"_tenant_id":"deep","\u005frun_id":"\u00e9\n"}`},
 		"switches": {`"s":"\u00e9","_item_tenant_id":"spoof"`},

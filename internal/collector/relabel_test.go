@@ -74,7 +74,8 @@ func TestRecordsCannotRelabel(t *testing.T) {
 		{`{"_run_id":"x","_item_run_id":"y"}`, `"_item_item_run_id":"x"`},
 		{`{"_collected_at":"1999","_tenant_name":"Other"}`, `"_item_tenant_name":"Other"`},
 		{`{"_tenant_id":"a","_tenant_id":"b"}`, `"_item_item_tenant_id":"b"`},
-		{"{\"name\":\"bad\xff\xfe\"}", "\"name\":\"bad\uFFFD\""},
+		{"{\"name\":\"bad\xff\xfe\"}", "\"name\":\"bad\uFFFD\uFFFD\""},     // per byte, as a decoder of the item reads it
+		{"{\"\x8b\":1,\"\x8b\x8b\":2}", "\"\uFFFD\":1,\"\uFFFD\uFFFD\":2"}, // two names stay two
 		{"{\"_x\":\"\xc3\"}", "\"_x\":\"\uFFFD\""},
 		{`{"_other":1}`, `"_other":1`},
 	} {
