@@ -52,6 +52,9 @@ func (p *encoderPool) put(e *encoder) {
 	if cap(e.buf) > 2*encChunk { // grown by one huge item: do not keep it
 		e.buf = make([]byte, 0, encChunk)
 	}
+	if e.line.Cap() > encChunk || e.tmp.Cap() > encChunk {
+		e.line, e.tmp = bytes.Buffer{}, bytes.Buffer{}
+	}
 	e.buf = e.buf[:0]
 	e.zw.Reset(io.Discard) // detached, so the pool does not keep the object alive
 	p.mu.Lock()

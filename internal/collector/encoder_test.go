@@ -23,6 +23,7 @@ func TestEncoderChunks(t *testing.T) {
 		items = append(items, json.RawMessage(fmt.Sprintf(`{"serialNumber":"SN%06d","model":"AP-%d","pad":%q}`, i, i%7, strings.Repeat("x", i%300))))
 	}
 	items = append(items, json.RawMessage(`{"big":"`+strings.Repeat("y", 3*encChunk)+`"}`),
+		json.RawMessage("{\"_big\":\n\""+strings.Repeat("z", 2*encChunk)+`"}`),
 		json.RawMessage("{\"_tenant_id\":\"spoof\",\n\"a\":\"\xff\"}"), json.RawMessage(`[1,2]`), json.RawMessage(`{ }`))
 	var pool encoderPool
 	for round := range 2 {
@@ -57,8 +58,8 @@ func TestEncoderChunks(t *testing.T) {
 		if !bytes.Equal(got, want.Bytes()) {
 			t.Fatalf("round %d: %d bytes decompressed, want %d", round, len(got), want.Len())
 		}
-		if len(pool.free) != 1 || cap(pool.free[0].buf) > 2*encChunk {
-			t.Fatalf("round %d: pool %d encoders, buffer %d", round, len(pool.free), cap(pool.free[0].buf))
+		if e := pool.free; len(e) != 1 || cap(e[0].buf) > 2*encChunk || e[0].line.Cap() > encChunk || e[0].tmp.Cap() > encChunk {
+			t.Fatalf("round %d: pool %d encoders, buffers %d %d %d", round, len(e), cap(e[0].buf), e[0].line.Cap(), e[0].tmp.Cap())
 		}
 	}
 }
