@@ -30,9 +30,10 @@
 //
 // An object is committed only when its dataset was read completely; any
 // error aborts it, so no partial object is ever visible. Memory is bounded by
-// Concurrency x (page size + gzip state + sink buffers), never by a tenant's
-// size. A tenant's failure is recorded in the manifest and never stops the
-// others; a panic is recovered at the tenant boundary.
+// Concurrency x (page size + gzip state and its input buffer + sink
+// buffers), never by a tenant's size. A tenant's failure is recorded in the
+// manifest and never stops the others; a panic is recovered at the tenant
+// boundary.
 package collector
 
 import (
@@ -213,7 +214,7 @@ type run struct {
 	now      func() time.Time
 	deadline time.Time // zero: none
 
-	gzPool    sync.Pool
+	encoders  encoderPool
 	deferring atomic.Bool
 
 	progMu      sync.Mutex
@@ -723,13 +724,13 @@ func (r *run) dataset(ctx context.Context, client *central.Client, t msp.Tenant,
 	// ctx still aborts (the S3 sink bounds it by its FailTimeout).
 	defer func() { _ = obj.Abort(context.WithoutCancel(ctx)) }()
 	cw := &countingWriter{w: obj, key: key}
-	gz := &lazyGzip{pool: &r.gzPool, w: cw}
-	defer gz.release()
+	enc := &lazyEncoder{pool: &r.encoders, w: cw}
+	defer enc.release()
 
-	if err := r.writePages(central.WithCallStats(ctx, &stats), client, t, d, gz, &res); err != nil {
+	if err := r.writePages(central.WithCallStats(ctx, &stats), client, t, d, enc, &res); err != nil {
 		return r.failDataset(res, err)
 	}
-	if err := gz.writer().Close(); err != nil {
+	if err := enc.close(); err != nil {
 		return r.failDataset(res, err)
 	}
 	if cw.err != nil {
@@ -762,63 +763,30 @@ func (r *run) failDataset(res DatasetResult, err error) DatasetResult {
 	return res
 }
 
-// lazyGzip is a gzip writer onto w taken from the run's pool when the
-// first page has arrived, not before. The writer holds ~800 KB of state:
-// a tenant waiting for its first page (e.g. for a budget) holds none, so
-// memory follows the pages being written, not the tenants in flight.
-type lazyGzip struct {
-	pool *sync.Pool
-	w    io.Writer
-	zw   *gzip.Writer
-}
-
-// writer returns the gzip writer, taking it on first use.
-func (g *lazyGzip) writer() *gzip.Writer {
-	if g.zw == nil {
-		g.zw, _ = g.pool.Get().(*gzip.Writer)
-		if g.zw == nil {
-			g.zw, _ = gzip.NewWriterLevel(g.w, GzipLevel) // a valid level: no error
-		} else {
-			g.zw.Reset(g.w)
-		}
-	}
-	return g.zw
-}
-
-// release returns the writer, if taken, to the pool, detached from the
-// object so the pool does not keep the object alive.
-func (g *lazyGzip) release() {
-	if g.zw != nil {
-		g.zw.Reset(io.Discard)
-		g.pool.Put(g.zw)
-	}
-}
-
 // writePages fetches the dataset's pages on ctx and writes each item as a
-// record through gz, counting records and pages in res (the error message
+// record through enc, counting records and pages in res (the error message
 // of a bad item names its position from them). This is the per-record hot
-// path: one line buffer and one scratch buffer serve every record.
-func (r *run) writePages(ctx context.Context, client *central.Client, t msp.Tenant, d Dataset, gz *lazyGzip, res *DatasetResult) error {
+// path: records are appended to the encoder's buffer, which gzip
+// compresses in large chunks.
+func (r *run) writePages(ctx context.Context, client *central.Client, t msp.Tenant, d Dataset, enc *lazyEncoder, res *DatasetResult) error {
 	meta := recordMeta(t, r.cfg.RunID)
 	obs := r.cfg.Observer
 	if obs != nil {
 		obs.OnDatasetStart(t, d.Name)
 	}
-	var line, scratch bytes.Buffer
 	spec := central.PageSpec{App: d.App, Path: d.Path, Style: d.Style, Limit: d.Limit, Params: mergeParams(d.Params, r.cfg.Params[d.Name])}
 	for page, err := range central.Pages[json.RawMessage](ctx, client, spec) {
 		if err != nil {
 			return err
 		}
 		at := r.now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
-		w := gz.writer()
-		clean := page.Response != nil && cleanPage(page.Response.Raw) // items are part of the body
+		e := enc.encoder()
+		clean := page.Plain // the page's scan checked every item
 		for _, item := range page.Items {
-			line.Reset()
-			if err := appendValidRecord(&line, &scratch, meta, at, item, clean); err != nil {
+			if err := e.record(meta, at, item, clean); err != nil {
 				return fmt.Errorf("collector: %s item %d of page %d: %w", d.Name, res.Records, page.Number, err)
 			}
-			if _, err := w.Write(line.Bytes()); err != nil {
+			if err := e.spill(); err != nil {
 				return err
 			}
 			res.Records++
@@ -869,7 +837,7 @@ func appendRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.
 	if !utf8.Valid(c) {
 		// Invalid bytes can only sit inside strings (JSON's structure is
 		// ASCII), so replacing them keeps the JSON valid.
-		c = bytes.ToValidUTF8(c, []byte("\uFFFD"))
+		c = replaceInvalidUTF8(c)
 	}
 	dst.Write(meta)
 	dst.WriteByte('"')
@@ -894,6 +862,31 @@ func appendRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.
 	}
 	dst.WriteByte('\n')
 	return nil
+}
+
+// replaceInvalidUTF8 returns b with each byte that is not part of a valid
+// UTF-8 sequence replaced by U+FFFD, as encoding/json reads such a string:
+// a record's names and values are then what a decoder of the item would
+// have seen. (bytes.ToValidUTF8 replaces a run of such bytes with one
+// U+FFFD, so that member "\x8b\x8b" became "\uFFFD" where a decoder of the
+// item reads "\uFFFD\uFFFD", and two distinct names could become one.)
+func replaceInvalidUTF8(b []byte) []byte {
+	out := make([]byte, 0, len(b)+len(b)/8)
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, b[i:i+n]...)
+		}
+		i += n
+	}
+	return out
 }
 
 // mayRelabel is the cheap guard before relabel: an item can name one of the
@@ -1016,44 +1009,47 @@ func appendString(b *bytes.Buffer, s string) {
 
 // cleanText reports whether JSON text can hold neither invalid UTF-8 nor
 // a member named like one of the collector's keys (mayRelabel): the check
-// the engine makes once per page body, so the items of a clean page skip
-// it.
+// of an item whose page is not central.Page.Plain.
 func cleanText(b []byte) bool { return !mayRelabel(b) && utf8.Valid(b) }
 
-// cleanPage reports whether every item of a page body can be copied byte
-// for byte: cleanText, and no line break before the trailing whitespace
-// (so each item is one line).
-func cleanPage(body []byte) bool {
-	body = bytes.TrimRight(body, " \t\r\n")
-	return bytes.IndexByte(body, '\n') < 0 && bytes.IndexByte(body, '\r') < 0 && cleanText(body)
+// appendValidRecord is appendRecord for an item already known to be valid
+// JSON (central.Pages validates every page strictly): an object item that
+// is already one line, as APIs send them, is copied byte for byte instead
+// of going through json.Compact. Valid JSON holds raw line breaks only as
+// whitespace between tokens, so an item without CR or LF bytes is one line;
+// spaces it may hold between tokens are kept. An item that holds invalid
+// UTF-8 or could name one of the collector's keys takes appendRecord's
+// path. clean says the item is known to be one line of valid UTF-8 without
+// a top-level member whose name begins with '_' (its page is
+// central.Page.Plain): it cannot name one of the collector's keys, which
+// relabel renames only at the top level.
+func appendValidRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.RawMessage, clean bool) error {
+	if b, ok := appendOneLine(dst.AvailableBuffer(), meta, at, item, clean); ok {
+		dst.Write(b)
+		return nil
+	}
+	return appendRecord(dst, scratch, meta, at, item)
 }
 
-// appendValidRecord is appendRecord for an item already known to be valid
-// JSON (central.Pages decodes every page with encoding/json, which validates
-// it): an object item that is already one line, as APIs send them, is copied
-// byte for byte instead of going through json.Compact. Valid JSON holds raw
-// line breaks only as whitespace between tokens, so an item without CR or LF
-// bytes is one line; spaces it may hold between tokens are kept. An item
-// that holds invalid UTF-8 or could name one of the collector's keys takes
-// appendRecord's path; clean says the item is known to be one line and
-// cleanText (its whole page body passed cleanPage).
-func appendValidRecord(dst, scratch *bytes.Buffer, meta []byte, at string, item json.RawMessage, clean bool) error {
+// appendOneLine appends item's line to dst when appendValidRecord copies
+// it byte for byte; ok is false, and dst unchanged, when the item must go
+// through appendRecord.
+func appendOneLine(dst, meta []byte, at string, item json.RawMessage, clean bool) (_ []byte, ok bool) {
 	if len(item) < 2 || item[0] != '{' ||
 		(!clean && (bytes.IndexByte(item, '\n') >= 0 || bytes.IndexByte(item, '\r') >= 0 || !cleanText(item))) {
-		return appendRecord(dst, scratch, meta, at, item)
+		return dst, false
 	}
-	dst.Write(meta)
-	dst.WriteByte('"')
-	dst.WriteString(at)
-	dst.WriteByte('"')
+	dst = append(dst, meta...)
+	dst = append(dst, '"')
+	dst = append(dst, at...)
+	dst = append(dst, '"')
 	if body := item[1:]; skipSpace(body) == len(body) || body[skipSpace(body)] == '}' { // {} or { }: no member
-		dst.WriteByte('}')
+		dst = append(dst, '}')
 	} else {
-		dst.WriteByte(',')
-		dst.Write(body)
+		dst = append(dst, ',')
+		dst = append(dst, body...)
 	}
-	dst.WriteByte('\n')
-	return nil
+	return append(dst, '\n'), true
 }
 
 // skipSpace returns the index of the first byte of b that is not JSON

@@ -3,11 +3,11 @@ package central
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"iter"
 	"maps"
 	"math"
@@ -52,6 +52,14 @@ type Page[T any] struct {
 	Next     string
 	Offset   int // offset of the first item of this page
 	Response *Response
+	// Plain reports that the page's json.RawMessage items can be copied
+	// as they are into one-line JSON records beside fields whose names
+	// begin with '_': each item is one line (no CR or LF), its strings are
+	// valid UTF-8, and none of the object items has a member whose name
+	// begins with '_', escaped or not. It is false when the page does not
+	// meet all three, or was not checked (items of other types, or a body
+	// the strict scan leaves to encoding/json): check the items then.
+	Plain bool
 }
 
 // PaginationError reports a list that cannot be read completely: a cursor
@@ -94,7 +102,7 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 				fail(n, "answer has no items array")
 				return
 			}
-			pg := &Page[T]{Items: env.Items, Number: n, Count: len(env.Items), Total: -1, Next: env.Next.s, Offset: st.offset, Response: resp}
+			pg := &Page[T]{Items: env.Items, Number: n, Count: len(env.Items), Total: -1, Next: env.Next.s, Offset: st.offset, Response: resp, Plain: env.plain}
 			if env.Count.ok {
 				pg.Count = env.Count.v
 			}
@@ -106,7 +114,7 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 				return
 			}
 			if spec.Style == OffsetPaging && len(env.Items) > 0 {
-				sum := pageHash(env.Items)
+				sum := pageHash(st.seeds, env.Items)
 				if at, ok := st.pages[sum]; ok {
 					fail(n, "the page at offset %d repeats the page served at offset %d: the server ignores offset or serves a page again", st.offset, at)
 					return
@@ -143,14 +151,16 @@ type pageState struct {
 	// (A list that changes while it is read shifts items between pages;
 	// only a shift by whole pages looks the same, and then the caller gets
 	// an error and reads again, never a silent loop.)
-	pages           map[[sha256.Size]byte]int
+	pages           map[[2]uint64]int
+	seeds           [2]maphash.Seed // pageHash's, random: a server cannot aim at a collision
 	seen, prevTotal int
 }
 
 // newPageState reads the starting cursor, offset and limit from spec.
 func newPageState(c *Client, spec PageSpec) *pageState {
 	st := &pageState{path: cleanPath(spec.Path), maxPages: spec.MaxPages, next: "1", pageSize: spec.Limit,
-		seenCursors: map[string]bool{}, pages: map[[sha256.Size]byte]int{}, prevTotal: -1}
+		seenCursors: map[string]bool{}, pages: map[[2]uint64]int{}, prevTotal: -1,
+		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	if st.maxPages <= 0 {
 		st.maxPages = c.maxPages
 	}
@@ -238,26 +248,32 @@ func (st *pageState) advanceCursor(c *Client, items, total int, next flexToken) 
 	return true, ""
 }
 
-// pageHash is the sha256 of a page's items, each length-prefixed; it is
-// the zero value for an item that cannot be encoded.
-func pageHash[T any](items []T) [sha256.Size]byte {
-	h := sha256.New()
+// pageHash is a 128-bit hash of a page's items, each length-prefixed; it
+// is the zero value for an item that cannot be encoded. Two seeded
+// maphashes, not a cryptographic hash: it runs over every byte of every
+// offset page, where sha256 cost several percent of the collector's CPU,
+// and with random seeds a server can no more aim at a collision than
+// with sha256 (which would, at worst, end the list with an error).
+func pageHash[T any](seeds [2]maphash.Seed, items []T) [2]uint64 {
+	var h [2]maphash.Hash
+	h[0].SetSeed(seeds[0])
+	h[1].SetSeed(seeds[1])
 	for _, it := range items {
 		b, ok := any(it).(json.RawMessage)
 		if !ok {
 			var err error
 			if b, err = json.Marshal(it); err != nil {
-				return [sha256.Size]byte{}
+				return [2]uint64{}
 			}
 		}
 		var n [8]byte
 		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
+		for i := range h {
+			h[i].Write(n[:])
+			h[i].Write(b)
+		}
 	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return sum
+	return [2]uint64{h[0].Sum64(), h[1].Sum64()}
 }
 
 // Items iterates over every item of a list, page by page. It yields
@@ -292,6 +308,7 @@ type pageEnvelope[T any] struct {
 	Total  flexInt   `json:"total"`
 	Offset flexInt   `json:"offset"`
 	Next   flexToken `json:"next"`
+	plain  bool      // Page.Plain, set by splitRawPage
 }
 
 // decodePage decodes one list page.

@@ -3,8 +3,10 @@ package central
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzRawPage: the fast page decoder agrees with encoding/json on every
@@ -28,6 +30,10 @@ func FuzzRawPage(f *testing.F) {
 		`{"x":[1,],"items":[]}`, `{"items":[],"x":"\q"}`, "{\"items\":[\"\x00\"]}", `{"it\"ems":[1]}`,
 		`{"items":[` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `]}`,
 		`{"items":[` + strings.Repeat(`{"a":`, 255) + "1" + strings.Repeat("}", 255) + `]}`,
+		// Plain: names, line breaks and UTF-8
+		`{"items":[{"_id":1}]}`, `{"items":[{"a":{"_id":1}}]}`, `{"items":[{"\u005fid":1}]}`, `{"items":[{"a\n":1}]}`,
+		"{\"items\":[{\"a\":\n1}]}", "{\"items\":[{\"a\":1}\r\n,2]}", "{\"items\":[{\"a\":\"\xc3\"}]}", "{\"items\":[],\"next\":\"\xff\"}",
+		`{"items":[{"a":"Zürich – ☃ 😀"},"_s",["_"]]}`, "{\"items\":[\"\xed\xa0\x80\"]}", "{\"items\":[\"\xf4\x90\x80\x80\",\"\xc0\xaf\"]}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -58,7 +64,67 @@ func FuzzRawPage(f *testing.F) {
 		if fast.Count != slow.Count || fast.Total != slow.Total || fast.Offset != slow.Offset || fast.Next != slow.Next {
 			t.Fatalf("%q: envelope %+v vs %+v", raw, fast, slow)
 		}
+		if fast.plain {
+			for i, it := range fast.Items {
+				if !plainItem(it) {
+					t.Fatalf("%q: plain, but item %d %q is not", raw, i, it)
+				}
+			}
+		}
 	})
+}
+
+// plainItem is what Page.Plain promises of each item: one line, valid
+// UTF-8, and, for an object, no top-level member whose name (unescaped)
+// begins with '_'.
+func plainItem(item []byte) bool {
+	if bytes.ContainsAny(item, "\r\n") || !utf8.Valid(item) {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(item))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return err == nil
+	}
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if k, _ := kt.(string); strings.HasPrefix(k, "_") {
+			return false
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Page.Plain holds exactly when every item keeps its promise (the scan may
+// be stricter: an escaped name, or bad UTF-8 outside the items).
+func TestRawPagePlain(t *testing.T) {
+	for s, want := range map[string]bool{
+		`{"items":[{"id":"a","n":{"_x":"\u005f"}},[1],"s"],"total":1}`: true,
+		`{"items":[{"siteName":"Zürich 1 – L'Atelier"}]}`:              true,
+		"{\"items\" :\n[{\"a\":1},\r\n{\"b\":2}\n]\n}\n":               true,
+		`{"items":[]}`:                           true,
+		`{"items":[{"a":1},{"_tenant_id":2}]}`:   false,
+		`{"items":[{"\u005ftenant_id":2}]}`:      false,
+		`{"items":[{"\u0061":2}]}`:               false, // an escaped name: not told apart
+		"{\"items\":[{\"a\":\r1}]}":              false,
+		"{\"items\":[{\"a\":\"\xff\"}]}":         false,
+		"{\"items\":[{\"a\":\"\xed\xa0\x80\"}]}": false, // a surrogate
+		"{\"items\":[\"\xc3\"]}":                 false,
+	} {
+		var env pageEnvelope[json.RawMessage]
+		if !splitRawPage([]byte(s), &env) {
+			t.Fatalf("%q: not on the fast path", s)
+		}
+		if env.plain != want {
+			t.Errorf("%q: plain %v, want %v", s, env.plain, want)
+		}
+	}
 }
 
 // Items from the fast path alias the body but cannot overwrite it: an
@@ -89,7 +155,7 @@ func FuzzScanValue(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		i := skipSpace(raw, 0)
-		end := scanValue(raw, i, 0)
+		end := scanValue(raw, i, 0, &scanState{})
 		ok := end >= 0 && skipSpace(raw, end) == len(raw)
 		valid := json.Valid(raw)
 		if ok && !valid {
@@ -118,6 +184,36 @@ func TestRawPageStrictFastPath(t *testing.T) {
 		}
 		if env.decodeRaw([]byte(s)) == nil {
 			t.Errorf("%s: decoded without an error", s)
+		}
+	}
+}
+
+// BenchmarkSplitRawPage scans a page of 1000 items shaped like New
+// Central's (flat objects of short strings and numbers, non-ASCII site
+// names, one nested item in ten):
+//
+//	go test -run '^$' -bench SplitRawPage ./pkg/central/
+func BenchmarkSplitRawPage(b *testing.B) {
+	var page bytes.Buffer
+	page.WriteString(`{"items":[`)
+	for i := range 1000 {
+		if i > 0 {
+			page.WriteByte(',')
+		}
+		if i%10 == 9 {
+			fmt.Fprintf(&page, `{"address":{"city":"Zürich","country":"Switzerland","zipCode":"8001"},"alerts":{"groups":[{"count":%d,"name":"Critical"}],"totalCount":1},"id":"%09d","reasons":[],"siteName":"Zürich 1 – L'Atelier","type":"network-monitoring/site-health"}`, i%7, i)
+			continue
+		}
+		fmt.Fprintf(&page, `{"clientCount":%d,"clusterName":"","cpuUtilization":%d.5,"deployment":"Standalone","deviceName":"AP-%04d","firmwareVersion":"10.4.0.2","id":"AT%011d","ipv4":"10.255.149.%d","lastSeenAt":"2026-10-01T00:00:00.000Z","macAddress":"02:00:00:00:00:%02X","model":"AP-655","serialNumber":"AT%011d","siteName":"Zürich 1 – L'Atelier","status":"ONLINE","uptimeInMillis":3106850000,"wlanCount":1}`, i%50, i%100, i, i, i%256, i%256, i)
+	}
+	page.WriteString(`],"count":1000,"total":1000,"next":null}`)
+	raw := page.Bytes()
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var env pageEnvelope[json.RawMessage]
+		if !splitRawPage(raw, &env) || len(env.Items) != 1000 {
+			b.Fatal("not split")
 		}
 	}
 }
