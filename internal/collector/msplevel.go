@@ -117,12 +117,17 @@ func (ix nameIndex) label(name string) TenantLabel {
 	return l
 }
 
+// MSPShard is the shard name of a sharded run's MSP-level part: the
+// scheduling invocation reads the MSP-level datasets once for the whole run
+// with the whole tenant list, under this name, and the join expects it.
+const MSPShard = "msp"
+
 // collectMSP reads the selected MSP-level datasets, each once, before any
-// tenant. A shard reads none (its tenant list is partial and the run has
-// several shards). listErr is the tenant list's error: without the whole
+// tenant. A tenant shard reads none (its tenant list is partial and the run
+// has several shards); the run's MSP part (MSPShard) does. listErr is the tenant list's error: without the whole
 // list no record can be labelled safely, so the datasets fail with it.
 func (r *run) collectMSP(ctx context.Context, listErr error) []MSPDatasetResult {
-	if r.cfg.Shard != "" || len(r.mspDatasets) == 0 {
+	if r.cfg.Shard != "" && r.cfg.Shard != MSPShard || len(r.mspDatasets) == 0 {
 		return nil
 	}
 	var out []MSPDatasetResult

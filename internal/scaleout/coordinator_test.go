@@ -63,13 +63,21 @@ func (s fakeSession) Run(ctx context.Context, cfg collector.Config) (*collector.
 	r.runs = append(r.runs, cfg)
 	fail := r.fail || r.failIf != nil && r.failIf(cfg)
 	ids := cfg.Tenants
-	if len(ids) == 0 {
+	if len(ids) == 0 && cfg.Shard != collector.MSPShard {
 		for _, lt := range r.tenants {
 			ids = append(ids, lt.Tenant.ID)
 		}
 	}
 	m := &collector.Manifest{Version: collector.ManifestVersion, RunID: cfg.RunID, Shard: cfg.Shard, Date: cfg.Date,
 		Datasets: []string{"devices"}, StartedAt: time.Unix(1000, 0), FinishedAt: time.Unix(1001, 0)}
+	if cfg.Shard == collector.MSPShard { // the run's MSP-level part: no tenant
+		st := collector.StatusOK
+		if fail {
+			st = collector.StatusFailed
+		}
+		m.Datasets = nil
+		m.MSP = []collector.MSPDatasetResult{{DatasetResult: collector.DatasetResult{Dataset: "tenant-health", Status: st}, Mapped: len(cfg.Listed)}}
+	}
 	for _, id := range ids {
 		st := collector.StatusOK
 		switch {
@@ -358,5 +366,59 @@ func TestScheduleUnsentShardIsDeferred(t *testing.T) {
 	}
 	if m.Totals.TenantsDeferred == 0 {
 		t.Errorf("unsent shard's manifest defers no tenant")
+	}
+}
+
+// TestShardedRunReadsMSPLevelOnce: a sharded run's MSP-level datasets
+// (tenant-health) are read once, by the scheduling invocation with the whole
+// tenant list, never by a shard; the join expects that part, keeps its
+// result, and a failed read leaves the tenants' data and makes the run
+// incomplete.
+func TestShardedRunReadsMSPLevelOnce(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		store := sink.NewMemory()
+		r := newFakeRunner(store, 5)
+		r.failIf = func(cfg collector.Config) bool { return fail && cfg.Shard == collector.MSPShard }
+		q := &LocalQueue{}
+		c := newTestCoordinator(store, r, q)
+		c.Datasets = []string{"devices", "tenant-health"}
+		c.ShardSize = 2
+		var joined *collector.Manifest
+		c.Joined = func(ctx context.Context, m *collector.Manifest) { joined = m }
+		out, err := c.Schedule(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		drain(t, c, q)
+		var mspRuns int
+		for _, cfg := range r.runs {
+			switch {
+			case cfg.Shard == collector.MSPShard:
+				mspRuns++
+				if !slices.Equal(cfg.Datasets, []string{"tenant-health"}) || len(cfg.Listed) != 5 {
+					t.Errorf("fail %v: MSP part datasets %v with %d listed, want tenant-health with all 5", fail, cfg.Datasets, len(cfg.Listed))
+				}
+			case slices.Contains(cfg.Datasets, "tenant-health"):
+				t.Errorf("fail %v: shard %s was given tenant-health", fail, cfg.Shard)
+			}
+		}
+		if mspRuns != 1 {
+			t.Errorf("fail %v: MSP part ran %d times, want once", fail, mspRuns)
+		}
+		if joined == nil {
+			t.Fatalf("fail %v: not joined", fail)
+		}
+		if len(joined.MSP) != 1 || joined.MSP[0].Dataset != "tenant-health" {
+			t.Fatalf("fail %v: joined MSP results %+v, want tenant-health", fail, joined.MSP)
+		}
+		if got, want := joined.MSP[0].Status, map[bool]collector.Status{false: collector.StatusOK, true: collector.StatusFailed}[fail]; got != want {
+			t.Errorf("fail %v: tenant-health %s, want %s", fail, got, want)
+		}
+		if joined.Totals.TenantsOK != 5 || joined.Complete == fail {
+			t.Errorf("fail %v: tenants ok %d, complete %v; want 5 and %v", fail, joined.Totals.TenantsOK, joined.Complete, !fail)
+		}
+		if fail && len(out.Warnings) == 0 {
+			t.Errorf("the failed MSP part is not in the schedule's warnings")
+		}
 	}
 }

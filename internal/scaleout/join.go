@@ -46,6 +46,9 @@ type RunPlan struct {
 	// TenantNames maps tenant ids to names, as the run listed them; the
 	// shard messages carry them so shards need not list tenants again.
 	TenantNames map[string]string `json:"tenant_names,omitempty"`
+	// MSPPart says the scheduling invocation read the run's MSP-level
+	// datasets (collector.MSPShard's manifest): the join expects it.
+	MSPPart bool `json:"msp_part,omitempty"`
 }
 
 // Messages returns one message per planned shard.
@@ -185,6 +188,9 @@ func tryJoin(ctx context.Context, st sink.Sink, runID string) (*joinResult, erro
 	queue := make([]string, 0, len(plan.Shards))
 	for _, s := range plan.Shards {
 		queue = append(queue, s.ID)
+	}
+	if plan.MSPPart {
+		queue = append(queue, collector.MSPShard)
 	}
 	seen := map[string]bool{}
 	var shards []*collector.Manifest

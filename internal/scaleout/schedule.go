@@ -37,7 +37,7 @@ func (c *Coordinator) schedule(ctx context.Context) (*Scheduled, error) {
 	costs, dec := c.decide(ctx, listed, datasets, log)
 	out := &Scheduled{RunID: runID, Reason: dec.Reason, Estimate: &dec.Whole, RunEstimate: dec.Run}
 	if !dec.InProcess && c.Queue != nil {
-		return c.sendPlan(ctx, out, listed, datasets, costs, dec, log)
+		return c.sendPlan(ctx, s, out, listed, datasets, costs, dec, log)
 	}
 	if !dec.InProcess {
 		out.Warnings = append(out.Warnings, "the run does not fit one invocation and there is no shard queue: tenants not started in time are deferred to the next run")
@@ -151,9 +151,10 @@ func countDeferred(costs []tenantCost) int {
 }
 
 // sendPlan writes the run's plan and sends one message per shard.
-func (c *Coordinator) sendPlan(ctx context.Context, out *Scheduled, listed []collector.ListedTenant, datasets []collector.Dataset,
+func (c *Coordinator) sendPlan(ctx context.Context, s Session, out *Scheduled, listed []collector.ListedTenant, datasets []collector.Dataset,
 	costs []tenantCost, dec decision, log *slog.Logger) (*Scheduled, error) {
 	plan := c.newPlan(out.RunID, listed, datasets, dec)
+	plan.MSPPart = c.collectMSPPart(ctx, s, out, listed, log)
 	if c.RunWindow > 0 && dec.Run > c.RunWindow {
 		w := fmt.Sprintf("the sharded run is estimated at %s, longer than the run window of %s: raise the shard concurrency or the budgets, or collect less often",
 			dec.Run.Round(time.Second), c.RunWindow)
@@ -178,6 +179,33 @@ func (c *Coordinator) sendPlan(ctx context.Context, out *Scheduled, listed []col
 	}
 	log.InfoContext(ctx, "shards sent", slog.Int("shards", out.Shards), slog.Int("tenants", out.Tenants))
 	return out, nil
+}
+
+// collectMSPPart reads a sharded run's MSP-level datasets (tenant-health)
+// once, here, with the whole tenant list: a shard's list is partial, so no
+// shard reads them. It reports whether the part's manifest was written, so
+// the plan makes the join expect it; a failed read is in that manifest and
+// makes the joined run incomplete, but does not stop the shards.
+func (c *Coordinator) collectMSPPart(ctx context.Context, s Session, out *Scheduled, listed []collector.ListedTenant, log *slog.Logger) bool {
+	mds, err := collector.SelectMSPDatasets(c.Datasets...)
+	if err != nil || len(mds) == 0 {
+		return false
+	}
+	names := make([]string, len(mds))
+	for i, d := range mds {
+		names[i] = d.Name
+	}
+	cfg := collector.Config{RunID: out.RunID, Shard: collector.MSPShard, Datasets: names, Listed: listed, Logger: log, Now: c.Now}
+	if _, err := s.Run(ctx, cfg); err != nil {
+		w := fmt.Sprintf("the run's MSP-level datasets were not read: %v", err)
+		log.WarnContext(ctx, w)
+		out.Warnings = append(out.Warnings, w)
+	}
+	if _, err := c.Store.Get(ctx, collector.ShardKey(out.RunID, collector.MSPShard)); err != nil {
+		log.WarnContext(ctx, "the MSP-level part's manifest is missing: the joined run will not show it", slog.Any("error", err))
+		return false
+	}
+	return true
 }
 
 // newPlan is the plan of a sharded run.
