@@ -325,6 +325,7 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 	// MSP-level datasets first, so an observer has them before any
 	// tenant's end; with no tenant-level dataset no tenant is connected.
 	m.MSP = r.collectMSP(work, listErr)
+	r.replayMSP(work, tenants)
 	if len(r.datasets) == 0 && len(m.MSP) > 0 {
 		tenants = nil
 	}

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -60,6 +61,7 @@ func readHealth(t *testing.T, mem *sink.Memory, key string) []healthRecord {
 
 // healthObserver records the MSP-level stream.
 type healthObserver struct {
+	mu     sync.Mutex             // tenants end concurrently
 	items  map[string]TenantLabel // tenantName -> label
 	done   []MSPDatasetResult
 	starts int
@@ -69,6 +71,8 @@ type healthObserver struct {
 func (o *healthObserver) OnDatasetStart(msp.Tenant, string)          {}
 func (o *healthObserver) OnItem(msp.Tenant, string, json.RawMessage) {}
 func (o *healthObserver) OnTenantDone(context.Context, msp.Tenant, *TenantResult) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if len(o.done) == 0 {
 		o.tenant++
 	}
@@ -80,6 +84,8 @@ func (o *healthObserver) OnMSPItem(_ string, l TenantLabel, item json.RawMessage
 	o.items[h.TenantName] = l
 }
 func (o *healthObserver) OnMSPDatasetDone(_ context.Context, res *MSPDatasetResult) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	o.done = append(o.done, *res)
 	return nil
 }
@@ -364,5 +370,51 @@ func TestTenantHealthNotInShards(t *testing.T) {
 	j, _ = Join("r", nil, bad)
 	if j.Complete || j.Totals.MSPDatasetsFailed != 1 {
 		t.Fatalf("joined with a failed MSP-level dataset: complete %v totals %+v", j.Complete, j.Totals)
+	}
+}
+
+// TestShardReplaysMSPPart: a tenant shard never reads the MSP-level list,
+// but its observer gets the run's stored part (MSPShard) for the shard's own
+// tenants only, so a sharded run's audit sees each tenant's health; without
+// a stored part it gets nothing.
+func TestShardReplaysMSPPart(t *testing.T) {
+	env := newSimEnv(t, []int{1, 1, 1, 1})
+	mem := sink.NewMemory()
+	tenants := tenantsOf(t, env.msp)
+	if _, err := Run(t.Context(), Config{MSP: FromMSP(env.msp), Sink: mem, RunID: "r-rp", Date: "2026-12-02", Shard: MSPShard,
+		Datasets: []string{TenantHealthDataset}}); err != nil {
+		t.Fatal(err)
+	}
+	calls := env.sim.Stats().ByEndpoint[centralsim.EndpointListTenants]
+	mine := []string{tenants[1].ID, tenants[2].ID}
+	for _, stored := range []bool{true, false} {
+		runID := "r-rp"
+		if !stored {
+			runID = "r-none"
+		}
+		obs := &healthObserver{items: map[string]TenantLabel{}}
+		if _, err := Run(t.Context(), Config{MSP: FromMSP(env.msp), Sink: mem, RunID: runID, Date: "2026-12-02", Shard: "1",
+			Tenants: mine, Datasets: []string{"aps"}, Observer: obs}); err != nil {
+			t.Fatal(err)
+		}
+		if !stored {
+			if obs.starts != 0 || len(obs.items) != 0 {
+				t.Errorf("without a stored part the observer got %d starts, %d items", obs.starts, len(obs.items))
+			}
+			continue
+		}
+		if len(obs.done) != 1 || obs.done[0].Status != StatusOK || obs.tenant != 0 {
+			t.Fatalf("replayed results %+v (tenants before it: %d), want one ok before any tenant", obs.done, obs.tenant)
+		}
+		got := map[string]bool{}
+		for _, l := range obs.items {
+			got[l.TenantID] = l.Mapping == Mapped
+		}
+		if len(got) != 2 || !got[mine[0]] || !got[mine[1]] {
+			t.Errorf("replayed tenants %v, want exactly the shard's %v", got, mine)
+		}
+	}
+	if n := env.sim.Stats().ByEndpoint[centralsim.EndpointListTenants]; n != calls {
+		t.Errorf("shards called list-tenants %d times", n-calls)
 	}
 }
