@@ -33,8 +33,8 @@ const maxHealthNames = 100
 // healthStream builds the run's tenant health from the collector's
 // MSP-level stream (the tenant-health dataset), so the audit reads the
 // figures the run stored instead of asking the API again. The collector
-// reads MSP-level datasets before any tenant, so the figures are settled
-// before the first tenant's findings.
+// delivers the MSP-level datasets before any tenant's end, so the figures
+// are settled before the first tenant's findings.
 type healthStream struct {
 	mu      sync.Mutex
 	health  map[string]TenantHealth // this run's, by workspace id

@@ -208,7 +208,10 @@ type run struct {
 	mspDatasets []Dataset
 	// listed is every tenant listed (before the Tenants filter; an unusable
 	// id as ""), to label MSP-level records by name.
-	listed   []msp.Tenant
+	listed []msp.Tenant
+	// mspDone is closed when the MSP-level datasets were read (or none
+	// is): a tenant's observer end waits for it.
+	mspDone  chan struct{}
 	date     string
 	log      *slog.Logger
 	now      func() time.Time
@@ -322,11 +325,17 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		m.Error = errorInfo(listErr)
 		r.log.Error("listing tenants failed", slog.Any("error", listErr))
 	}
-	// MSP-level datasets first, so an observer has them before any
-	// tenant's end; with no tenant-level dataset no tenant is connected.
-	m.MSP = r.collectMSP(work, listErr)
+	// MSP-level datasets alongside the tenants (one call per 100 tenants
+	// need not delay every tenant by its latency); a tenant's observer end
+	// waits for them. With no tenant-level dataset no tenant is connected.
+	var mspRes []MSPDatasetResult
+	r.mspDone = make(chan struct{})
+	go func() {
+		defer close(r.mspDone)
+		mspRes = r.collectMSP(work, listErr)
+	}()
 	r.replayMSP(work, tenants)
-	if len(r.datasets) == 0 && len(m.MSP) > 0 {
+	if len(r.datasets) == 0 && r.readsMSP() {
 		tenants = nil
 	}
 	r.total = len(tenants) + len(unresolved)
@@ -336,6 +345,8 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 	}
 
 	m.Tenants = append(m.Tenants, r.collectAll(work, tenants)...)
+	<-r.mspDone
+	m.MSP = mspRes
 	m.Tenants = append(m.Tenants, unresolved...)
 	end := r.now()
 	m.FinishedAt = end.UTC()
@@ -367,6 +378,7 @@ func (r *run) collectAll(work context.Context, tenants []msp.Tenant) []TenantRes
 		}
 		g.Go(func() error {
 			results[i] = r.tenant(work, t)
+			<-r.mspDone // the observer has the MSP-level datasets before any tenant's end
 			r.observeTenant(work, t, &results[i])
 			return nil
 		})
@@ -589,7 +601,7 @@ func (r *run) tenant(ctx context.Context, t msp.Tenant) (tr TenantResult) {
 		}
 	}()
 
-	done, loginErr, perr := r.collectLanes(ctx, client, t, log)
+	done, loginErr, perr := r.collectDatasets(ctx, client, t, log)
 	for _, res := range done {
 		if res != nil {
 			tr.Datasets = append(tr.Datasets, *res)
@@ -611,45 +623,34 @@ func (r *run) tenant(ctx context.Context, t msp.Tenant) (tr TenantResult) {
 	return tr
 }
 
-// collectLanes collects a tenant's datasets in one lane per API, side by
-// side: an API's datasets run one after another (its budget paces them
-// anyway), but GLP's do not wait for New Central's, so a tenant takes as
-// long as its slowest API rather than all of them in a row. It returns the
-// results in the datasets' order (nil for one not started: out of time, or
-// after a login failure, which stops every lane and is returned), and the
-// first panic of a lane (that lane's later datasets do not start).
-func (r *run) collectLanes(ctx context.Context, client *central.Client, t msp.Tenant, log *slog.Logger) ([]*DatasetResult, *ErrorInfo, *PanicError) {
-	var lanes [][]int
-	laneOf := map[central.App]int{}
-	for i, d := range r.datasets {
-		l, ok := laneOf[d.App]
-		if !ok {
-			l = len(lanes)
-			laneOf[d.App] = l
-			lanes = append(lanes, nil)
-		}
-		lanes[l] = append(lanes[l], i)
-	}
+// collectDatasets collects a tenant's datasets side by side, each in its
+// own goroutine: the budgets pace the requests, so a tenant's next request
+// goes out when its budget allows, not when the previous dataset's answer
+// was processed, and GLP's datasets do not wait for New Central's. A tenant
+// takes as long as its budget-paced requests, not the sum of its answers'
+// times. Each dataset's object is opened at its first page and committed at
+// once, so few are open at a time. It returns the results in the datasets'
+// order (nil for one not started: out of time, or after a login failure,
+// which stops the others and is returned), and the first panic.
+func (r *run) collectDatasets(ctx context.Context, client *central.Client, t msp.Tenant, log *slog.Logger) ([]*DatasetResult, *ErrorInfo, *PanicError) {
 	results := make([]*DatasetResult, len(r.datasets))
 	var loginErr atomic.Pointer[ErrorInfo]
 	var panicked atomic.Pointer[PanicError]
 	var wg sync.WaitGroup
-	for _, lane := range lanes {
+	for i, d := range r.datasets {
 		wg.Go(func() {
 			defer func() {
 				if v := recover(); v != nil {
 					panicked.CompareAndSwap(nil, &PanicError{Value: v, Stack: debug.Stack()})
 				}
 			}()
-			for _, i := range lane {
-				if ctx.Err() != nil || loginErr.Load() != nil {
-					return
-				}
-				res := r.collectDataset(ctx, client, t, r.datasets[i], log)
-				results[i] = &res
-				if res.Error != nil && res.Error.Class == ClassLogin {
-					loginErr.CompareAndSwap(nil, res.Error)
-				}
+			if ctx.Err() != nil || loginErr.Load() != nil {
+				return
+			}
+			res := r.collectDataset(ctx, client, t, d, log)
+			results[i] = &res
+			if res.Error != nil && res.Error.Class == ClassLogin {
+				loginErr.CompareAndSwap(nil, res.Error)
 			}
 		})
 	}

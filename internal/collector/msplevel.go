@@ -127,7 +127,7 @@ const MSPShard = "msp"
 // has several shards); the run's MSP part (MSPShard) does. listErr is the tenant list's error: without the whole
 // list no record can be labelled safely, so the datasets fail with it.
 func (r *run) collectMSP(ctx context.Context, listErr error) []MSPDatasetResult {
-	if r.cfg.Shard != "" && r.cfg.Shard != MSPShard || len(r.mspDatasets) == 0 {
+	if !r.readsMSP() {
 		return nil
 	}
 	var out []MSPDatasetResult
@@ -141,6 +141,12 @@ func (r *run) collectMSP(ctx context.Context, listErr error) []MSPDatasetResult 
 		out = append(out, res)
 	}
 	return out
+}
+
+// readsMSP says whether this run reads MSP-level datasets: some are
+// selected, and it is not a tenant shard.
+func (r *run) readsMSP() bool {
+	return len(r.mspDatasets) > 0 && (r.cfg.Shard == "" || r.cfg.Shard == MSPShard)
 }
 
 // mspDataset reads one MSP-level dataset into one object with the MSP's

@@ -14,8 +14,8 @@ import (
 // (drift detection) can build its own view without reading the objects
 // back. Calls for one tenant's dataset come from one goroutine, in order:
 // OnDatasetStart, then OnItem for each item of the dataset. A tenant's
-// datasets of different APIs are collected concurrently (one after another
-// within an API); OnTenantDone is called once after all of them ended.
+// datasets are collected concurrently; OnTenantDone is called once after
+// all of them ended.
 // Different tenants call concurrently.
 //
 // Items seen for a dataset that then fails are not in the output: only a
@@ -79,8 +79,8 @@ type TenantLabel struct {
 }
 
 // MSPObserver is implemented by an ItemObserver that also wants the
-// MSP-level datasets. They are read before any tenant starts, so every
-// call below happens before the first tenant's OnDatasetStart, from one
+// MSP-level datasets. They are read alongside the tenants, and every call
+// below happens before the first tenant's OnTenantDone, from one
 // goroutine: OnMSPDatasetStart, OnMSPItem per record written, then
 // OnMSPDatasetDone with the result (items of a dataset that failed were
 // not committed). An error or panic of OnMSPDatasetDone is logged, never
