@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"text/tabwriter"
 	"time"
 
@@ -32,29 +31,12 @@ func auditTrail(ctx context.Context, env *Env, m collector.MSP, snk sink.Sink, t
 		return &audittrail.Result{}, nil
 	}
 	return audittrail.Run(ctx, audittrail.Config{
-		MSP:      knownTenants{MSP: m, tenants: tenants},
+		MSP:      collector.KnownTenants(m, tenants),
 		Sink:     snk,
 		Store:    audittrail.SinkStore{Sink: cs},
 		Lookback: lookback,
 		Logger:   env.Logger,
 	})
-}
-
-// knownTenants is m whose tenant list is the tenants already audited, so
-// the trail does not list the MSP's tenants a second time.
-type knownTenants struct {
-	collector.MSP
-	tenants []msp.Tenant
-}
-
-func (k knownTenants) Tenants(context.Context) iter.Seq2[msp.Tenant, error] {
-	return func(yield func(msp.Tenant, error) bool) {
-		for _, t := range k.tenants {
-			if !yield(t, nil) {
-				return
-			}
-		}
-	}
 }
 
 // auditedTenants are the tenants the audit's collection started (ok or

@@ -108,3 +108,25 @@ func walkErrors(err error, fn func(error)) {
 		walkErrors(u.Unwrap(), fn)
 	}
 }
+
+// KnownTenants returns m with its tenant list replaced by tenants, already
+// known (a run's manifest, a shard message, an audit's selection), so a
+// caller such as the audit trail does not list the MSP's tenants again.
+func KnownTenants(m MSP, tenants []msp.Tenant) MSP {
+	return knownTenants{MSP: m, tenants: tenants}
+}
+
+type knownTenants struct {
+	MSP
+	tenants []msp.Tenant
+}
+
+func (k knownTenants) Tenants(context.Context) iter.Seq2[msp.Tenant, error] {
+	return func(yield func(msp.Tenant, error) bool) {
+		for _, t := range k.tenants {
+			if !yield(t, nil) {
+				return
+			}
+		}
+	}
+}

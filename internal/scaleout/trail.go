@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"iter"
 	"log/slog"
 	"time"
 
@@ -153,26 +152,8 @@ func NewAuditTrail(connect func(ctx context.Context, share int) (*msp.MSP, error
 		if cfg.Now != nil {
 			now = cfg.Now
 		}
-		cfg.MSP = knownTenants{MSP: collector.FromMSP(m), tenants: tenants}
+		cfg.MSP = collector.KnownTenants(collector.FromMSP(m), tenants)
 		cfg.RunID, cfg.Logger = collector.NewRunID(now()), log
 		return audittrail.Run(ctx, cfg)
-	}
-}
-
-// knownTenants is an MSP whose tenant list is the tenants already known
-// (the run's manifest or the shard message): the trail lists no tenants
-// again.
-type knownTenants struct {
-	collector.MSP
-	tenants []msp.Tenant
-}
-
-func (k knownTenants) Tenants(context.Context) iter.Seq2[msp.Tenant, error] {
-	return func(yield func(msp.Tenant, error) bool) {
-		for _, t := range k.tenants {
-			if !yield(t, nil) {
-				return
-			}
-		}
 	}
 }
