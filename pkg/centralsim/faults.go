@@ -47,8 +47,11 @@ type FaultRule struct {
 	TooManyRequestsRate float64
 	// TooManyRequestsFirst makes the first N matching requests 429 (a storm).
 	TooManyRequestsFirst int
-	// RevokeAfterPages revokes the caller's token after it has received N
-	// successful pages from matching endpoints (mid-pagination revocation).
+	// RevokeAfterPages revokes the caller's token once, when the tenant
+	// has received N successful pages from matching endpoints (a
+	// mid-pagination revocation). Tokens issued later are not revoked, so a
+	// client that exchanges again carries on, however many of its requests
+	// were in flight.
 	RevokeAfterPages int
 	// DriftAfterPages advances the tenant's data generation (see
 	// Server.Drift) after every N successful pages from matching endpoints:
@@ -184,7 +187,7 @@ func (s *Server) pageServed(p plan, c *Claims) {
 		}
 	}
 	for i, rule := range p.revokeRule {
-		key := strconv.Itoa(rule) + "|" + c.ID
+		key := "revoke|" + strconv.Itoa(rule) + "|" + c.Workspace
 		st.mu.Lock()
 		st.pages[key]++
 		hit := st.pages[key] == p.revokeN[i]

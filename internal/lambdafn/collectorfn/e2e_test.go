@@ -415,7 +415,8 @@ func TestScheduledShardsEndToEnd(t *testing.T) {
 		}
 	}
 	joined := s.manifest(t, collector.ManifestKey(sum.RunID))
-	if !joined.Complete || joined.Totals.Tenants != 7 || joined.Totals.TenantsOK != 7 || len(joined.Shards) != 4 {
+	// Four tenant shards and the MSP-level part the scheduling invocation read.
+	if !joined.Complete || joined.Totals.Tenants != 7 || joined.Totals.TenantsOK != 7 || len(joined.Shards) != 5 || joined.Totals.MSPDatasetsOK != 1 {
 		t.Fatalf("joined %+v shards %v", joined.Totals, joined.Shards)
 	}
 	if got := s.sim.Stats().ByEndpoint[centralsim.EndpointMSPTenants]; got != listings {
@@ -452,7 +453,7 @@ func TestScheduledShardsEndToEnd(t *testing.T) {
 			perShard++
 		}
 	}
-	if perShard != 4 || joinedLines != 1 {
+	if perShard != 5 || joinedLines != 1 { // four tenant shards and the MSP-level part
 		t.Errorf("EMF lines: %d shard, %d joined", perShard, joinedLines)
 	}
 	s.noSecretsLogged(t)
