@@ -39,6 +39,19 @@ Scenarios (comma-separated):
   workspace-glp                   workspace-cold with every GLP family
                                   answering with its own per-workspace
                                   ratelimit-* window (300/min)
+  drift                           what drift detection adds to a collection at
+                                  the job's defaults: the client at the SDK's
+                                  default budgets (New Central 8 req/s, scope
+                                  detected; the simulator limits it per
+                                  workspace), the collector's default
+                                  concurrency (8), tenants of 20-100 devices
+                                  (--devices ignored); 5% of the tenants
+                                  changed, then the same data collected with
+                                  the audit off and on (target: under 5%)
+  drift-cpu                       the same, CPU-bound: New Central 8 req/s per
+                                  workspace at concurrency 500, three pairs
+                                  (--concurrency, when given, replaces the
+                                  drift scenarios' concurrency)
 GLP budgets are always the SDK's defaults. "warm" refreshes a file token
 cache first, so the collection exchanges no token. Every scenario reports
 the collector's CPU-seconds per million records next to the gzip floor
@@ -76,6 +89,18 @@ func benchScenario(cfg *bench.Config, accountRate, learnRate float64) error {
 	return nil
 }
 
+// flagSetInt returns v when the flag name was given on the command line,
+// and 0 otherwise.
+func flagSetInt(fs *flag.FlagSet, name string, v int) int {
+	set := 0
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = v
+		}
+	})
+	return set
+}
+
 func runBench(ctx context.Context, env *Env, args []string) error {
 	if ok, err := bench.Child(ctx, env.Getenv, env.Stdout); ok {
 		return err
@@ -104,6 +129,10 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}
 	var cfgs []bench.Config
 	for _, name := range collectSplit(*scenarios) {
+		if cfg, ok := bench.DriftScenario(name, *tenants, *latency, *seed, flagSetInt(fs, "concurrency", *concurrency)); ok {
+			cfgs = append(cfgs, cfg)
+			continue
+		}
 		cfg := bench.Config{Name: name, Tenants: *tenants, DevicesPerTenant: *devices, Seed: *seed,
 			Latency: *latency, Concurrency: *concurrency}
 		if err := benchScenario(&cfg, *accountRate, *learnRate); err != nil {
