@@ -274,13 +274,19 @@ func (a *Auditor) tenantDone(ctx context.Context, t msp.Tenant, tr *collector.Te
 	return errors.Join(errs...)
 }
 
+// pendingBaseline is a new baseline, encoded, waiting to be written.
+type pendingBaseline struct {
+	dataset string
+	data    []byte
+}
+
 // compareTenant compares each selected dataset the collector completed
 // with its stored baseline, adding a DatasetAudit per dataset to ta. It
-// returns the changes, the snapshots to store as new baselines (only those
-// whose comparison did not fail to read the old one, so a read error never
-// overwrites a baseline) and the complete snapshots by dataset, which the
-// rules evaluate.
-func (a *Auditor) compareTenant(ctx context.Context, t msp.Tenant, tr *collector.TenantResult, st *tenantState, ta *TenantAudit, now time.Time) (changes []Change, newBaselines []*Baseline, complete map[string]*Baseline) {
+// returns the changes, the baselines to store (only those whose comparison
+// did not fail to read the old one, so a read error never overwrites a
+// baseline) and the complete snapshots by dataset, which the rules
+// evaluate.
+func (a *Auditor) compareTenant(ctx context.Context, t msp.Tenant, tr *collector.TenantResult, st *tenantState, ta *TenantAudit, now time.Time) (changes []Change, newBaselines []pendingBaseline, complete map[string]*Baseline) {
 	complete = map[string]*Baseline{}
 	for _, sp := range specs {
 		dr := tr.Dataset(sp.Dataset)
@@ -302,40 +308,51 @@ func (a *Auditor) compareTenant(ctx context.Context, t msp.Tenant, tr *collector
 		if sp.Dataset == "subscriptions" {
 			ta.Subscriptions = subscriptionEnds(cur)
 		}
-		cs, store := a.compareDataset(ctx, t.ID, sp.Dataset, cur, &da, ta)
+		cs, data, err := a.compareDataset(ctx, t.ID, sp.Dataset, cur, &da, ta)
 		changes = append(changes, cs...)
-		if store {
-			newBaselines = append(newBaselines, cur)
+		if err != nil {
+			err = fmt.Errorf("audit: encoding baseline %s: %w", sp.Dataset, err)
+			ta.Errors = append(ta.Errors, err.Error())
+		} else if data != nil {
+			newBaselines = append(newBaselines, pendingBaseline{dataset: sp.Dataset, data: data})
 		}
 		ta.Datasets = append(ta.Datasets, da)
 	}
 	return changes, newBaselines, complete
 }
 
-// compareDataset diffs one complete snapshot against its stored baseline
-// and records the outcome in da. store says whether cur should replace
-// the baseline: yes when there was none, when it was refused (it would
-// fail again every run), or after a comparison; no when reading it failed.
-func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, cur *Baseline, da *DatasetAudit, ta *TenantAudit) (cs []Change, store bool) {
+// compareDataset diffs one complete snapshot against its stored baseline,
+// records the outcome in da, and returns the new baseline to store: when
+// there was none, when it was refused (it would fail again every run), or
+// after a comparison; nil when reading it failed. When no item changed,
+// the new baseline reuses the stored compressed items and only its header
+// (this run's id and time) is encoded.
+func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, cur *Baseline, da *DatasetAudit, ta *TenantAudit) (cs []Change, store []byte, err error) {
+	e := encodeLines(cur.Items)
 	data, err := a.opts.Store.Get(ctx, BaselineKey(tenantID, dataset), MaxBaselineBytes)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		da.Status = StatusFirst
-		return nil, true
+		store, err = assembleBaseline(cur, e, nil)
+		return nil, store, err
 	case err != nil:
 		da.Status, da.Error = StatusError, err.Error()
 		ta.Errors = append(ta.Errors, err.Error())
-		return nil, false
+		return nil, nil, nil
 	}
-	prev, derr := DecodeBaseline(data, tenantID, dataset)
+	prev, derr := readBaseline(data, tenantID, dataset, MaxBaselineBytes)
+	var same bool
+	if derr == nil {
+		cs, same, derr = diffLines(prev, cur, e)
+	}
 	if derr != nil {
 		a.log.Warn("baseline refused; replacing it", slog.String("tenant", tenantID), slog.String("dataset", dataset), slog.Any("error", derr))
 		da.Status, da.Error = StatusRefused, derr.Error()
 		ta.Errors = append(ta.Errors, derr.Error())
-		return nil, true
+		store, err = assembleBaseline(cur, e, nil)
+		return nil, store, err
 	}
 	da.Status = StatusCompared
-	cs = Diff(prev, cur)
 	for _, c := range cs {
 		switch c.ChangeType {
 		case Create:
@@ -346,19 +363,20 @@ func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, 
 			da.Deleted++
 		}
 	}
-	return cs, true
+	var body []byte
+	if same {
+		body = prev.bodyMember
+	}
+	store, err = assembleBaseline(cur, e, body)
+	return cs, store, err
 }
 
 // writeBaselines stores the new baselines; a failed write is recorded in
 // ta and returned, and does not stop the others.
-func (a *Auditor) writeBaselines(ctx context.Context, tenantID string, ta *TenantAudit, bs []*Baseline) (errs []error) {
+func (a *Auditor) writeBaselines(ctx context.Context, tenantID string, ta *TenantAudit, bs []pendingBaseline) (errs []error) {
 	for _, b := range bs {
-		data, err := EncodeBaseline(b)
-		if err == nil {
-			err = a.opts.Sink.Put(ctx, BaselineKey(tenantID, b.Dataset), data, "application/gzip")
-		}
-		if err != nil {
-			err = fmt.Errorf("audit: writing baseline %s: %w", b.Dataset, err)
+		if err := a.opts.Sink.Put(ctx, BaselineKey(tenantID, b.dataset), b.data, "application/gzip"); err != nil {
+			err = fmt.Errorf("audit: writing baseline %s: %w", b.dataset, err)
 			ta.Errors = append(ta.Errors, err.Error())
 			errs = append(errs, err)
 		}

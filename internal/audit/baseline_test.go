@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,11 @@ func FuzzDecodeBaseline(f *testing.F) {
 	f.Add(gz(`{"version":1,"tenant_id":"` + tid + `","tenant_name":"n","dataset":"devices","run_id":"r","time":"2026-01-01T00:00:00Z","fields":["a","b"],"items":{"k":["v",""]}}`))
 	f.Add(gz(`{"version":1,"tenant_id":"` + tid + `","dataset":"devices","fields":["a"],"items":null}`))
 	f.Add([]byte("x"))
+	v2, _ := EncodeBaseline(&Baseline{TenantID: tid, Dataset: "devices", RunID: "r", Fields: []string{"a", "b"},
+		Items: map[string][]string{"k": {"v", ""}, "k\"2": {"\u00e9", "\n"}}})
+	f.Add(v2)
+	f.Add(append(gz(`{"version":2,"tenant_id":"`+tid+`","tenant_name":"","dataset":"devices","run_id":"r","time":"0001-01-01T00:00:00Z","fields":["a"],"items":2}`+"\n"),
+		gz(`["k1","v"]`+"\n"+`["k\u00e9","w"]`+"\n")...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := DecodeBaseline(data, tid, "devices")
 		if err != nil {
@@ -144,7 +150,10 @@ func TestDiff(t *testing.T) {
 		Items: map[string][]string{"k1": {"1", "x", "z"}, "k2": {"2", "y", "z"}}}
 	cur := &Baseline{TenantID: tid, Dataset: "d", RunID: "r2", Fields: []string{"b", "a", "new"},
 		Items: map[string][]string{"k1": {"x", "1", "n"}, "k3": {"q", "3", ""}, "k2": {"Y", "20", ""}}}
-	cs := Diff(prev, cur)
+	cs, err := Diff(prev, cur)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got []string
 	for _, c := range cs {
 		s := string(c.ChangeType) + " " + c.Key + " " + c.Field
@@ -159,5 +168,127 @@ func TestDiff(t *testing.T) {
 	}
 	if cs[2].Values["b"] != "q" {
 		t.Fatalf("create values %v", cs[2].Values)
+	}
+}
+
+// v2 returns a version 2 baseline of tenant tid, dataset devices, fields a
+// and b, from its header's item count and its body lines.
+func v2(items int, body string) []byte {
+	h := `{"version":2,"tenant_id":"` + tid + `","tenant_name":"n","dataset":"devices","run_id":"r","time":"2026-01-01T00:00:00Z","fields":["a","b"],"items":` + strconv.Itoa(items) + "}\n"
+	return append(gz(h), gz(body)...)
+}
+
+func TestDecodeBaselineV2Refuses(t *testing.T) {
+	ok := `["k1","x",""]` + "\n" + `["k2","y","z"]` + "\n"
+	if b, err := DecodeBaseline(v2(2, ok), tid, "devices"); err != nil || len(b.Items) != 2 || b.Items["k2"][1] != "z" {
+		t.Fatalf("valid baseline: %+v %v", b, err)
+	}
+	cases := map[string][]byte{
+		"count above":     v2(3, ok),
+		"count below":     v2(1, ok),
+		"unsorted":        v2(2, `["k2","y","z"]`+"\n"+`["k1","x",""]`+"\n"),
+		"repeated key":    v2(2, `["k1","y","z"]`+"\n"+`["k1","x",""]`+"\n"),
+		"escaped repeat":  v2(2, `["k1","y","z"]`+"\n"+`["k\u0031","x",""]`+"\n"),
+		"few values":      v2(1, `["k1","x"]`+"\n"),
+		"many values":     v2(1, `["k1","x","y","z"]`+"\n"),
+		"number":          v2(1, `["k1",1,"y"]`+"\n"),
+		"space":           v2(1, `["k1", "x","y"]`+"\n"),
+		"empty key":       v2(1, `["","x","y"]`+"\n"),
+		"long key":        v2(1, `["`+strings.Repeat("k", 300)+`","x","y"]`+"\n"),
+		"no newline":      v2(1, `["k1","x","y"]`),
+		"bad escape":      v2(1, `["k1","\q","y"]`+"\n"),
+		"control char":    v2(1, "[\"k1\",\"\x01\",\"y\"]\n"),
+		"invalid utf-8":   v2(1, "[\"k1\",\"\xff\",\"y\"]\n"),
+		"no body":         gz(`{"version":2,"tenant_id":"` + tid + `","dataset":"devices","fields":["a"],"items":0}` + "\n"),
+		"trailing member": append(v2(2, ok), gz("x")...),
+		"header trailing": append(gz(`{"version":2,"tenant_id":"`+tid+`","dataset":"devices","fields":["a"],"items":0}{}`+"\n"), gz("")...),
+		"header unknown":  append(gz(`{"version":2,"x":1,"tenant_id":"`+tid+`","dataset":"devices","fields":["a"],"items":0}`+"\n"), gz("")...),
+		"future version":  append(gz(`{"version":3,"tenant_id":"`+tid+`","dataset":"devices","fields":["a"],"items":0}`+"\n"), gz("")...),
+		"negative count":  append(gz(`{"version":2,"tenant_id":"`+tid+`","dataset":"devices","fields":["a"],"items":-1}`+"\n"), gz("")...),
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := DecodeBaseline(data, tid, "devices")
+			var be *BaselineError
+			if !errors.As(err, &be) {
+				t.Fatalf("got %v, want a *BaselineError", err)
+			}
+		})
+	}
+}
+
+// TestDecodeBaselineV1: a baseline of the first format is read, and the
+// comparison against it reports only real changes.
+func TestDecodeBaselineV1(t *testing.T) {
+	v1 := gz(`{"version":1,"tenant_id":"` + tid + `","tenant_name":"n","dataset":"devices","run_id":"old","time":"2026-01-01T00:00:00Z","fields":["a","b"],"items":{"k2":["y","z"],"k1":["x",""]}}`)
+	b, err := DecodeBaseline(v1, tid, "devices")
+	if err != nil || b.Version != 1 || len(b.Items) != 2 || b.Items["k1"][0] != "x" {
+		t.Fatalf("v1: %+v %v", b, err)
+	}
+	sb, err := readBaseline(v1, tid, "devices", MaxBaselineBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := &Baseline{TenantID: tid, Dataset: "devices", RunID: "new", Fields: []string{"a", "b"},
+		Items: map[string][]string{"k1": {"x", ""}, "k2": {"y", "Z"}}}
+	cs, same, err := diffLines(sb, cur, encodeLines(cur.Items))
+	if err != nil || same || len(cs) != 1 || cs[0].Key != "k2" || cs[0].Field != "b" || cs[0].PreviousRunID != "old" {
+		t.Fatalf("diff against v1: %+v same %v err %v", cs, same, err)
+	}
+}
+
+// TestUnchangedBaselineReusesBody: with no change the new baseline keeps
+// the stored compressed items byte for byte and a new header (this run's
+// id); it reads back equal to the current snapshot.
+func TestUnchangedBaselineReusesBody(t *testing.T) {
+	prev := &Baseline{TenantID: tid, Dataset: "devices", RunID: "r1", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		Fields: []string{"a", "b"}, Items: map[string][]string{"k1": {"x", "é\n"}, "k\"2": {"", "z"}}}
+	data, err := EncodeBaseline(prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := readBaseline(data, tid, "devices", MaxBaselineBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := &Baseline{TenantID: tid, Dataset: "devices", RunID: "r2", Time: prev.Time.Add(time.Hour), Fields: prev.Fields,
+		Items: map[string][]string{"k1": {"x", "é\n"}, "k\"2": {"", "z"}}}
+	e := encodeLines(cur.Items)
+	cs, same, err := diffLines(sb, cur, e)
+	if err != nil || !same || len(cs) != 0 {
+		t.Fatalf("unchanged: %v same %v err %v", cs, same, err)
+	}
+	out, err := assembleBaseline(cur, e, sb.bodyMember)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(out, sb.bodyMember) {
+		t.Fatal("the stored body was not reused")
+	}
+	got, err := DecodeBaseline(out, tid, "devices")
+	if err != nil || got.RunID != "r2" || !got.Time.Equal(cur.Time) || len(got.Items) != 2 || got.Items["k1"][1] != "é\n" {
+		t.Fatalf("read back: %+v %v", got, err)
+	}
+	// One change: not the same, and the change is reported.
+	cur.Items["k1"] = []string{"x", "other"}
+	e = encodeLines(cur.Items)
+	if cs, same, err := diffLines(sb, cur, e); err != nil || same || len(cs) != 1 || *cs[0].PreviousValue != "é\n" {
+		t.Fatalf("changed: %+v same %v err %v", cs, same, err)
+	}
+}
+
+// TestDiffRefusesBadStoredLine: a stored line that fails validation fails
+// the whole comparison, so a hostile baseline never reports everything as
+// deleted.
+func TestDiffRefusesBadStoredLine(t *testing.T) {
+	sb, err := readBaseline(v2(2, `["k1","x",""]`+"\n"+`["k2","y"]`+"\n"), tid, "devices", MaxBaselineBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := &Baseline{TenantID: tid, Dataset: "devices", Fields: []string{"a", "b"}, Items: map[string][]string{"k9": {"", ""}}}
+	cs, _, err := diffLines(sb, cur, encodeLines(cur.Items))
+	var be *BaselineError
+	if !errors.As(err, &be) || cs != nil {
+		t.Fatalf("got %v, %v; want a *BaselineError and no changes", cs, err)
 	}
 }
