@@ -245,7 +245,7 @@ func (a *Auditor) Wait() { a.wg.Wait() }
 // tenant's drift object, findings, events, then the new baselines.
 func (a *Auditor) tenantDone(ctx context.Context, t msp.Tenant, tr *collector.TenantResult, st *tenantState, ta *TenantAudit) error {
 	now := a.opts.Now().UTC()
-	changes, newBaselines, complete := a.compareTenant(ctx, t, tr, st, ta, now)
+	changes, newBaselines, seen, complete := a.compareTenant(ctx, t, tr, st, ta, now)
 	ta.Changes = len(changes)
 	if a.opts.KeepChanges > 0 {
 		ta.Kept = slices.Clone(changes[:min(len(changes), a.opts.KeepChanges)])
@@ -270,11 +270,13 @@ func (a *Auditor) tenantDone(ctx context.Context, t msp.Tenant, tr *collector.Te
 		evs = append(evs, findingEvents(ta, a.opts.Sink.String(), a.opts.EventCap)...)
 		a.publish(ctx, evs, &ta.EventsSent, &ta.EventsFailed, &ta.Errors)
 	}
-	errs = append(errs, a.writeBaselines(ctx, t.ID, ta, newBaselines)...)
+	errs = append(errs, a.writeBaselines(ctx, ta, newBaselines, seen, now)...)
 	return errors.Join(errs...)
 }
 
-// pendingBaseline is a new baseline, encoded, waiting to be written.
+// pendingBaseline is a dataset's new baseline, encoded, waiting to be
+// written; data is nil when the stored one holds the same items (only the
+// collected state then records this run).
 type pendingBaseline struct {
 	dataset string
 	data    []byte
@@ -284,9 +286,10 @@ type pendingBaseline struct {
 // with its stored baseline, adding a DatasetAudit per dataset to ta. It
 // returns the changes, the baselines to store (only those whose comparison
 // did not fail to read the old one, so a read error never overwrites a
-// baseline) and the complete snapshots by dataset, which the rules
+// baseline), the tenant's collected state (nil when no dataset was
+// complete) and the complete snapshots by dataset, which the rules
 // evaluate.
-func (a *Auditor) compareTenant(ctx context.Context, t msp.Tenant, tr *collector.TenantResult, st *tenantState, ta *TenantAudit, now time.Time) (changes []Change, newBaselines []pendingBaseline, complete map[string]*Baseline) {
+func (a *Auditor) compareTenant(ctx context.Context, t msp.Tenant, tr *collector.TenantResult, st *tenantState, ta *TenantAudit, now time.Time) (changes []Change, newBaselines []pendingBaseline, seen *collectedState, complete map[string]*Baseline) {
 	complete = map[string]*Baseline{}
 	for _, sp := range specs {
 		dr := tr.Dataset(sp.Dataset)
@@ -308,41 +311,49 @@ func (a *Auditor) compareTenant(ctx context.Context, t msp.Tenant, tr *collector
 		if sp.Dataset == "subscriptions" {
 			ta.Subscriptions = subscriptionEnds(cur)
 		}
-		cs, data, err := a.compareDataset(ctx, t.ID, sp.Dataset, cur, &da, ta)
+		if seen == nil {
+			seen = a.readCollected(ctx, t.ID)
+		}
+		cs, data, keep, err := a.compareDataset(ctx, t.ID, sp.Dataset, cur, seen.Datasets[sp.Dataset], &da, ta)
 		changes = append(changes, cs...)
 		if err != nil {
 			err = fmt.Errorf("audit: encoding baseline %s: %w", sp.Dataset, err)
 			ta.Errors = append(ta.Errors, err.Error())
-		} else if data != nil {
+		} else if data != nil || keep {
 			newBaselines = append(newBaselines, pendingBaseline{dataset: sp.Dataset, data: data})
 		}
 		ta.Datasets = append(ta.Datasets, da)
 	}
-	return changes, newBaselines, complete
+	return changes, newBaselines, seen, complete
 }
 
 // compareDataset diffs one complete snapshot against its stored baseline,
 // records the outcome in da, and returns the new baseline to store: when
 // there was none, when it was refused (it would fail again every run), or
-// after a comparison; nil when reading it failed. When no item changed,
-// the new baseline reuses the stored compressed items and only its header
-// (this run's id and time) is encoded.
-func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, cur *Baseline, da *DatasetAudit, ta *TenantAudit) (cs []Change, store []byte, err error) {
+// after a comparison that found changes; nil when reading it failed or
+// when the stored one holds the same items in the current format (keep:
+// it stays, and the collected state records this run). last is the
+// dataset's last complete collection by the collected state: when later
+// than the baseline's own run, changes name it as their previous run.
+func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, cur *Baseline, last collectedRun, da *DatasetAudit, ta *TenantAudit) (cs []Change, store []byte, keep bool, err error) {
 	e := encodeLines(cur.Items)
 	data, err := a.opts.Store.Get(ctx, BaselineKey(tenantID, dataset), MaxBaselineBytes)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		da.Status = StatusFirst
 		store, err = assembleBaseline(cur, e, nil)
-		return nil, store, err
+		return nil, store, false, err
 	case err != nil:
 		da.Status, da.Error = StatusError, err.Error()
 		ta.Errors = append(ta.Errors, err.Error())
-		return nil, nil, nil
+		return nil, nil, false, nil
 	}
 	prev, derr := readBaseline(data, tenantID, dataset, MaxBaselineBytes)
 	var same bool
 	if derr == nil {
+		if last.Time.After(prev.hdr.Time) {
+			prev.hdr.RunID, prev.hdr.Time = last.RunID, last.Time
+		}
 		cs, same, derr = diffLines(prev, cur, e)
 	}
 	if derr != nil {
@@ -350,7 +361,7 @@ func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, 
 		da.Status, da.Error = StatusRefused, derr.Error()
 		ta.Errors = append(ta.Errors, derr.Error())
 		store, err = assembleBaseline(cur, e, nil)
-		return nil, store, err
+		return nil, store, false, err
 	}
 	da.Status = StatusCompared
 	for _, c := range cs {
@@ -363,23 +374,36 @@ func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, 
 			da.Deleted++
 		}
 	}
-	var body []byte
-	if same {
-		body = prev.bodyMember
+	if same && prev.bodyMember != nil {
+		return cs, nil, true, nil
 	}
-	store, err = assembleBaseline(cur, e, body)
-	return cs, store, err
+	store, err = assembleBaseline(cur, e, nil)
+	return cs, store, false, err
 }
 
-// writeBaselines stores the new baselines; a failed write is recorded in
-// ta and returned, and does not stop the others.
-func (a *Auditor) writeBaselines(ctx context.Context, tenantID string, ta *TenantAudit, bs []pendingBaseline) (errs []error) {
+// writeBaselines stores the new baselines, then the collected state with
+// this run for every dataset whose baseline now holds its items (written,
+// or kept as it was); a failed write is recorded in ta and returned, and
+// does not stop the others.
+func (a *Auditor) writeBaselines(ctx context.Context, ta *TenantAudit, bs []pendingBaseline, seen *collectedState, now time.Time) (errs []error) {
+	if len(bs) == 0 || seen == nil {
+		return nil
+	}
+	tenantID := seen.TenantID
 	for _, b := range bs {
-		if err := a.opts.Sink.Put(ctx, BaselineKey(tenantID, b.dataset), b.data, "application/gzip"); err != nil {
-			err = fmt.Errorf("audit: writing baseline %s: %w", b.dataset, err)
-			ta.Errors = append(ta.Errors, err.Error())
-			errs = append(errs, err)
+		if b.data != nil {
+			if err := a.opts.Sink.Put(ctx, BaselineKey(tenantID, b.dataset), b.data, "application/gzip"); err != nil {
+				err = fmt.Errorf("audit: writing baseline %s: %w", b.dataset, err)
+				ta.Errors = append(ta.Errors, err.Error())
+				errs = append(errs, err)
+				continue // the stored baseline and its collected run still agree
+			}
 		}
+		seen.Datasets[b.dataset] = collectedRun{RunID: a.opts.RunID, Time: now}
+	}
+	if err := a.writeCollected(ctx, seen); err != nil {
+		ta.Errors = append(ta.Errors, err.Error())
+		errs = append(errs, err)
 	}
 	return errs
 }

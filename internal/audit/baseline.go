@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -78,14 +77,16 @@ type lines struct {
 
 // encodeLines encodes items as sorted lines.
 func encodeLines(items map[string][]string) *lines {
-	e := &lines{keys: slices.Sorted(maps.Keys(items)), ends: make([]int, len(items))}
+	e := &lines{keys: make([]string, 0, len(items)), ends: make([]int, len(items))}
 	size := 0
 	for k, vs := range items {
+		e.keys = append(e.keys, k)
 		size += len(k) + 4
 		for _, v := range vs {
 			size += len(v) + 3
 		}
 	}
+	slices.Sort(e.keys)
 	e.body = make([]byte, 0, size+size/16)
 	for i, k := range e.keys {
 		e.body = appendLine(e.body, k, items[k])
@@ -267,12 +268,13 @@ func readBaseline(data []byte, tenantID, dataset string, maxBytes int64) (*store
 		return &BaselineError{TenantID: tenantID, Dataset: dataset, Reason: fmt.Sprintf(format, a...)}
 	}
 	br := bytes.NewReader(data)
-	zr, err := gzip.NewReader(br)
+	zr, err := getGunzip(br)
 	if err != nil {
 		return nil, bad("not gzip: %v", err)
 	}
+	defer putGunzip(zr)
 	zr.Multistream(false)
-	head, err := io.ReadAll(io.LimitReader(zr, maxBytes+1))
+	head, err := readAllHint(zr, maxBytes, 1024)
 	if err != nil {
 		return nil, bad("decompressing: %v", err)
 	}
@@ -300,7 +302,9 @@ func readBaseline(data []byte, tenantID, dataset string, maxBytes int64) (*store
 	}
 	zr.Multistream(false)
 	limit := maxBytes - int64(len(head))
-	if sb.body, err = io.ReadAll(io.LimitReader(zr, limit+1)); err != nil {
+	// The trailer's size sizes the buffer, within what BestSpeed could
+	// have compressed into the stored bytes (the trailer is hostile too).
+	if sb.body, err = readAllHint(zr, limit, min(gzipSize(data), 64*(len(data)-start))); err != nil {
 		return nil, bad("decompressing the body: %v", err)
 	}
 	if int64(len(sb.body)) > limit {
@@ -311,6 +315,35 @@ func readBaseline(data []byte, tenantID, dataset string, maxBytes int64) (*store
 	}
 	sb.bodyMember = data[start:]
 	return sb, nil
+}
+
+// readAllHint reads r to its end, at most limit+1 bytes, into a buffer of
+// hint bytes at first (capped by limit: the hint comes from the data).
+func readAllHint(r io.Reader, limit int64, hint int) ([]byte, error) {
+	buf := make([]byte, 0, min(int64(max(hint, 0))+1, limit+1))
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):min(int64(cap(buf)), limit+1)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) || int64(len(buf)) > limit {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// gzipSize is the uncompressed size a gzip stream's last member states in
+// its trailer (modulo 4 GiB; only a hint).
+func gzipSize(data []byte) int {
+	if len(data) < 18 {
+		return 0
+	}
+	t := data[len(data)-4:]
+	return int(uint32(t[0]) | uint32(t[1])<<8 | uint32(t[2])<<16 | uint32(t[3])<<24)
 }
 
 // checkHeader validates a header against the tenant and dataset it must

@@ -28,3 +28,22 @@ func putGzip(zw *gzip.Writer) {
 	zw.Reset(io.Discard)
 	gzPool.Put(zw)
 }
+
+// gunzipPool reuses gzip readers (each allocates its decompressor's
+// tables), one per baseline read.
+var gunzipPool sync.Pool
+
+// getGunzip returns a gzip reader of r.
+func getGunzip(r io.Reader) (*gzip.Reader, error) {
+	if zr, ok := gunzipPool.Get().(*gzip.Reader); ok {
+		if err := zr.Reset(r); err != nil {
+			gunzipPool.Put(zr)
+			return nil, err
+		}
+		return zr, nil
+	}
+	return gzip.NewReader(r)
+}
+
+// putGunzip returns a reader to the pool.
+func putGunzip(zr *gzip.Reader) { gunzipPool.Put(zr) }
