@@ -461,11 +461,26 @@ func (it *lineIter) next() (key, line []byte, ok bool, err error) {
 		return nil, nil, false, it.bad("line %d: %v", it.n, err)
 	case len(key) == 0 || len(key) > maxKeyLen:
 		return nil, nil, false, it.bad("line %d: a key is empty or longer than %d bytes", it.n, maxKeyLen)
-	case it.prevKey != nil && bytes.Compare(key, it.prevKey) <= 0:
+	case it.n > 1 && bytes.Compare(key, it.prevKey) <= 0:
 		return nil, nil, false, it.bad("line %d: keys not sorted or repeated", it.n)
 	}
-	it.prevKey = key
+	it.prevKey = append(it.prevKey[:0], key...)
 	return key, line, true, nil
+}
+
+// skipIfEqual consumes the next line when it is want, the canonical line
+// of key: valid by construction, so it needs no scan. key must sort after
+// every key consumed so far (diffLines' merge guarantees it), which keeps
+// the order check of the lines that follow.
+func (it *lineIter) skipIfEqual(want []byte, key string) bool {
+	rest := it.sb.body[it.off:]
+	if len(rest) <= len(want) || rest[len(want)] != '\n' || !bytes.Equal(rest[:len(want)], want) || it.n >= it.sb.hdr.Items {
+		return false
+	}
+	it.off += len(want) + 1
+	it.n++
+	it.prevKey = append(it.prevKey[:0], key...)
+	return true
 }
 
 // scanLine checks that line is a JSON array of n strings of valid UTF-8,

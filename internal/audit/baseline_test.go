@@ -292,3 +292,30 @@ func TestDiffRefusesBadStoredLine(t *testing.T) {
 		t.Fatalf("got %v, %v; want a *BaselineError and no changes", cs, err)
 	}
 }
+
+// TestDiffFastPathStillValidates: lines skipped as unchanged still count
+// against the header and the key order.
+func TestDiffFastPathStillValidates(t *testing.T) {
+	cur := &Baseline{TenantID: tid, Dataset: "devices", Fields: []string{"a", "b"}, Items: map[string][]string{"k1": {"x", ""}, "k2": {"y", "z"}}}
+	a, b := `["k1","x",""]`+"\n", `["k2","y","z"]`+"\n"
+	for name, data := range map[string][]byte{
+		"repeated":     v2(3, a+a+b),
+		"unsorted":     v2(2, b+a),
+		"count above":  v2(3, a+b),
+		"count below":  v2(1, a+b),
+		"trailing bad": v2(3, a+b+`["k3"]`+"\n"),
+	} {
+		sb, err := readBaseline(data, tid, "devices", MaxBaselineBytes)
+		if err != nil {
+			t.Fatalf("%s: header refused: %v", name, err)
+		}
+		var be *BaselineError
+		if cs, _, err := diffLines(sb, cur, encodeLines(cur.Items)); !errors.As(err, &be) || cs != nil {
+			t.Errorf("%s: got %v, %v; want a *BaselineError", name, cs, err)
+		}
+	}
+	sb, _ := readBaseline(v2(2, a+b), tid, "devices", MaxBaselineBytes)
+	if cs, same, err := diffLines(sb, cur, encodeLines(cur.Items)); err != nil || !same || len(cs) != 0 {
+		t.Fatalf("valid unchanged: %v %v %v", cs, same, err)
+	}
+}

@@ -68,6 +68,11 @@ func diffLines(prev *storedBaseline, cur *Baseline, e *lines) (out []Change, sam
 	}
 	it, i := prev.iter(), 0
 	for {
+		// Most items are unchanged: their stored line is the current one.
+		if sameFields && i < len(e.keys) && it.skipIfEqual(e.line(i), e.keys[i]) {
+			i++
+			continue
+		}
 		pk, pline, ok, err := it.next()
 		if err != nil {
 			return nil, false, err
