@@ -70,7 +70,8 @@ type Auditor struct {
 
 	// The comparison runs off the collector's tenant slot, so the next
 	// tenant's collection starts at once and its network waits overlap
-	// with this CPU work; sem bounds it, Finish waits for it.
+	// with this work; sem bounds it (auditConcurrency), Finish waits for
+	// it.
 	wg  sync.WaitGroup
 	sem chan struct{}
 }
@@ -109,8 +110,15 @@ func New(opts Options) (*Auditor, error) {
 	if opts.KeepChanges == 0 {
 		opts.KeepChanges = DefaultKeepChanges
 	}
-	return &Auditor{opts: opts, log: opts.Logger, results: map[string]*TenantAudit{}, sem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}, nil
+	return &Auditor{opts: opts, log: opts.Logger, results: map[string]*TenantAudit{}, sem: make(chan struct{}, auditConcurrency(runtime.GOMAXPROCS(0)))}, nil
 }
+
+// auditConcurrency is how many tenants are audited at once: well more than
+// the cores, because a tenant's audit mostly waits for storage (about a
+// dozen GETs and PUTs, each an S3 round trip in the Lambda); bounded
+// because each holds its tenant's snapshots. With only one per core, those
+// waits made the audit fall behind a rate-limited collection.
+func auditConcurrency(procs int) int { return max(16, 4*procs) }
 
 func (a *Auditor) state(tenantID string) *tenantState {
 	if v, ok := a.tenants.Load(tenantID); ok {
