@@ -109,6 +109,10 @@ type Config struct {
 	MinDevices int `json:"min_devices,omitempty"`
 	// Drift, when set, measures what drift detection adds (DriftConfig).
 	Drift *DriftConfig `json:"drift,omitempty"`
+	// SinkLatency delays every request to the output (Get, Put, List and
+	// an object's Commit), as an S3 round trip would; 0 writes to a local
+	// directory as fast as it can.
+	SinkLatency time.Duration `json:"sink_latency,omitempty"`
 	// WorkDir holds the credentials, the token cache and the output (when
 	// empty, a temporary directory in /dev/shm if usable, removed after the
 	// run).
@@ -370,8 +374,8 @@ func analyse(cfg Config, rep *childReport) *Result {
 	}
 	cb.Requests = busiest(perTenant, cfg.CentralScope == central.ScopeAccount)
 	res.Budgets = append(res.Budgets, cb)
+	var slots time.Duration
 	if rep.Drift != nil {
-		var slots time.Duration
 		if cfg.CentralScope == central.ScopeWorkspace {
 			slots = slotBound(cfg, perTenant)
 		}
@@ -396,6 +400,11 @@ func analyse(cfg Config, rep *childReport) *Result {
 		if b.Bound > res.LowerBound {
 			res.LowerBound, res.BoundBy = b.Bound, b.Name+" budget"
 		}
+	}
+	// A drift scenario runs at the collector's default concurrency, where
+	// the tenant slots bind before any budget's total does.
+	if slots > res.LowerBound {
+		res.LowerBound, res.BoundBy = slots, "tenant slots"
 	}
 	if res.LowerBound > 0 {
 		res.Ratio = float64(res.Wall) / float64(res.LowerBound)

@@ -218,7 +218,7 @@ func runDrift(ctx context.Context, cc childConfig, m *msp.MSP, log *slog.Logger,
 	cfg := cc.Config
 	dc := *cfg.Drift
 	plainDir, auditDir := filepath.Join(cfg.WorkDir, "out-"+cfg.Name), filepath.Join(cfg.WorkDir, "audit-"+cfg.Name)
-	plainSink, auditSink := sink.NewDir(plainDir), sink.NewDir(auditDir)
+	plainSink, auditSink := slowSink(sink.NewDir(plainDir), cfg.SinkLatency), slowSink(sink.NewDir(auditDir), cfg.SinkLatency)
 	base := collector.Config{MSP: collector.FromMSP(m), Datasets: cfg.Datasets, Concurrency: cfg.Concurrency, Logger: log}
 	dr := &driftReport{}
 	rep.Drift = dr
@@ -384,9 +384,12 @@ func (r *DriftResult) driftLines(res *Result) []string {
 			i+1, p.PlainWall.Round(10*time.Millisecond), p.AuditWall.Round(10*time.Millisecond), p.PlainCPU.Round(10*time.Millisecond),
 			p.AuditCPU.Round(10*time.Millisecond), p.Found, p.SimChanges, check, p.AuditErrors))
 	}
-	if r.SlotBound > res.LowerBound {
-		lines = append(lines, fmt.Sprintf("tenant slots: %d tenants at a time, each holding its slot for its New Central requests at %.3g req/s per workspace: >= %s (the run's binding limit when its wall time is near it)",
+	if r.SlotBound > 0 {
+		lines = append(lines, fmt.Sprintf("tenant slots: %d tenants at a time, each holding its slot for its New Central requests at %.3g req/s per workspace: >= %s",
 			res.Config.Concurrency, res.Config.CentralRate, r.SlotBound.Round(10*time.Millisecond)))
+	}
+	if d := res.Config.SinkLatency; d > 0 {
+		lines = append(lines, fmt.Sprintf("output: every Get, Put, List and Commit waited %s (as an S3 round trip), for the plain and the audited runs alike", d))
 	}
 	return lines
 }
@@ -437,4 +440,73 @@ func DriftScenario(name string, tenants int, latency time.Duration, seed int64, 
 		cfg.Concurrency = concurrency
 	}
 	return cfg, true
+}
+
+// slowSink returns s with every request delayed by d (s itself when d is
+// 0), as a remote object store's round trips would delay it.
+func slowSink(s sink.Sink, d time.Duration) sink.Sink {
+	if d <= 0 {
+		return s
+	}
+	return &latencySink{Sink: s, d: d}
+}
+
+// latencySink delays the requests of the sink it wraps.
+type latencySink struct {
+	sink.Sink
+	d time.Duration
+}
+
+// wait waits d or until ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *latencySink) Put(ctx context.Context, key string, body []byte, contentType string) error {
+	if err := wait(ctx, l.d); err != nil {
+		return err
+	}
+	return l.Sink.Put(ctx, key, body, contentType)
+}
+
+func (l *latencySink) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := wait(ctx, l.d); err != nil {
+		return nil, err
+	}
+	return l.Sink.Get(ctx, key)
+}
+
+func (l *latencySink) List(ctx context.Context, prefix string) ([]string, error) {
+	if err := wait(ctx, l.d); err != nil {
+		return nil, err
+	}
+	return l.Sink.List(ctx, prefix)
+}
+
+func (l *latencySink) Create(ctx context.Context, key, contentType string) (sink.Object, error) {
+	o, err := l.Sink.Create(ctx, key, contentType)
+	if err != nil {
+		return nil, err
+	}
+	return &latencyObject{Object: o, d: l.d}, nil
+}
+
+// latencyObject delays its Commit.
+type latencyObject struct {
+	sink.Object
+	d time.Duration
+}
+
+func (o *latencyObject) Commit(ctx context.Context) (sink.Info, error) {
+	if err := wait(ctx, o.d); err != nil {
+		return sink.Info{}, err
+	}
+	return o.Object.Commit(ctx)
 }

@@ -16,7 +16,8 @@ import (
 )
 
 const benchUsage = `usage: centralmsp bench [--tenants N] [--devices N] [--latency D] [--scenarios LIST]
-                        [--account-rate R] [--learn-rate R] [--concurrency N] [--json]
+                        [--account-rate R] [--learn-rate R] [--concurrency N]
+                        [--sink-latency D] [--json]
 
 Measures the collector at MSP scale against the simulator, each in its own
 process (the collector's peak RSS is its own): for every scenario the wall
@@ -51,7 +52,9 @@ Scenarios (comma-separated):
   drift-cpu                       the same, CPU-bound: New Central 8 req/s per
                                   workspace at concurrency 500, three pairs
                                   (--concurrency, when given, replaces the
-                                  drift scenarios' concurrency)
+                                  drift scenarios' concurrency; --sink-latency D
+                                  delays every output request by D, as S3
+                                  round trips would, in both runs)
 GLP budgets are always the SDK's defaults. "warm" refreshes a file token
 cache first, so the collection exchanges no token. Every scenario reports
 the collector's CPU-seconds per million records next to the gzip floor
@@ -115,6 +118,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	learnRate := fs.Float64("learn-rate", 10, "New Central requests/s the simulator admits in account-learn (the client starts at the SDK's 8)")
 	concurrency := fs.Int("concurrency", bench.DefaultConcurrency, "collector tenant concurrency")
 	seed := fs.Int64("seed", 1, "simulator seed")
+	sinkLatency := fs.Duration("sink-latency", 0, "drift scenarios: delay of every output request (Get, Put, List, Commit), as S3 round trips")
 	asJSON := fs.Bool("json", false, "print the results as JSON instead of a table")
 	if ok, err := parseFlags(env, fs, benchUsage, args); !ok {
 		return err
@@ -126,10 +130,13 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return &UsageError{Msg: "--tenants, --devices and --concurrency must be at least 1"}
 	case *latency < 0 || *accountRate < 1 || *learnRate < 1:
 		return &UsageError{Msg: "--latency must not be negative and --account-rate and --learn-rate must be at least 1"}
+	case *sinkLatency < 0 || *sinkLatency > time.Minute:
+		return &UsageError{Msg: "--sink-latency must be between 0 and 1m"}
 	}
 	var cfgs []bench.Config
 	for _, name := range collectSplit(*scenarios) {
 		if cfg, ok := bench.DriftScenario(name, *tenants, *latency, *seed, flagSetInt(fs, "concurrency", *concurrency)); ok {
+			cfg.SinkLatency = *sinkLatency
 			cfgs = append(cfgs, cfg)
 			continue
 		}
@@ -168,8 +175,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(results)
 	}
-	fmt.Fprintf(env.Stdout, "command: centralmsp bench --tenants %d --devices %d --latency %s --scenarios %s --account-rate %g --learn-rate %g --concurrency %d --seed %d\n",
-		*tenants, *devices, *latency, *scenarios, *accountRate, *learnRate, *concurrency, *seed)
+	fmt.Fprintf(env.Stdout, "command: centralmsp bench --tenants %d --devices %d --latency %s --scenarios %s --account-rate %g --learn-rate %g --concurrency %d --seed %d --sink-latency %s\n",
+		*tenants, *devices, *latency, *scenarios, *accountRate, *learnRate, *concurrency, *seed, *sinkLatency)
 	fmt.Fprintf(env.Stdout, "machine: %d CPU(s), %s/%s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	return bench.WriteTable(env.Stdout, results)
 }
