@@ -57,6 +57,8 @@ type DriftPair struct {
 	Found      int `json:"found"`
 	// AuditErrors counts the audit's errors (summary totals).
 	AuditErrors int `json:"audit_errors"`
+	// AuditFirst: the audited run came first in this pair.
+	AuditFirst bool `json:"audit_first,omitempty"`
 }
 
 // DriftResult is what drift detection added, over the measured pairs.
@@ -233,35 +235,14 @@ func runDrift(ctx context.Context, cc childConfig, m *msp.MSP, log *slog.Logger,
 
 	var man *collector.Manifest
 	for i := range max(1, dc.Reps) {
-		var p DriftPair
-		var err error
-		if p.SimChanges, err = requestMutation(ctx, cc.SimControl, dc.MutateTenants); err != nil {
-			return nil, err
-		}
-		if rep.Stats0, err = fetchStats(ctx, cc.SimURL); err != nil {
-			return nil, err
-		}
-		plain := base
+		plain, audited := base, base
 		plain.Sink, plain.RunID = plainSink, "bench"
-		var runErr error
-		pm, err := measure(cc.SimPID, func() error { man, runErr = collector.Run(ctx, plain); return runErr })
-		if man == nil || err != nil && !errors.Is(err, collector.ErrNothingCollected) {
+		audited.Sink, audited.RunID = auditSink, fmt.Sprintf("bench-audit-%d", i+1)
+		p, pm, err := measurePair(ctx, cc, plain, audited, i%2 == 1, &man, rep)
+		if err != nil {
 			return man, err
 		}
-		if rep.Stats1, err = fetchStats(ctx, cc.SimURL); err != nil {
-			return nil, err
-		}
 		rep.Wall, rep.CPU, rep.SimCPU, rep.MachineBusy, rep.MachineTotal = pm.Wall, pm.CPU, pm.SimCPU, pm.MachineBusy, pm.MachineTotal
-
-		audited := base
-		audited.Sink, audited.RunID = auditSink, fmt.Sprintf("bench-audit-%d", i+1)
-		var sum *audit.Summary
-		am, err := measure(cc.SimPID, func() error { _, sum, runErr = auditedRun(ctx, audited, auditSink); return runErr })
-		if sum == nil {
-			return nil, fmt.Errorf("bench collector: audited run: %w", err)
-		}
-		p.PlainWall, p.PlainCPU, p.AuditWall, p.AuditCPU = pm.Wall, pm.CPU, am.Wall, am.CPU
-		p.Found, p.AuditErrors = sum.Totals.Changes, sum.Totals.Errors
 		dr.Pairs = append(dr.Pairs, p)
 	}
 	var err error
@@ -270,6 +251,54 @@ func runDrift(ctx context.Context, cc childConfig, m *msp.MSP, log *slog.Logger,
 	}
 	dr.InventoryBytes, err = dirBytes(plainDir)
 	return man, err
+}
+
+// measurePair has the simulator change some tenants, then collects the
+// same data plain and audited, the audited run first when auditFirst (the
+// pairs alternate, so a change in the machine's load hits both alike). The
+// plain run's manifest goes to *man and its simulator counts to rep.
+func measurePair(ctx context.Context, cc childConfig, plain, audited collector.Config, auditFirst bool, man **collector.Manifest, rep *childReport) (DriftPair, measured, error) {
+	var p DriftPair
+	var err error
+	if p.SimChanges, err = requestMutation(ctx, cc.SimControl, cc.Config.Drift.MutateTenants); err != nil {
+		return p, measured{}, err
+	}
+	var pm, am measured
+	var sum *audit.Summary
+	runPlain := func() error {
+		var stats0 simStats
+		if stats0, err = fetchStats(ctx, cc.SimURL); err != nil {
+			return err
+		}
+		var runErr error
+		pm, err = measure(cc.SimPID, func() error { *man, runErr = collector.Run(ctx, plain); return runErr })
+		if *man == nil || err != nil && !errors.Is(err, collector.ErrNothingCollected) {
+			return fmt.Errorf("bench collector: plain run: %w", cmp.Or(err, errors.New("no manifest")))
+		}
+		rep.Stats0 = stats0
+		rep.Stats1, err = fetchStats(ctx, cc.SimURL)
+		return err
+	}
+	runAudited := func() error {
+		var runErr error
+		am, err = measure(cc.SimPID, func() error { _, sum, runErr = auditedRun(ctx, audited, audited.Sink); return runErr })
+		if sum == nil {
+			return fmt.Errorf("bench collector: audited run: %w", cmp.Or(err, errors.New("no summary")))
+		}
+		return nil
+	}
+	order := []func() error{runPlain, runAudited}
+	if auditFirst {
+		order[0], order[1] = order[1], order[0]
+	}
+	for _, run := range order {
+		if err := run(); err != nil {
+			return p, pm, err
+		}
+	}
+	p.PlainWall, p.PlainCPU, p.AuditWall, p.AuditCPU = pm.Wall, pm.CPU, am.Wall, am.CPU
+	p.Found, p.AuditErrors, p.AuditFirst = sum.Totals.Changes, sum.Totals.Errors, auditFirst
+	return p, pm, nil
 }
 
 // auditBytes sums the audit's objects under dir by top-level prefix: all of
@@ -380,8 +409,12 @@ func (r *DriftResult) driftLines(res *Result) []string {
 		if p.Found != p.SimChanges {
 			check = "DIFFERENT"
 		}
-		lines = append(lines, fmt.Sprintf("pair %d: plain %s / audited %s wall, %s / %s CPU; changes found %d, made by the simulator %d (%s); audit errors %d",
-			i+1, p.PlainWall.Round(10*time.Millisecond), p.AuditWall.Round(10*time.Millisecond), p.PlainCPU.Round(10*time.Millisecond),
+		order := "plain first"
+		if p.AuditFirst {
+			order = "audited first"
+		}
+		lines = append(lines, fmt.Sprintf("pair %d (%s): plain %s / audited %s wall, %s / %s CPU; changes found %d, made by the simulator %d (%s); audit errors %d",
+			i+1, order, p.PlainWall.Round(10*time.Millisecond), p.AuditWall.Round(10*time.Millisecond), p.PlainCPU.Round(10*time.Millisecond),
 			p.AuditCPU.Round(10*time.Millisecond), p.Found, p.SimChanges, check, p.AuditErrors))
 	}
 	if r.SlotBound > 0 {
@@ -414,8 +447,8 @@ const (
 //   - "drift": the job's defaults: the client starts at the SDK's default
 //     budgets (New Central 8 req/s, scope detected, GLP as documented) and
 //     the collector's default concurrency (collector.DefaultConcurrency);
-//     the simulator limits New Central to 8 req/s per workspace. One
-//     measured pair.
+//     the simulator limits New Central to 8 req/s per workspace. Two
+//     measured pairs, in alternating order.
 //   - "drift-cpu": New Central 8 req/s per workspace (configured) at
 //     concurrency DriftCPUConcurrency, so the budgets do not bind and the
 //     run is CPU-bound; three measured pairs.
@@ -430,7 +463,7 @@ func DriftScenario(name string, tenants int, latency time.Duration, seed int64, 
 		Drift: &DriftConfig{MutateTenants: max(1, tenants*DriftMutatePercent/100), Reps: 1, PrepConcurrency: DefaultConcurrency}}
 	switch name {
 	case "drift":
-		cfg.LearnCentral, cfg.Concurrency = true, collector.DefaultConcurrency
+		cfg.LearnCentral, cfg.Concurrency, cfg.Drift.Reps = true, collector.DefaultConcurrency, 2
 	case "drift-cpu":
 		cfg.Concurrency, cfg.Drift.Reps = DriftCPUConcurrency, 3
 	default:
