@@ -347,14 +347,16 @@ func dirBytes(dir string) (int64, error) {
 	return n, nil
 }
 
-// median returns the median of ds (the lower middle of an even count).
+// median returns the median of ds (the mean of the two middle values of
+// an even count).
 func median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	return s[(len(s)-1)/2]
+	n := len(s)
+	return (s[(n-1)/2] + s[n/2]) / 2
 }
 
 // analyseDrift turns the child's pairs into a DriftResult.
