@@ -80,3 +80,23 @@ func TestMedian(t *testing.T) {
 		t.Errorf("empty: %d", m)
 	}
 }
+
+// TestDriftScenario: "drift" is the job's defaults, "drift-cpu" the
+// CPU-bound variant; a given concurrency replaces the scenario's.
+func TestDriftScenario(t *testing.T) {
+	d, ok := DriftScenario("drift", 1000, DefaultLatency, 1, 0)
+	if !ok || d.Concurrency != 8 || !d.LearnCentral || !d.Warm || d.CentralRate != 8 || d.Drift.MutateTenants != 50 ||
+		d.MinDevices != 20 || d.DevicesPerTenant != 100 || d.Drift.Reps != 2 {
+		t.Errorf("drift: %+v %+v", d, d.Drift)
+	}
+	c, ok := DriftScenario("drift-cpu", 1000, DefaultLatency, 1, 0)
+	if !ok || c.Concurrency != DriftCPUConcurrency || c.LearnCentral || c.Drift.Reps != 3 {
+		t.Errorf("drift-cpu: %+v %+v", c, c.Drift)
+	}
+	if c, _ := DriftScenario("drift-cpu", 10, 0, 1, 32); c.Concurrency != 32 || c.Drift.MutateTenants != 1 {
+		t.Errorf("drift-cpu at 10 tenants, concurrency 32: %+v %+v", c, c.Drift)
+	}
+	if _, ok := DriftScenario("account-cold", 10, 0, 1, 0); ok {
+		t.Error("account-cold taken for a drift scenario")
+	}
+}
