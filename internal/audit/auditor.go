@@ -349,7 +349,7 @@ func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, 
 	switch {
 	case errors.Is(err, ErrNotFound):
 		da.Status = StatusFirst
-		store, err = assembleBaseline(cur, e, nil)
+		store, err = assembleBaseline(cur, e)
 		return nil, store, false, err
 	case err != nil:
 		da.Status, da.Error = StatusError, err.Error()
@@ -368,7 +368,7 @@ func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, 
 		a.log.Warn("baseline refused; replacing it", slog.String("tenant", tenantID), slog.String("dataset", dataset), slog.Any("error", derr))
 		da.Status, da.Error = StatusRefused, derr.Error()
 		ta.Errors = append(ta.Errors, derr.Error())
-		store, err = assembleBaseline(cur, e, nil)
+		store, err = assembleBaseline(cur, e)
 		return nil, store, false, err
 	}
 	da.Status = StatusCompared
@@ -382,10 +382,10 @@ func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, 
 			da.Deleted++
 		}
 	}
-	if same && prev.bodyMember != nil {
+	if same && prev.current {
 		return cs, nil, true, nil
 	}
-	store, err = assembleBaseline(cur, e, nil)
+	store, err = assembleBaseline(cur, e)
 	return cs, store, false, err
 }
 

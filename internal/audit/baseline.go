@@ -118,27 +118,21 @@ func appendLine(b []byte, key string, vals []string) []byte {
 // EncodeBaseline returns b in the stored form (version 2, whatever
 // b.Version says).
 func EncodeBaseline(b *Baseline) ([]byte, error) {
-	e := encodeLines(b.Items)
-	return assembleBaseline(b, e, nil)
+	return assembleBaseline(b, encodeLines(b.Items))
 }
 
-// assembleBaseline returns the stored baseline of b: its header member,
-// then its lines e compressed, or bodyMember as is when it is not nil (the
-// stored body of identical lines, which then costs no compression).
-func assembleBaseline(b *Baseline, e *lines, bodyMember []byte) ([]byte, error) {
+// assembleBaseline returns the stored baseline of b, whose lines are e: the
+// header member, then the lines compressed.
+func assembleBaseline(b *Baseline, e *lines) ([]byte, error) {
 	head, err := json.Marshal(headerV2{Version: BaselineVersion, TenantID: b.TenantID, TenantName: b.TenantName,
 		Dataset: b.Dataset, RunID: b.RunID, Time: b.Time, Fields: b.Fields, Items: len(e.keys)})
 	if err != nil {
 		return nil, fmt.Errorf("audit: encoding baseline: %w", err)
 	}
 	var buf bytes.Buffer
-	buf.Grow(len(head) + 64 + len(bodyMember) + len(e.body)/4)
+	buf.Grow(len(head) + 64 + len(e.body)/4)
 	if err := gzipMember(&buf, append(head, '\n')); err != nil {
 		return nil, err
-	}
-	if bodyMember != nil {
-		buf.Write(bodyMember)
-		return buf.Bytes(), nil
 	}
 	if err := gzipMember(&buf, e.body); err != nil {
 		return nil, err
@@ -256,9 +250,9 @@ func decodeBaseline(data []byte, tenantID, dataset string, maxBytes int64) (*Bas
 type storedBaseline struct {
 	hdr  headerV2
 	body []byte // the lines, decompressed
-	// bodyMember is the compressed body as stored (version 2 only): when
-	// every line is unchanged, the new baseline reuses it.
-	bodyMember []byte
+	// current: stored in the current format, so when no line changed it
+	// can stay as it is.
+	current bool
 }
 
 // readBaseline decompresses a stored baseline and validates its header. A
@@ -313,7 +307,7 @@ func readBaseline(data []byte, tenantID, dataset string, maxBytes int64) (*store
 	if br.Len() != 0 {
 		return nil, bad("data after the body")
 	}
-	sb.bodyMember = data[start:]
+	sb.current = true
 	return sb, nil
 }
 

@@ -163,7 +163,7 @@ func BenchmarkDriftDataset(b *testing.B) {
 					b.Fatalf("%d changes, %v", len(cs), err)
 				}
 				if !same {
-					if _, err := assembleBaseline(c.cur, e, nil); err != nil {
+					if _, err := assembleBaseline(c.cur, e); err != nil {
 						b.Fatal(err)
 					}
 				}
