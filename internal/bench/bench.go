@@ -340,26 +340,7 @@ func analyse(cfg Config, rep *childReport) *Result {
 		res.ExchangesPerTenant = float64(d.Exchanges) / float64(res.Tenants)
 	}
 
-	// Critical path, in requests.
-	chain := func(tenant string) int64 {
-		var longest int64
-		for ep, per := range d.ByEndpointTenant {
-			if ep == centralsim.EndpointToken || ep == centralsim.EndpointMSPTenants {
-				continue
-			}
-			longest = max(longest, per[tenant])
-		}
-		return d.ExchangesByTenant[tenant] + longest
-	}
-	var tenantChain int64
-	for t := range d.ByTenant {
-		tenantChain = max(tenantChain, chain(t))
-	}
-	for t := range d.ExchangesByTenant {
-		tenantChain = max(tenantChain, chain(t))
-	}
-	mspChain := d.ByEndpoint[centralsim.EndpointMSPTenants] + d.TokensByKind[centralsim.KindMSP]
-	res.CriticalPath = time.Duration(mspChain+tenantChain) * cfg.Latency
+	res.CriticalPath = criticalPath(d) * cfg.Latency
 
 	// Budgets.
 	cb := BudgetBound{Name: "central", Scope: cfg.CentralScope.String(), Rate: cfg.CentralRate, Burst: DefaultCentralBurst}
@@ -410,6 +391,31 @@ func analyse(cfg Config, rep *childReport) *Result {
 		res.Ratio = float64(res.Wall) / float64(res.LowerBound)
 	}
 	return res
+}
+
+// criticalPath is the longest chain of requests that must follow one
+// another: the MSP token and tenant list pages, then one tenant's exchange
+// and its longest dataset page chain.
+func criticalPath(d simStats) time.Duration {
+	chain := func(tenant string) int64 {
+		var longest int64
+		for ep, per := range d.ByEndpointTenant {
+			if ep == centralsim.EndpointToken || ep == centralsim.EndpointMSPTenants {
+				continue
+			}
+			longest = max(longest, per[tenant])
+		}
+		return d.ExchangesByTenant[tenant] + longest
+	}
+	var tenantChain int64
+	for t := range d.ByTenant {
+		tenantChain = max(tenantChain, chain(t))
+	}
+	for t := range d.ExchangesByTenant {
+		tenantChain = max(tenantChain, chain(t))
+	}
+	mspChain := d.ByEndpoint[centralsim.EndpointMSPTenants] + d.TokensByKind[centralsim.KindMSP]
+	return time.Duration(mspChain + tenantChain)
 }
 
 // busiest returns the sum of counts (shared bucket) or the largest count
