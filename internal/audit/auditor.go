@@ -72,7 +72,8 @@ type Auditor struct {
 
 	// The comparison runs off the collector's tenant slot, so the next
 	// tenant's collection starts at once and its network waits overlap
-	// with this CPU work; sem bounds it, Finish waits for it.
+	// with this work; sem bounds it (auditConcurrency), Finish waits for
+	// it.
 	wg  sync.WaitGroup
 	sem chan struct{}
 
@@ -84,8 +85,8 @@ var (
 	_ collector.MSPObserver  = (*Auditor)(nil)
 )
 
-// tenantState is a tenant's snapshots being built. A tenant's datasets of
-// different APIs are collected side by side, so sets is guarded by mu; each
+// tenantState is a tenant's snapshots being built. A tenant's datasets are
+// collected side by side, so sets is guarded by mu; each
 // snapshot is filled by its dataset's goroutine alone (see stream).
 type tenantState struct {
 	mu   sync.Mutex
@@ -125,10 +126,17 @@ func New(opts Options) (*Auditor, error) {
 	if opts.KeepChanges == 0 {
 		opts.KeepChanges = DefaultKeepChanges
 	}
-	a := &Auditor{opts: opts, log: opts.Logger, results: map[string]*TenantAudit{}, sem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+	a := &Auditor{opts: opts, log: opts.Logger, results: map[string]*TenantAudit{}, sem: make(chan struct{}, auditConcurrency(runtime.GOMAXPROCS(0)))}
 	a.hs.health, a.hs.mapping = opts.Health, opts.HealthMapping
 	return a, nil
 }
+
+// auditConcurrency is how many tenants are audited at once: well more than
+// the cores, because a tenant's audit mostly waits for storage (about a
+// dozen GETs and PUTs, each an S3 round trip in the Lambda); bounded
+// because each holds its tenant's snapshots. With only one per core, those
+// waits made the audit fall behind a rate-limited collection.
+func auditConcurrency(procs int) int { return max(16, 4*procs) }
 
 func (a *Auditor) state(tenantID string) *tenantState {
 	if v, ok := a.tenants.Load(tenantID); ok {
@@ -265,7 +273,7 @@ func (a *Auditor) Wait() { a.wg.Wait() }
 // tenant's drift object, findings, events, then the new baselines.
 func (a *Auditor) tenantDone(ctx context.Context, t msp.Tenant, tr *collector.TenantResult, st *tenantState, ta *TenantAudit) error {
 	now := a.opts.Now().UTC()
-	changes, newBaselines, complete := a.compareTenant(ctx, t, tr, st, ta, now)
+	changes, newBaselines, seen, complete := a.compareTenant(ctx, t, tr, st, ta, now)
 	ta.Changes = len(changes)
 	if a.opts.KeepChanges > 0 {
 		ta.Kept = slices.Clone(changes[:min(len(changes), a.opts.KeepChanges)])
@@ -290,17 +298,26 @@ func (a *Auditor) tenantDone(ctx context.Context, t msp.Tenant, tr *collector.Te
 		evs = append(evs, findingEvents(ta, a.opts.Sink.String(), a.opts.EventCap)...)
 		a.publish(ctx, evs, &ta.EventsSent, &ta.EventsFailed, &ta.Errors)
 	}
-	errs = append(errs, a.writeBaselines(ctx, t.ID, ta, newBaselines)...)
+	errs = append(errs, a.writeBaselines(ctx, ta, newBaselines, seen, now)...)
 	return errors.Join(errs...)
+}
+
+// pendingBaseline is a dataset's new baseline, encoded, waiting to be
+// written; data is nil when the stored one holds the same items (only the
+// collected state then records this run).
+type pendingBaseline struct {
+	dataset string
+	data    []byte
 }
 
 // compareTenant compares each selected dataset the collector completed
 // with its stored baseline, adding a DatasetAudit per dataset to ta. It
-// returns the changes, the snapshots to store as new baselines (only those
-// whose comparison did not fail to read the old one, so a read error never
-// overwrites a baseline) and the complete snapshots by dataset, which the
-// rules evaluate.
-func (a *Auditor) compareTenant(ctx context.Context, t msp.Tenant, tr *collector.TenantResult, st *tenantState, ta *TenantAudit, now time.Time) (changes []Change, newBaselines []*Baseline, complete map[string]*Baseline) {
+// returns the changes, the baselines to store (only those whose comparison
+// did not fail to read the old one, so a read error never overwrites a
+// baseline), the tenant's collected state (nil when no dataset was
+// complete) and the complete snapshots by dataset, which the rules
+// evaluate.
+func (a *Auditor) compareTenant(ctx context.Context, t msp.Tenant, tr *collector.TenantResult, st *tenantState, ta *TenantAudit, now time.Time) (changes []Change, newBaselines []pendingBaseline, seen *collectedState, complete map[string]*Baseline) {
 	complete = map[string]*Baseline{}
 	for _, sp := range specs {
 		dr := tr.Dataset(sp.Dataset)
@@ -322,40 +339,59 @@ func (a *Auditor) compareTenant(ctx context.Context, t msp.Tenant, tr *collector
 		if sp.Dataset == "subscriptions" {
 			ta.Subscriptions = subscriptionEnds(cur)
 		}
-		cs, store := a.compareDataset(ctx, t.ID, sp.Dataset, cur, &da, ta)
+		if seen == nil {
+			seen = a.readCollected(ctx, t.ID)
+		}
+		cs, data, keep, err := a.compareDataset(ctx, t.ID, sp.Dataset, cur, seen.Datasets[sp.Dataset], &da, ta)
 		changes = append(changes, cs...)
-		if store {
-			newBaselines = append(newBaselines, cur)
+		if err != nil {
+			err = fmt.Errorf("audit: encoding baseline %s: %w", sp.Dataset, err)
+			ta.Errors = append(ta.Errors, err.Error())
+		} else if data != nil || keep {
+			newBaselines = append(newBaselines, pendingBaseline{dataset: sp.Dataset, data: data})
 		}
 		ta.Datasets = append(ta.Datasets, da)
 	}
-	return changes, newBaselines, complete
+	return changes, newBaselines, seen, complete
 }
 
-// compareDataset diffs one complete snapshot against its stored baseline
-// and records the outcome in da. store says whether cur should replace
-// the baseline: yes when there was none, when it was refused (it would
-// fail again every run), or after a comparison; no when reading it failed.
-func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, cur *Baseline, da *DatasetAudit, ta *TenantAudit) (cs []Change, store bool) {
+// compareDataset diffs one complete snapshot against its stored baseline,
+// records the outcome in da, and returns the new baseline to store: when
+// there was none, when it was refused (it would fail again every run), or
+// after a comparison that found changes; nil when reading it failed or
+// when the stored one holds the same items in the current format (keep:
+// it stays, and the collected state records this run). last is the
+// dataset's last complete collection by the collected state: when later
+// than the baseline's own run, changes name it as their previous run.
+func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, cur *Baseline, last collectedRun, da *DatasetAudit, ta *TenantAudit) (cs []Change, store []byte, keep bool, err error) {
+	e := encodeLines(cur.Items)
 	data, err := a.opts.Store.Get(ctx, BaselineKey(tenantID, dataset), MaxBaselineBytes)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		da.Status = StatusFirst
-		return nil, true
+		store, err = assembleBaseline(cur, e)
+		return nil, store, false, err
 	case err != nil:
 		da.Status, da.Error = StatusError, err.Error()
 		ta.Errors = append(ta.Errors, err.Error())
-		return nil, false
+		return nil, nil, false, nil
 	}
-	prev, derr := DecodeBaseline(data, tenantID, dataset)
+	prev, derr := readBaseline(data, tenantID, dataset, MaxBaselineBytes)
+	var same bool
+	if derr == nil {
+		if last.Time.After(prev.hdr.Time) {
+			prev.hdr.RunID, prev.hdr.Time = last.RunID, last.Time
+		}
+		cs, same, derr = diffLines(prev, cur, e)
+	}
 	if derr != nil {
 		a.log.Warn("baseline refused; replacing it", slog.String("tenant", tenantID), slog.String("dataset", dataset), slog.Any("error", derr))
 		da.Status, da.Error = StatusRefused, derr.Error()
 		ta.Errors = append(ta.Errors, derr.Error())
-		return nil, true
+		store, err = assembleBaseline(cur, e)
+		return nil, store, false, err
 	}
 	da.Status = StatusCompared
-	cs = Diff(prev, cur)
 	for _, c := range cs {
 		switch c.ChangeType {
 		case Create:
@@ -366,22 +402,36 @@ func (a *Auditor) compareDataset(ctx context.Context, tenantID, dataset string, 
 			da.Deleted++
 		}
 	}
-	return cs, true
+	if same && prev.current {
+		return cs, nil, true, nil
+	}
+	store, err = assembleBaseline(cur, e)
+	return cs, store, false, err
 }
 
-// writeBaselines stores the new baselines; a failed write is recorded in
-// ta and returned, and does not stop the others.
-func (a *Auditor) writeBaselines(ctx context.Context, tenantID string, ta *TenantAudit, bs []*Baseline) (errs []error) {
+// writeBaselines stores the new baselines, then the collected state with
+// this run for every dataset whose baseline now holds its items (written,
+// or kept as it was); a failed write is recorded in ta and returned, and
+// does not stop the others.
+func (a *Auditor) writeBaselines(ctx context.Context, ta *TenantAudit, bs []pendingBaseline, seen *collectedState, now time.Time) (errs []error) {
+	if len(bs) == 0 || seen == nil {
+		return nil
+	}
+	tenantID := seen.TenantID
 	for _, b := range bs {
-		data, err := EncodeBaseline(b)
-		if err == nil {
-			err = a.opts.Sink.Put(ctx, BaselineKey(tenantID, b.Dataset), data, "application/gzip")
+		if b.data != nil {
+			if err := a.opts.Sink.Put(ctx, BaselineKey(tenantID, b.dataset), b.data, "application/gzip"); err != nil {
+				err = fmt.Errorf("audit: writing baseline %s: %w", b.dataset, err)
+				ta.Errors = append(ta.Errors, err.Error())
+				errs = append(errs, err)
+				continue // the stored baseline and its collected run still agree
+			}
 		}
-		if err != nil {
-			err = fmt.Errorf("audit: writing baseline %s: %w", b.Dataset, err)
-			ta.Errors = append(ta.Errors, err.Error())
-			errs = append(errs, err)
-		}
+		seen.Datasets[b.dataset] = collectedRun{RunID: a.opts.RunID, Time: now}
+	}
+	if err := a.writeCollected(ctx, seen); err != nil {
+		ta.Errors = append(ta.Errors, err.Error())
+		errs = append(errs, err)
 	}
 	return errs
 }

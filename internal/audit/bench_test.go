@@ -2,7 +2,9 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -92,4 +94,101 @@ func benchCollectAudit(b *testing.B, tenants, devices int, latency time.Duration
 	b.ReportMetric(float64(plain.Milliseconds())/n, "plain-ms/run")
 	b.ReportMetric(float64(audited.Milliseconds())/n, "audit-ms/run")
 	b.ReportMetric(100*(float64(audited)/float64(plain)-1), "overhead-%")
+}
+
+// driftFixture is a devices snapshot of n items as the simulator makes
+// them, and its stored baseline in the current and the first format.
+func driftFixture(b *testing.B, n int) (cur *Baseline, v2, v1 []byte) {
+	sim := centralsim.NewServer(func(o *centralsim.Options) {
+		o.Seed, o.Tenants = 9, 1
+		o.DevicesPerTenant = func(int) int { return n }
+		o.Logger = slog.New(slog.DiscardHandler)
+	})
+	defer sim.Close()
+	tn := sim.Tenants()[0]
+	sp, _ := SpecOf("devices")
+	cur = &Baseline{Version: BaselineVersion, TenantID: tn.HexID, Dataset: "devices", RunID: "r1", Fields: sp.FieldNames(), Items: map[string][]string{}}
+	for _, rec := range sim.Records(tn.HexID, centralsim.DatasetDevices) {
+		if k, vals, ok := sp.Extract(rec); ok {
+			cur.Items[k] = vals
+		}
+	}
+	v2, err := EncodeBaseline(cur)
+	if err != nil {
+		b.Fatal(err)
+	}
+	old := *cur
+	old.Version = 1
+	j, err := json.Marshal(&old)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cur, v2, gz(string(j))
+}
+
+// BenchmarkDriftDataset is one dataset's drift path for a tenant of 100
+// devices, as compareDataset runs it without storage: encode the snapshot's
+// lines, read the stored baseline, compare, and encode the new baseline
+// when something changed. "unchanged" is most tenants on most runs,
+// "changed" has 5 devices re-firmwared, "v1" reads a first-format baseline.
+//
+//	go test -run '^$' -bench DriftDataset -benchmem ./internal/audit/
+func BenchmarkDriftDataset(b *testing.B) {
+	cur, v2, v1 := driftFixture(b, 100)
+	changed := &Baseline{TenantID: cur.TenantID, Dataset: cur.Dataset, RunID: "r2", Fields: cur.Fields, Items: map[string][]string{}}
+	i := 0
+	for k, v := range cur.Items {
+		v = slices.Clone(v)
+		if i < 5 {
+			v[len(v)-1] += "-new"
+		}
+		changed.Items[k], i = v, i+1
+	}
+	for _, c := range []struct {
+		name   string
+		cur    *Baseline
+		stored []byte
+		want   int
+	}{{"unchanged", cur, v2, 0}, {"changed", changed, v2, 5}, {"v1", changed, v1, 5}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				e := encodeLines(c.cur.Items)
+				prev, err := readBaseline(c.stored, c.cur.TenantID, "devices", MaxBaselineBytes)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cs, same, err := diffLines(prev, c.cur, e)
+				if err != nil || len(cs) != c.want {
+					b.Fatalf("%d changes, %v", len(cs), err)
+				}
+				if !same {
+					if _, err := assembleBaseline(c.cur, e); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkExtract is the per-item work of the Auditor's OnItem: one pass
+// over a simulator device record for its key and compared fields.
+func BenchmarkExtract(b *testing.B) {
+	sim := centralsim.NewServer(func(o *centralsim.Options) {
+		o.Seed, o.Tenants = 9, 1
+		o.DevicesPerTenant = func(int) int { return 100 }
+		o.Logger = slog.New(slog.DiscardHandler)
+	})
+	defer sim.Close()
+	recs := sim.Records(sim.Tenants()[0].HexID, centralsim.DatasetDevices)
+	sp, _ := SpecOf("devices")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, _, ok := sp.Extract(recs[i%len(recs)]); !ok {
+			b.Fatal("no key")
+		}
+		i++
+	}
 }

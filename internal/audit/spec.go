@@ -13,6 +13,7 @@ package audit
 import (
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/buger/jsonparser"
 )
@@ -146,7 +147,12 @@ func render(v []byte, typ jsonparser.ValueType) string {
 		s = string(v)
 	}
 	if len(s) > maxValueLen {
-		s = strings.ToValidUTF8(s[:maxValueLen], "")
+		return strings.ToValidUTF8(s[:maxValueLen], "")
+	}
+	// Valid UTF-8 only, so a value (or key) reads back from a baseline as
+	// it was kept.
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	return s
 }

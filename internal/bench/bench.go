@@ -105,6 +105,16 @@ type Config struct {
 	Target float64 `json:"target,omitempty"`
 	// Datasets (empty: the collector's default set).
 	Datasets []string `json:"datasets,omitempty"`
+	// MinDevices, when above 0, gives tenant i between MinDevices and
+	// DevicesPerTenant devices (spread evenly) instead of
+	// DevicesPerTenant ± 10%.
+	MinDevices int `json:"min_devices,omitempty"`
+	// Drift, when set, measures what drift detection adds (DriftConfig).
+	Drift *DriftConfig `json:"drift,omitempty"`
+	// SinkLatency delays every request to the output (Get, Put, List and
+	// an object's Commit), as an S3 round trip would; 0 writes to a local
+	// directory as fast as it can.
+	SinkLatency time.Duration `json:"sink_latency,omitempty"`
 	// WorkDir holds the credentials, the token cache and the output (when
 	// empty, a temporary directory in /dev/shm if usable, removed after the
 	// run).
@@ -198,6 +208,9 @@ type Result struct {
 	CacheHits   int64 `json:"cache_hits"`
 	CacheMisses int64 `json:"cache_misses"`
 	Complete    bool  `json:"complete"`
+	// Drift holds a drift scenario's figures; the figures above are then
+	// its last plain (audit off) collection's.
+	Drift *DriftResult `json:"drift,omitempty"`
 }
 
 // Run runs one scenario: the simulator and the collector as children of
@@ -231,7 +244,14 @@ func Run(ctx context.Context, cfg Config, cmd Command) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: the simulator did not start: %w", err)
 	}
-	cc.SimURL, cc.SimPID = strings.TrimSpace(line), sim.Process.Pid
+	urls := strings.Fields(line)
+	if len(urls) == 0 {
+		return nil, errors.New("bench: the simulator announced no URL")
+	}
+	cc.SimURL, cc.SimPID = urls[0], sim.Process.Pid
+	if len(urls) > 1 {
+		cc.SimControl = urls[1]
+	}
 
 	col, colOut, err := startChild(ctx, cmd, "collector", cc)
 	if err != nil {
@@ -329,6 +349,13 @@ func analyse(cfg Config, rep *childReport) *Result {
 	cb := BudgetBound{Name: "central", Scope: cfg.CentralScope.String(), Rate: cfg.CentralRate, Burst: DefaultCentralBurst}
 	cb.Requests = busiest(perTenant, cfg.CentralScope == central.ScopeAccount)
 	res.Budgets = append(res.Budgets, cb)
+	var slots time.Duration
+	if rep.Drift != nil {
+		if cfg.CentralScope == central.ScopeWorkspace {
+			slots = slotBound(cfg, perTenant)
+		}
+		res.Drift = analyseDrift(cfg, rep.Drift, slots)
+	}
 	for _, b := range []struct {
 		name, ep string
 		rate     float64
@@ -348,6 +375,11 @@ func analyse(cfg Config, rep *childReport) *Result {
 		if b.Bound > res.LowerBound {
 			res.LowerBound, res.BoundBy = b.Bound, b.Name+" budget"
 		}
+	}
+	// A drift scenario runs at the collector's default concurrency, where
+	// the tenant slots bind before any budget's total does.
+	if slots > res.LowerBound {
+		res.LowerBound, res.BoundBy = slots, "tenant slots"
 	}
 	if res.LowerBound > 0 {
 		res.Ratio = float64(res.Wall) / float64(res.LowerBound)
@@ -540,15 +572,16 @@ func (r *Result) Verdicts() []string {
 	} else {
 		v = append(v, fmt.Sprintf("peak RSS %.0f MB: MISSED (target 150 MB)", float64(r.PeakRSS)/1e6))
 	}
+	warm := r.Config.Warm
 	want := 1.0
-	if r.Config.Warm {
+	if warm {
 		want = 0
 	}
 	state := "met"
 	if r.ExchangesPerTenant != want {
 		state = "MISSED"
 	}
-	v = append(v, fmt.Sprintf("exchanges/tenant %.3f (want %.0f, %s cache): %s", r.ExchangesPerTenant, want, map[bool]string{true: "warm", false: "cold"}[r.Config.Warm], state))
+	v = append(v, fmt.Sprintf("exchanges/tenant %.3f (want %.0f, %s cache): %s", r.ExchangesPerTenant, want, map[bool]string{true: "warm", false: "cold"}[warm], state))
 	if r.RateLimited == 0 {
 		v = append(v, "requests answered 429: 0 (want 0): met")
 	} else {
@@ -579,8 +612,15 @@ func WriteTable(w io.Writer, results []*Result) error {
 	b.WriteString("CPU s/M is the collector's CPU-seconds per million records; GZIP s/M what compressing the same output alone costs (target: at most 2x).\n")
 	b.WriteString("PEAK RSS is the collector process alone (the simulator runs in its own process); CPU% is collector + simulator CPU over wall x cores;\nBUSY% is the whole machine's CPU (other processes included) during the collection.\n")
 	for _, r := range results {
-		fmt.Fprintf(&b, "\n%s (%d tenants, ~%d devices, %s latency, New Central %.0f req/s per %s, concurrency %d",
-			r.Config.Name, r.Config.Tenants, r.Config.DevicesPerTenant, r.Config.Latency, r.Config.CentralRate, r.Config.CentralScope, r.Config.Concurrency)
+		devices := fmt.Sprintf("~%d devices", r.Config.DevicesPerTenant)
+		if lo := r.Config.MinDevices; lo > 0 && lo < r.Config.DevicesPerTenant {
+			devices = fmt.Sprintf("%d-%d devices", lo, r.Config.DevicesPerTenant)
+		}
+		fmt.Fprintf(&b, "\n%s (%d tenants, %s, %s latency, New Central %.0f req/s per %s, concurrency %d",
+			r.Config.Name, r.Config.Tenants, devices, r.Config.Latency, r.Config.CentralRate, r.Config.CentralScope, r.Config.Concurrency)
+		if r.Config.LearnCentral {
+			b.WriteString(", client at the SDK's default budgets (scope detected)")
+		}
 		if r.Config.Warm {
 			fmt.Fprintf(&b, ", warm cache: refresh took %s", r.Refresh.Round(10*time.Millisecond))
 		}
@@ -594,6 +634,11 @@ func WriteTable(w io.Writer, results []*Result) error {
 		b.WriteString(strings.Join(parts, "; ") + "\n")
 		fmt.Fprintf(&b, "  requests %d, cache hits %d / misses %d, CPU collector %s + simulator %s on %d cores\n",
 			r.Requests, r.CacheHits, r.CacheMisses, r.CPU.Round(100*time.Millisecond), r.SimCPU.Round(100*time.Millisecond), r.Cores)
+		if r.Drift != nil {
+			for _, l := range r.Drift.driftLines(r) {
+				b.WriteString("  * " + l + "\n")
+			}
+		}
 		for _, v := range r.Verdicts() {
 			b.WriteString("  - " + v + "\n")
 		}

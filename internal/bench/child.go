@@ -31,6 +31,8 @@ type childConfig struct {
 	Credentials string `json:"credentials"` // written by the simulator child
 	SimURL      string `json:"sim_url,omitempty"`
 	SimPID      int    `json:"sim_pid,omitempty"`
+	// SimControl is the simulator child's control URL (drift scenarios).
+	SimControl string `json:"sim_control,omitempty"`
 }
 
 // childReport is what the collector child prints on stdout.
@@ -50,6 +52,8 @@ type childReport struct {
 	Complete     bool             `json:"complete"`
 	// Central is the New Central budget as the collection ended it.
 	Central *central.BudgetReport `json:"central,omitempty"`
+	// Drift holds a drift scenario's measured pairs.
+	Drift *driftReport `json:"drift,omitempty"`
 }
 
 // Child runs the role the environment gives this process (EnvChild), if
@@ -82,8 +86,12 @@ func Child(ctx context.Context, getenv func(string) string, stdout io.Writer) (b
 	return true, fmt.Errorf("bench child: unknown role %q", role)
 }
 
-// tenantDevices gives tenant i about n devices (n ± 10%, deterministic).
-func tenantDevices(n int) func(int) int {
+// tenantDevices gives tenant i about n devices (n ± 10%, deterministic),
+// or, when lo > 0, between lo and n devices, spread evenly.
+func tenantDevices(n, lo int) func(int) int {
+	if lo > 0 && lo < n {
+		return func(i int) int { return lo + (i*7919)%(n-lo+1) }
+	}
 	return func(i int) int {
 		spread := n/5 + 1
 		return n - n/10 + (i*7919)%spread
@@ -105,7 +113,7 @@ func serveSim(ctx context.Context, cc childConfig, stdout io.Writer) error {
 	sim := centralsim.NewServer(func(o *centralsim.Options) {
 		o.Tenants = cfg.Tenants
 		o.Seed = cfg.Seed
-		o.DevicesPerTenant = tenantDevices(cfg.DevicesPerTenant)
+		o.DevicesPerTenant = tenantDevices(cfg.DevicesPerTenant, cfg.MinDevices)
 		o.Latency = cfg.Latency
 		o.Logger = slog.New(slog.DiscardHandler)
 		o.RateLimits.Central = centralsim.Limit{Requests: int(math.Round(cfg.CentralRate)), Window: time.Second, Scope: simScope(cfg.CentralScope)}
@@ -120,7 +128,15 @@ func serveSim(ctx context.Context, cc childConfig, stdout io.Writer) error {
 	if err := os.WriteFile(cc.Credentials, sim.CredentialsYAML(), 0o600); err != nil {
 		return fmt.Errorf("bench sim: %w", err)
 	}
-	if _, err := fmt.Fprintln(stdout, sim.URL); err != nil {
+	line := sim.URL
+	if cfg.Drift != nil {
+		ctl, err := serveControl(ctx, sim)
+		if err != nil {
+			return err
+		}
+		line += " " + ctl
+	}
+	if _, err := fmt.Fprintln(stdout, line); err != nil {
 		return err
 	}
 	<-ctx.Done()
@@ -176,7 +192,12 @@ func runCollector(ctx context.Context, cc childConfig, stdout io.Writer) error {
 		}
 		defer stop()
 	}
-	man, err := measureRun(ctx, cc, m, log, &rep)
+	var man *collector.Manifest
+	if cfg.Drift != nil {
+		man, err = runDrift(ctx, cc, m, log, &rep)
+	} else {
+		man, err = measureRun(ctx, cc, m, log, &rep)
+	}
 	m.Close()
 	if man == nil {
 		return fmt.Errorf("bench collector: %w", err)
@@ -190,8 +211,10 @@ func runCollector(ctx context.Context, cc childConfig, stdout io.Writer) error {
 			rep.Central = &br
 		}
 	}
-	if rep.Stats1, err = fetchStats(ctx, cc.SimURL); err != nil {
-		return err
+	if cfg.Drift == nil {
+		if rep.Stats1, err = fetchStats(ctx, cc.SimURL); err != nil {
+			return err
+		}
 	}
 	rep.VmHWM = vmHWM()
 	return json.NewEncoder(stdout).Encode(rep)

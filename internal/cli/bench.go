@@ -16,7 +16,8 @@ import (
 )
 
 const benchUsage = `usage: centralmsp bench [--tenants N] [--devices N] [--latency D] [--scenarios LIST]
-                        [--account-rate R] [--learn-rate R] [--concurrency N] [--json]
+                        [--account-rate R] [--learn-rate R] [--concurrency N]
+                        [--sink-latency D] [--json]
 
 Measures the collector at MSP scale against the simulator, each in its own
 process (the collector's peak RSS is its own): for every scenario the wall
@@ -39,6 +40,21 @@ Scenarios (comma-separated):
   workspace-glp                   workspace-cold with every GLP family
                                   answering with its own per-workspace
                                   ratelimit-* window (300/min)
+  drift                           what drift detection adds to a collection at
+                                  the job's defaults: the client at the SDK's
+                                  default budgets (New Central 8 req/s, scope
+                                  detected; the simulator limits it per
+                                  workspace), the collector's default
+                                  concurrency (8), tenants of 20-100 devices
+                                  (--devices ignored); 5% of the tenants
+                                  changed, then the same data collected with
+                                  the audit off and on (target: under 5%)
+  drift-cpu                       the same, CPU-bound: New Central 8 req/s per
+                                  workspace at concurrency 500, three pairs
+                                  (--concurrency, when given, replaces the
+                                  drift scenarios' concurrency; --sink-latency D
+                                  delays every output request by D, as S3
+                                  round trips would, in both runs)
 GLP budgets are always the SDK's defaults. "warm" refreshes a file token
 cache first, so the collection exchanges no token. Every scenario reports
 the collector's CPU-seconds per million records next to the gzip floor
@@ -76,6 +92,18 @@ func benchScenario(cfg *bench.Config, accountRate, learnRate float64) error {
 	return nil
 }
 
+// flagSetInt returns v when the flag name was given on the command line,
+// and 0 otherwise.
+func flagSetInt(fs *flag.FlagSet, name string, v int) int {
+	set := 0
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = v
+		}
+	})
+	return set
+}
+
 func runBench(ctx context.Context, env *Env, args []string) error {
 	if ok, err := bench.Child(ctx, env.Getenv, env.Stdout); ok {
 		return err
@@ -90,6 +118,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	learnRate := fs.Float64("learn-rate", 10, "New Central requests/s the simulator admits in account-learn (the client starts at the SDK's 8)")
 	concurrency := fs.Int("concurrency", bench.DefaultConcurrency, "collector tenant concurrency")
 	seed := fs.Int64("seed", 1, "simulator seed")
+	sinkLatency := fs.Duration("sink-latency", 0, "drift scenarios: delay of every output request (Get, Put, List, Commit), as S3 round trips")
 	asJSON := fs.Bool("json", false, "print the results as JSON instead of a table")
 	if ok, err := parseFlags(env, fs, benchUsage, args); !ok {
 		return err
@@ -101,9 +130,16 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return &UsageError{Msg: "--tenants, --devices and --concurrency must be at least 1"}
 	case *latency < 0 || *accountRate < 1 || *learnRate < 1:
 		return &UsageError{Msg: "--latency must not be negative and --account-rate and --learn-rate must be at least 1"}
+	case *sinkLatency < 0 || *sinkLatency > time.Minute:
+		return &UsageError{Msg: "--sink-latency must be between 0 and 1m"}
 	}
 	var cfgs []bench.Config
 	for _, name := range collectSplit(*scenarios) {
+		if cfg, ok := bench.DriftScenario(name, *tenants, *latency, *seed, flagSetInt(fs, "concurrency", *concurrency)); ok {
+			cfg.SinkLatency = *sinkLatency
+			cfgs = append(cfgs, cfg)
+			continue
+		}
 		cfg := bench.Config{Name: name, Tenants: *tenants, DevicesPerTenant: *devices, Seed: *seed,
 			Latency: *latency, Concurrency: *concurrency}
 		if err := benchScenario(&cfg, *accountRate, *learnRate); err != nil {
@@ -139,8 +175,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(results)
 	}
-	fmt.Fprintf(env.Stdout, "command: centralmsp bench --tenants %d --devices %d --latency %s --scenarios %s --account-rate %g --learn-rate %g --concurrency %d --seed %d\n",
-		*tenants, *devices, *latency, *scenarios, *accountRate, *learnRate, *concurrency, *seed)
+	fmt.Fprintf(env.Stdout, "command: centralmsp bench --tenants %d --devices %d --latency %s --scenarios %s --account-rate %g --learn-rate %g --concurrency %d --seed %d --sink-latency %s\n",
+		*tenants, *devices, *latency, *scenarios, *accountRate, *learnRate, *concurrency, *seed, *sinkLatency)
 	fmt.Fprintf(env.Stdout, "machine: %d CPU(s), %s/%s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	return bench.WriteTable(env.Stdout, results)
 }

@@ -10,7 +10,7 @@ import (
 func TestBenchUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--scenarios", "account-hot"}, {"--scenarios", "shared-cold"}, {"--scenarios", ","}, {"--tenants", "0"},
-		{"--account-rate", "0"}, {"--latency", "-1ms"}, {"extra"}, {"--nope"},
+		{"--account-rate", "0"}, {"--latency", "-1ms"}, {"--sink-latency", "-1ms"}, {"extra"}, {"--nope"},
 	} {
 		env, _, _ := collectEnv(false)
 		if got := exitStatus(runBench(context.Background(), env, args)); got != 2 {
