@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,6 +74,28 @@ func (e *RulesError) Error() string {
 		return fmt.Sprintf("audit rules %s: rule %q: %s", e.Source, e.Rule, e.Reason)
 	}
 	return fmt.Sprintf("audit rules %s: %s", e.Source, e.Reason)
+}
+
+// LoadRules reads rules given as RulesEnv takes them: inline JSON (value
+// starts with "{"; errors name inlineSource) or the path of a file. An empty
+// value (or file) gives the default rules.
+func LoadRules(value, inlineSource string) (*Rules, error) {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return DefaultRules(), nil
+	}
+	data, source := []byte(value), inlineSource
+	if !strings.HasPrefix(value, "{") {
+		b, err := os.ReadFile(value)
+		if err != nil {
+			return nil, fmt.Errorf("audit rules: %w", err)
+		}
+		data, source = b, value
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return DefaultRules(), nil
+	}
+	return ParseRules(data, source)
 }
 
 // ParseRules reads a rules file (YAML or JSON): a "rules" map from rule

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -177,5 +179,30 @@ func TestTenantHealthFailed(t *testing.T) {
 	}
 	if sum.Health == nil || !strings.HasPrefix(sum.Health.Error, "failed") {
 		t.Fatalf("summary health %+v", sum.Health)
+	}
+}
+
+// TestLoadRules: the one reader of CENTRALMSP_AUDIT_RULES and --rules:
+// inline JSON or a file; empty means the defaults; a missing file or an
+// unknown rule is refused, naming where it came from.
+func TestLoadRules(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, []byte("rules:\n  subscription-expiring:\n    days: 45\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for value, days := range map[string]int{
+		"": 30, "  ": 30, path: 45,
+		`{"rules":{"subscription-expiring":{"days":7}}}`: 7,
+	} {
+		r, err := LoadRules(value, "$"+RulesEnv)
+		if err != nil || r.Rules[RuleSubscriptionExpiring].Days != days {
+			t.Errorf("LoadRules(%q) = %+v, %v; want days %d", value, r, err, days)
+		}
+	}
+	if _, err := LoadRules(filepath.Join(t.TempDir(), "missing.yaml"), "x"); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := LoadRules(`{"rules":{"typo-rule":{}}}`, "$"+RulesEnv); err == nil || !strings.Contains(err.Error(), "$"+RulesEnv) || !strings.Contains(err.Error(), "typo-rule") {
+		t.Errorf("unknown rule: %v", err)
 	}
 }

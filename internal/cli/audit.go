@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -188,26 +187,11 @@ func joinNonNil(errs ...error) error {
 // auditLoadRules reads the rules from path, else from the environment
 // variable (a file path or inline JSON), else the built-in ones.
 func auditLoadRules(env *Env, path string) (*audit.Rules, error) {
-	src, data := path, []byte(nil)
-	if path == "" {
-		v := strings.TrimSpace(env.Getenv(audit.RulesEnv))
-		if v == "" {
-			return audit.DefaultRules(), nil
-		}
-		if strings.HasPrefix(v, "{") {
-			src, data = "$"+audit.RulesEnv, []byte(v)
-		} else {
-			src = v
-		}
+	v, src := path, "--rules"
+	if v == "" {
+		v, src = env.Getenv(audit.RulesEnv), "$"+audit.RulesEnv
 	}
-	if data == nil {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			return nil, &UsageError{Msg: fmt.Sprintf("rules: %v", err)}
-		}
-		data = b
-	}
-	r, err := audit.ParseRules(data, src)
+	r, err := audit.LoadRules(v, src)
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}

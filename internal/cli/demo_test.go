@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,7 +91,8 @@ func TestDemoSharded(t *testing.T) {
 		}
 	}
 	shards, _ := filepath.Glob(filepath.Join(out, "runs", "*", "shards", "*.json"))
-	if len(shards) != 3 {
-		t.Errorf("shard manifests = %v, want 3", shards)
+	// Three tenant shards and the MSP-level part the scheduling step read.
+	if len(shards) != 4 || !slices.ContainsFunc(shards, func(s string) bool { return filepath.Base(s) == "msp.json" }) {
+		t.Errorf("shard manifests = %v, want 3 and msp.json", shards)
 	}
 }

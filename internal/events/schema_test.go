@@ -84,7 +84,7 @@ func TestSamplesMatchSchemas(t *testing.T) {
 }
 
 // TestPublishedDetailsMatchSchemas: the entries NewEntry makes of the
-// audit's detail types (as the collector's EventPublisher does) validate,
+// audit's detail types (as AuditPublisher does) validate,
 // and the schemas do refuse broken details. internal/audit's own
 // TestPublishedDetailsMatchSchemas checks the details its runs build.
 func TestPublishedDetailsMatchSchemas(t *testing.T) {

@@ -7,7 +7,6 @@
 package collectorfn
 
 import (
-	"os"
 	"strings"
 	"time"
 
@@ -205,16 +204,7 @@ func auditRules(r *envconf.Reader) *audit.Rules {
 	if v == "" {
 		return nil
 	}
-	data, source := []byte(v), EnvAuditRules
-	if !strings.HasPrefix(v, "{") {
-		b, err := os.ReadFile(v)
-		r.Check(EnvAuditRules, err)
-		data, source = b, v
-	}
-	if len(data) == 0 {
-		return nil
-	}
-	rules, err := audit.ParseRules(data, source)
+	rules, err := audit.LoadRules(v, EnvAuditRules)
 	r.Check(EnvAuditRules, err)
 	return rules
 }

@@ -47,7 +47,7 @@ type Handler struct {
 	// Latency is the planner's assumed request latency (default
 	// scaleout.DefaultLatency).
 	Latency time.Duration
-	// Events receives the audit's events (EventPublisher on
+	// Events receives the audit's events (events.AuditPublisher on
 	// CENTRALMSP_EVENT_BUS); nil publishes none.
 	Events audit.Publisher
 	// Watermarks keeps the audit trail's watermarks with conditional writes
@@ -87,7 +87,7 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 		h.SQS = sqs.NewFromConfig(awsCfg)
 	}
 	if cfg.Audit {
-		h.Events = EventPublisher{P: events.NewFromConfig(awsCfg, cfg.EventBus)}
+		h.Events = events.AuditPublisher{P: events.NewFromConfig(awsCfg, cfg.EventBus)}
 	}
 	return h, nil
 }

@@ -1,26 +1,25 @@
-package collectorfn
+package events
 
 import (
 	"context"
 	"slices"
 
 	"github.com/centralmsp/centralmsp/internal/audit"
-	"github.com/centralmsp/centralmsp/internal/events"
 )
 
-// EventPublisher adapts the EventBridge publisher to the audit's Publisher:
-// every audit.Event becomes an events.Entry; entries that fail (or cannot
-// be encoded) are counted as failed in the audit's summary.
-type EventPublisher struct{ P *events.Publisher }
+// AuditPublisher adapts a Publisher to the audit's: every audit.Event
+// becomes an Entry; entries that fail (or cannot be encoded) are counted as
+// failed in the audit's summary.
+type AuditPublisher struct{ P *Publisher }
 
-var _ audit.Publisher = EventPublisher{}
+var _ audit.Publisher = AuditPublisher{}
 
 // Publish implements audit.Publisher.
-func (e EventPublisher) Publish(ctx context.Context, evs []audit.Event) (audit.PublishResult, error) {
+func (e AuditPublisher) Publish(ctx context.Context, evs []audit.Event) (audit.PublishResult, error) {
 	var res audit.PublishResult
-	entries := make([]events.Entry, 0, len(evs))
+	entries := make([]Entry, 0, len(evs))
 	for _, ev := range evs {
-		ent, err := events.NewEntry(ev.DetailType, ev.Detail)
+		ent, err := NewEntry(ev.DetailType, ev.Detail)
 		if err != nil {
 			res.Failed++
 			res.Errors = appendDistinct(res.Errors, "encoding: "+err.Error())
