@@ -268,6 +268,11 @@ type bucket struct {
 	seq     uint64
 	winEnd  time.Time
 	winLeft int
+	// winAnswered counts the answers seen in the current window and
+	// inflight the requests admitted and not yet answered: together they
+	// bound how much of a window this bucket itself used.
+	winAnswered int
+	inflight    int
 
 	// waiters hold reservations made at the rate in force when they were
 	// made, in the order made. A rate change cancels the ones still in the
@@ -460,6 +465,7 @@ func (bk *bucket) admitLocked(t time.Time) (uint64, bool) {
 		bk.winLeft--
 	}
 	bk.seq++
+	bk.inflight++
 	return bk.seq, true
 }
 
@@ -502,6 +508,13 @@ func (bk *bucket) observe(h http.Header, now time.Time, seq uint64) {
 // limit counts as running low.
 const lowRemaining = 10
 
+// answered counts an answer to one of the bucket's requests.
+func (bk *bucket) answered() {
+	bk.mu.Lock()
+	bk.inflight = max(0, bk.inflight-1)
+	bk.mu.Unlock()
+}
+
 func (bk *bucket) observeWindow(remaining, limit int64, reset, now time.Time, seq uint64) {
 	bk.mu.Lock()
 	defer bk.mu.Unlock()
@@ -509,9 +522,10 @@ func (bk *bucket) observeWindow(remaining, limit int64, reset, now time.Time, se
 		left := int(remaining) - int(bk.seq-seq)
 		switch {
 		case reset.After(bk.winEnd): // a new window
-			bk.winEnd, bk.winLeft = reset, left
+			bk.winEnd, bk.winLeft, bk.winAnswered = reset, left, 1
 		case reset.Equal(bk.winEnd):
 			bk.winLeft = min(bk.winLeft, left)
+			bk.winAnswered++
 		} // an earlier window's late answer says nothing about this one
 	}
 	if remaining <= 0 {
@@ -532,6 +546,13 @@ func (bk *bucket) observeWindow(remaining, limit int64, reset, now time.Time, se
 	// At our own pace a window's first response shows one less than the
 	// rate; slowing to remaining/left then would waste a slot a window.
 	shared := bk.base != rate.Inf && float64(remaining) < float64(bk.base)*left-1
+	if shared && seq > 0 && limit > 0 && reset.Equal(bk.winEnd) {
+		// Our own requests may account for all the window used (several
+		// sent at once when the window opened, answers out of order): only
+		// a window used beyond those answered in it and those in flight was
+		// spent by someone else.
+		shared = limit-remaining > int64(bk.winAnswered+bk.inflight)
+	}
 	if (low || shared) && r < bk.base {
 		bk.setLimitLocked(now, r)
 		bk.slowUntil = reset

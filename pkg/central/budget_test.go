@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -351,5 +352,41 @@ func TestRateChangeReschedulesWaiters(t *testing.T) {
 	}
 	if res.waited != 10*time.Millisecond {
 		t.Errorf("waited %v, want 10ms", res.waited)
+	}
+}
+
+// TestBudgetOwnWindowUseIsNotShared: a per-workspace bucket whose own
+// requests (answered, or still in flight) account for what the server's
+// window used is not slowed as if someone else shared it, even when they
+// went out together at the window's start; a window used beyond them is.
+func TestBudgetOwnWindowUseIsNotShared(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	b := NewBudgets(BudgetSpec{Name: "central", App: AppCentral, Rate: 7.5, Burst: 1})
+	bk := b.bucketFor(AppCentral, "GET", "/x", "acct", "ws")
+	var seqs []uint64
+	for range 3 {
+		_, seq, err := bk.wait(t.Context(), clk.Now, clk.Sleep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	answer := func(seq uint64, remaining int) {
+		h := http.Header{}
+		h.Set("Ratelimit-Limit", "8")
+		h.Set("Ratelimit-Remaining", strconv.Itoa(remaining))
+		h.Set("Ratelimit-Reset", "1") // the window has just opened
+		b.observe(bk, "ws", h, clk.Now(), seq, nil)
+	}
+	// The third request's answer comes first: the window used 3, all ours.
+	answer(seqs[2], 5)
+	if got := bk.lim.Limit(); got != 7.5 {
+		t.Fatalf("own requests only: limit = %v, want 7.5 (unchanged)", got)
+	}
+	// Another answer of the same window: 6 used, only 3 of them ours.
+	answer(seqs[0], 2)
+	if got := bk.lim.Limit(); got >= 7.5 {
+		t.Errorf("window spent by others too: limit = %v, want below 7.5", got)
 	}
 }

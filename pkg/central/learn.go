@@ -151,6 +151,7 @@ func (b *Budgets) specIndexLocked(name string) int {
 // the scope evidence. workspace is the workspace the request was made for;
 // log receives the changes learned (Info, once per change).
 func (b *Budgets) observe(bk *bucket, workspace string, h http.Header, now time.Time, seq uint64, log *slog.Logger) {
+	bk.answered()
 	hn, ok := parseRateHeaders(h, now)
 	if !ok {
 		return
