@@ -38,6 +38,7 @@ package collector
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -49,6 +50,7 @@ import (
 	"maps"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -623,8 +625,15 @@ func (r *run) tenant(ctx context.Context, t msp.Tenant) (tr TenantResult) {
 	return tr
 }
 
-// collectDatasets collects a tenant's datasets side by side, each in its
-// own goroutine: the budgets pace the requests, so a tenant's next request
+// tenantDatasetConcurrency bounds a tenant's datasets in progress at once:
+// enough that the budget, not the answers' processing, paces a tenant's
+// requests; few enough that Concurrency tenants do not hold 8 pages and
+// objects each when the machine, not the API, is the limit.
+const tenantDatasetConcurrency = 3
+
+// collectDatasets collects a tenant's datasets side by side
+// (tenantDatasetConcurrency at a time, the APIs spread evenly), each in its own
+// goroutine: the budgets pace the requests, so a tenant's next request
 // goes out when its budget allows, not when the previous dataset's answer
 // was processed, and GLP's datasets do not wait for New Central's. A tenant
 // takes as long as its budget-paced requests, not the sum of its answers'
@@ -637,9 +646,15 @@ func (r *run) collectDatasets(ctx context.Context, client *central.Client, t msp
 	var loginErr atomic.Pointer[ErrorInfo]
 	var panicked atomic.Pointer[PanicError]
 	var wg sync.WaitGroup
-	for i, d := range r.datasets {
+	sem := make(chan struct{}, tenantDatasetConcurrency)
+	for _, i := range spreadAPIs(r.datasets) {
+		if ctx.Err() != nil || loginErr.Load() != nil {
+			break
+		}
+		sem <- struct{}{} // started in this order, at most tenantDatasetConcurrency at once
 		wg.Go(func() {
 			defer func() {
+				<-sem
 				if v := recover(); v != nil {
 					panicked.CompareAndSwap(nil, &PanicError{Value: v, Stack: debug.Stack()})
 				}
@@ -647,7 +662,7 @@ func (r *run) collectDatasets(ctx context.Context, client *central.Client, t msp
 			if ctx.Err() != nil || loginErr.Load() != nil {
 				return
 			}
-			res := r.collectDataset(ctx, client, t, d, log)
+			res := r.collectDataset(ctx, client, t, r.datasets[i], log)
 			results[i] = &res
 			if res.Error != nil && res.Error.Class == ClassLogin {
 				loginErr.CompareAndSwap(nil, res.Error)
@@ -656,6 +671,35 @@ func (r *run) collectDatasets(ctx context.Context, client *central.Client, t msp
 	}
 	wg.Wait()
 	return results, loginErr.Load(), panicked.Load()
+}
+
+// spreadAPIs orders datasets' indices so each API's datasets are spread
+// evenly over the order (a dataset's place is its rank within its API over
+// the API's count; the larger API first on a tie): the datasets started
+// first draw on different budgets, and no API waits behind all of another's.
+func spreadAPIs(ds []Dataset) []int {
+	count := map[central.App]int{}
+	for _, d := range ds {
+		count[d.App]++
+	}
+	type place struct {
+		at        float64
+		size, idx int
+	}
+	seen := map[central.App]int{}
+	places := make([]place, len(ds))
+	for i, d := range ds {
+		places[i] = place{at: (float64(seen[d.App]) + 0.5) / float64(count[d.App]), size: count[d.App], idx: i}
+		seen[d.App]++
+	}
+	slices.SortStableFunc(places, func(a, b place) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(b.size, a.size))
+	})
+	order := make([]int, len(places))
+	for i, p := range places {
+		order[i] = p.idx
+	}
+	return order
 }
 
 // collectDataset collects one dataset (or skips one the credentials do not

@@ -97,3 +97,20 @@ func selectedDefaults(t *testing.T) []string {
 	}
 	return names
 }
+
+// TestSpreadAPIs: a tenant's datasets start with each API spread over the
+// order, so the first ones started draw on different budgets.
+func TestSpreadAPIs(t *testing.T) {
+	ds, err := SelectDatasets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, i := range spreadAPIs(ds) {
+		got = append(got, string(ds[i].App)[:1]+":"+ds[i].Name)
+	}
+	want := "n:devices n:device-inventory g:glp-devices n:aps n:switches n:gateways g:subscriptions n:sites-health"
+	if strings.Join(got, " ") != want {
+		t.Errorf("order %v,\nwant %s", got, want)
+	}
+}
