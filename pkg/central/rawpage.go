@@ -51,6 +51,22 @@ type scanState struct {
 	names   bool // an object item has a member name that begins with '_' or holds an escape
 }
 
+// envelopeField sets the page envelope's count, total, offset or next from
+// a member's raw value; other members are ignored (field 0).
+func envelopeField(env *pageEnvelope[json.RawMessage], key, val []byte) (int, error) {
+	switch {
+	case equalFoldASCII(key, "count"):
+		return fieldCount, env.Count.UnmarshalJSON(val)
+	case equalFoldASCII(key, "total"):
+		return fieldTotal, env.Total.UnmarshalJSON(val)
+	case equalFoldASCII(key, "offset"):
+		return fieldOffset, env.Offset.UnmarshalJSON(val)
+	case equalFoldASCII(key, "next"):
+		return fieldNext, env.Next.UnmarshalJSON(val)
+	}
+	return 0, nil
+}
+
 // splitRawPage fills env from raw when raw is valid JSON by the strict scan
 // (which accepts only what json.Valid accepts), or reports false (env then
 // holds partial results) for what it leaves to encoding/json: an invalid
@@ -108,18 +124,8 @@ func splitRawPage(raw []byte, env *pageEnvelope[json.RawMessage]) bool {
 			if vEnd < 0 {
 				return false
 			}
-			val := raw[i:vEnd:vEnd]
+			field, err = envelopeField(env, key, raw[i:vEnd:vEnd])
 			i = vEnd
-			switch {
-			case equalFoldASCII(key, "count"):
-				field, err = fieldCount, env.Count.UnmarshalJSON(val)
-			case equalFoldASCII(key, "total"):
-				field, err = fieldTotal, env.Total.UnmarshalJSON(val)
-			case equalFoldASCII(key, "offset"):
-				field, err = fieldOffset, env.Offset.UnmarshalJSON(val)
-			case equalFoldASCII(key, "next"):
-				field, err = fieldNext, env.Next.UnmarshalJSON(val)
-			}
 		}
 		if err != nil || seen&field != 0 {
 			return false
