@@ -28,7 +28,7 @@ type AuditOutcome struct {
 	// Location is the store's root (e.g. s3://bucket/prefix/).
 	Location string `json:"location,omitempty"`
 	// ReportURI is where the report is, Location and Report joined
-	// (ObjectURI): s3://bucket/prefix/audit/.../report.html, or a file
+	// (objectURI): s3://bucket/prefix/audit/.../report.html, or a file
 	// path for a directory store; empty without a report.
 	ReportURI string `json:"report_uri,omitempty"`
 	Changes   int    `json:"changes"`
@@ -73,7 +73,7 @@ func (c *Coordinator) runEngine(ctx context.Context, s Session, cfg collector.Co
 		if loc == "" && c.Store != nil {
 			loc = c.Store.String()
 		}
-		out.ReportURI = ObjectURI(loc, out.Report)
+		out.ReportURI = objectURI(loc, out.Report)
 	}
 	var warnings []string
 	if ferr != nil {

@@ -156,7 +156,7 @@ func (c *Coordinator) RunAudit(ctx context.Context, p AuditPlan) (*AuditResult, 
 		}
 	}
 	var tw []string
-	res.AuditTrail, tw = c.RunAuditTrail(ctx, unionTenants(CollectedTenants(res.Logs), CollectedTenants(res.Inventory)), 1)
+	res.AuditTrail, tw = c.runAuditTrail(ctx, unionTenants(collectedTenants(res.Logs), collectedTenants(res.Inventory)), 1)
 	res.Warnings = append(res.Warnings, tw...)
 	return res, nil
 }
@@ -206,10 +206,10 @@ func unionTenants(a, b []msp.Tenant) []msp.Tenant {
 	return a
 }
 
-// ObjectURI joins a store's location (sink.Sink's String: "s3://bucket/prefix/",
+// objectURI joins a store's location (sink.Sink's String: "s3://bucket/prefix/",
 // "memory://" or a directory) and a key into the one address of the object:
 // a URI for a store with a scheme, a file path for a directory.
-func ObjectURI(location, key string) string {
+func objectURI(location, key string) string {
 	switch {
 	case location == "":
 		return key

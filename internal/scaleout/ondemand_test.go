@@ -243,8 +243,8 @@ func TestObjectURI(t *testing.T) {
 		{dir, "audit/run=r/report.html", filepath.Join(dir, "audit", "run=r", "report.html")},
 		{"", "a/b", "a/b"},
 	} {
-		if got := ObjectURI(c.loc, c.key); got != c.want {
-			t.Errorf("ObjectURI(%q, %q) = %q, want %q", c.loc, c.key, got, c.want)
+		if got := objectURI(c.loc, c.key); got != c.want {
+			t.Errorf("objectURI(%q, %q) = %q, want %q", c.loc, c.key, got, c.want)
 		}
 	}
 }

@@ -41,7 +41,7 @@ func (c *Coordinator) Schedule(ctx context.Context) (*Scheduled, error) {
 		return out, err
 	}
 	var tw []string
-	out.AuditTrail, tw = c.RunAuditTrail(ctx, CollectedTenants(out.Manifest), 1)
+	out.AuditTrail, tw = c.runAuditTrail(ctx, collectedTenants(out.Manifest), 1)
 	out.Warnings = append(out.Warnings, tw...)
 	return out, nil
 }
@@ -56,16 +56,16 @@ func (c *Coordinator) RunShard(ctx context.Context, body []byte) error {
 	if err := c.runShard(ctx, body); err != nil {
 		return err
 	}
-	_, tw := c.RunAuditTrail(ctx, trailTenants(body), c.ShardConcurrency)
+	_, tw := c.runAuditTrail(ctx, trailTenants(body), c.ShardConcurrency)
 	for _, w := range tw {
 		c.log().WarnContext(ctx, w)
 	}
 	return nil
 }
 
-// CollectedTenants are the tenants a manifest's run started (ok or failed;
+// collectedTenants are the tenants a manifest's run started (ok or failed;
 // not deferred or skipped).
-func CollectedTenants(m *collector.Manifest) []msp.Tenant {
+func collectedTenants(m *collector.Manifest) []msp.Tenant {
 	if m == nil {
 		return nil
 	}
@@ -101,11 +101,11 @@ func trailTenants(body []byte) []msp.Tenant {
 	return ts
 }
 
-// RunAuditTrail runs c.AuditTrail for tenants. It never fails the caller: a
+// runAuditTrail runs c.AuditTrail for tenants. It never fails the caller: a
 // tenant's failure is in the returned outcome and its warnings, and a
 // failure of the whole trail is one warning. Without a hook or tenants it
 // does nothing.
-func (c *Coordinator) RunAuditTrail(ctx context.Context, tenants []msp.Tenant, share int) (*TrailOutcome, []string) {
+func (c *Coordinator) runAuditTrail(ctx context.Context, tenants []msp.Tenant, share int) (*TrailOutcome, []string) {
 	if c.AuditTrail == nil || len(tenants) == 0 {
 		return nil, nil
 	}

@@ -28,7 +28,7 @@ func TestShardTenants(t *testing.T) {
 func TestRunAuditTrail(t *testing.T) {
 	ctx := context.Background()
 	ts := []msp.Tenant{{ID: "a"}, {ID: "b"}}
-	if out, w := (&Coordinator{}).RunAuditTrail(ctx, ts, 1); out != nil || w != nil {
+	if out, w := (&Coordinator{}).runAuditTrail(ctx, ts, 1); out != nil || w != nil {
 		t.Fatalf("no hook: %v %v", out, w)
 	}
 	var gotShare int
@@ -38,17 +38,17 @@ func TestRunAuditTrail(t *testing.T) {
 			{TenantID: tenants[0].ID, Status: audittrail.StatusWritten, Records: 3},
 			{TenantID: tenants[1].ID, Status: audittrail.StatusFailed, Err: "boom"}}}, nil
 	}}
-	if out, w := c.RunAuditTrail(ctx, nil, 1); out != nil || w != nil {
+	if out, w := c.runAuditTrail(ctx, nil, 1); out != nil || w != nil {
 		t.Fatalf("no tenants: %v %v", out, w)
 	}
-	out, w := c.RunAuditTrail(ctx, ts, 4)
+	out, w := c.runAuditTrail(ctx, ts, 4)
 	if out == nil || out.Written != 1 || out.Failed != 1 || out.Records != 3 || gotShare != 4 || len(w) != 1 || !strings.Contains(w[0], "tenant b: boom") {
 		t.Fatalf("%+v %v share %d", out, w, gotShare)
 	}
 	c.AuditTrail = func(context.Context, []msp.Tenant, int, *slog.Logger) (*audittrail.Result, error) {
 		return nil, errors.New("no session")
 	}
-	if out, w := c.RunAuditTrail(ctx, ts, 1); out != nil || len(w) != 1 || w[0] != "audit trail: no session" {
+	if out, w := c.runAuditTrail(ctx, ts, 1); out != nil || len(w) != 1 || w[0] != "audit trail: no session" {
 		t.Fatalf("%v %v", out, w)
 	}
 }
