@@ -973,53 +973,67 @@ func hasPair(b []byte, a, c byte) bool {
 // top-level members include one of the collector's keys, with those
 // renamed; ok is false when no member needs it.
 func relabel(obj []byte) ([]byte, bool) {
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	if _, err := dec.Token(); err != nil { // {
+	ms, err := members(obj)
+	if err != nil || !slices.ContainsFunc(ms, func(m member) bool { return isMetaKey(m.key) }) {
 		return nil, false
 	}
-	type member struct {
-		key string
-		val json.RawMessage
+	var b bytes.Buffer
+	writeMembers(&b, ms, isMetaKey)
+	b.WriteByte('}')
+	return b.Bytes(), true
+}
+
+// member is one member of a JSON object, its value raw.
+type member struct {
+	key string
+	val json.RawMessage
+}
+
+// members decodes the members of the JSON object obj, in order (names as
+// encoding/json reads them: invalid UTF-8 becomes U+FFFD).
+func members(obj []byte) ([]member, error) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if _, err := dec.Token(); err != nil { // {
+		return nil, err
 	}
 	var ms []member
-	taken := map[string]bool{}
-	clash := false
 	for dec.More() {
 		kt, err := dec.Token()
 		if err != nil {
-			return nil, false
+			return nil, err
 		}
 		k, _ := kt.(string)
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, false
+			return nil, err
 		}
 		ms = append(ms, member{k, v})
-		taken[k] = true
-		if isMetaKey(k) {
-			clash = true
-		}
 	}
-	if !clash {
-		return nil, false
+	return ms, nil
+}
+
+// writeMembers writes ,"name":value for each member, renaming one whose
+// name isMeta says is the collector's own to ItemKeyPrefix+name (again
+// while that name is taken too), so an item cannot label itself.
+func writeMembers(dst *bytes.Buffer, ms []member, isMeta func(string) bool) {
+	taken := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		taken[m.key] = true
 	}
-	var b bytes.Buffer
 	for _, m := range ms {
 		k := m.key
-		if isMetaKey(k) {
+		if isMeta(k) {
 			k = ItemKeyPrefix + k
-			for taken[k] || isMetaKey(k) {
+			for taken[k] || isMeta(k) {
 				k = ItemKeyPrefix + k
 			}
 			taken[k] = true
 		}
-		b.WriteByte(',')
-		appendString(&b, k)
-		b.WriteByte(':')
-		b.Write(m.val)
+		dst.WriteByte(',')
+		appendString(dst, k)
+		dst.WriteByte(':')
+		dst.Write(m.val)
 	}
-	b.WriteByte('}')
-	return b.Bytes(), true
 }
 
 func isMetaKey(k string) bool {

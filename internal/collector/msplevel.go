@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -332,51 +332,11 @@ func appendMSPRecord(dst *bytes.Buffer, l TenantLabel, runID, at string, item js
 // obj, renaming a member named like one of mspMetaKeys (or like a name
 // already taken by such a renaming).
 func appendMembers(dst *bytes.Buffer, obj []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	if _, err := dec.Token(); err != nil {
+	ms, err := members(obj)
+	if err != nil {
 		return err
 	}
-	type member struct {
-		key string
-		val json.RawMessage
-	}
-	var ms []member
-	taken := map[string]bool{}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		k, _ := kt.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return err
-		}
-		ms = append(ms, member{k, v})
-		taken[k] = true
-	}
-	isMeta := func(k string) bool {
-		for _, m := range mspMetaKeys {
-			if k == m {
-				return true
-			}
-		}
-		return false
-	}
-	for _, m := range ms {
-		k := m.key
-		if isMeta(k) {
-			k = ItemKeyPrefix + k
-			for taken[k] || isMeta(k) {
-				k = ItemKeyPrefix + k
-			}
-			taken[k] = true
-		}
-		dst.WriteByte(',')
-		appendString(dst, strings.ToValidUTF8(k, "\uFFFD"))
-		dst.WriteByte(':')
-		dst.Write(m.val)
-	}
+	writeMembers(dst, ms, func(k string) bool { return slices.Contains(mspMetaKeys[:], k) })
 	return nil
 }
 
@@ -386,15 +346,7 @@ func (r *run) observeMSP(ctx context.Context, res *MSPDatasetResult) {
 	if !ok {
 		return
 	}
-	var err error
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				err = &PanicError{Value: v, Stack: debug.Stack()}
-			}
-		}()
-		err = obs.OnMSPDatasetDone(ctx, res)
-	}()
+	err := callObserver(func() error { return obs.OnMSPDatasetDone(ctx, res) })
 	if err != nil {
 		r.log.Warn("observer failed", slog.String("dataset", res.Dataset), slog.Any("error", fmt.Errorf("collector: observer: %w", err)))
 	}

@@ -40,15 +40,7 @@ func (r *run) observeTenant(ctx context.Context, t msp.Tenant, tr *TenantResult)
 	if obs == nil || tr.Status == StatusDeferred && len(tr.Datasets) == 0 {
 		return
 	}
-	var err error
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				err = &PanicError{Value: v, Stack: debug.Stack()}
-			}
-		}()
-		err = obs.OnTenantDone(ctx, t, tr)
-	}()
+	err := callObserver(func() error { return obs.OnTenantDone(ctx, t, tr) })
 	if err != nil {
 		r.log.Warn("observer failed", slog.String("tenant", t.ID), slog.Any("error", fmt.Errorf("collector: observer: %w", err)))
 	}
@@ -90,4 +82,15 @@ type MSPObserver interface {
 	// OnMSPItem: item shares the page's body and must not be kept.
 	OnMSPItem(dataset string, label TenantLabel, item json.RawMessage)
 	OnMSPDatasetDone(ctx context.Context, res *MSPDatasetResult) error
+}
+
+// callObserver runs an observer's call, turning a panic into a
+// *PanicError: an observer never takes the run down.
+func callObserver(call func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return call()
 }
