@@ -820,7 +820,9 @@ func (r *run) writePages(ctx context.Context, client *central.Client, t msp.Tena
 	if obs != nil {
 		obs.OnDatasetStart(t, d.Name)
 	}
-	spec := central.PageSpec{App: d.App, Path: d.Path, Style: d.Style, Limit: d.Limit, Params: mergeParams(d.Params, r.cfg.Params[d.Name])}
+	// Reuse: every item is copied into the record (and the observer keeps
+	// none), so the pages can share one body.
+	spec := central.PageSpec{App: d.App, Path: d.Path, Style: d.Style, Limit: d.Limit, Params: mergeParams(d.Params, r.cfg.Params[d.Name]), Reuse: true}
 	for page, err := range central.Pages[json.RawMessage](ctx, client, spec) {
 		if err != nil {
 			return err

@@ -322,7 +322,7 @@ func (k *call) send(tok *oauth2.Token) (*Response, error) {
 		return nil, SanitizeTransportErr(err)
 	}
 	defer hresp.Body.Close()
-	raw, err := ReadBodySize(hresp.Body, k.c.MaxBody, hresp.ContentLength)
+	raw, err := k.readBody(hresp)
 	r := &Response{StatusCode: hresp.StatusCode, Header: hresp.Header, Raw: raw}
 	if r.StatusCode < 200 || r.StatusCode > 299 {
 		k.scrub(r, tok)
@@ -334,6 +334,21 @@ func (k *call) send(tok *oauth2.Token) (*Response, error) {
 		return r, SanitizeTransportErr(err)
 	}
 	return r, nil
+}
+
+// readBody reads hresp's body, into the request's Into when it is a 2xx.
+func (k *call) readBody(hresp *http.Response) ([]byte, error) {
+	if k.p.Into == nil || hresp.StatusCode < 200 || hresp.StatusCode > 299 {
+		return ReadBodySize(hresp.Body, k.c.MaxBody, hresp.ContentLength)
+	}
+	if *k.p.Into == nil {
+		*k.p.Into = TakeBody()
+	}
+	raw, err := ReadBodyInto(hresp.Body, *k.p.Into, k.c.MaxBody, hresp.ContentLength)
+	if raw != nil {
+		*k.p.Into = raw[:0]
+	}
+	return raw, err
 }
 
 func (k *call) authorization(tok *oauth2.Token) string {

@@ -88,12 +88,39 @@ func ReadBodySize(body io.Reader, limit, size int64) ([]byte, error) {
 	return checkBody(buf, err, limit)
 }
 
+// ReadBodyInto is ReadBodySize reading into buf's memory (from its
+// start, grown when the body does not fit), for a caller that reads many
+// bodies in turn and keeps none past the next: the bytes returned alias
+// buf's memory, or a larger slice that replaces it.
+func ReadBodyInto(body io.Reader, buf []byte, limit, size int64) ([]byte, error) {
+	lr := &io.LimitedReader{R: body, N: limit + 1}
+	buf = buf[:0]
+	if size >= 0 && size <= limit && int64(cap(buf)) <= size {
+		buf = make([]byte, 0, size+1) // +1: room to see the end
+	}
+	buf, err := readInto(buf, lr)
+	return checkBody(buf, err, limit)
+}
+
 // The pooled buffers for bodies of unknown size; one grown beyond
 // maxPooledBody is left to the collector, so the pool holds no outsized
 // buffers.
 const maxPooledBody = 4 << 20
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// TakeBody is a pooled buffer for ReadBodyInto; PutBody gives it back
+// once nothing refers to its bytes.
+func TakeBody() []byte { return (*bodyPool.Get().(*[]byte))[:0] }
+
+// PutBody returns a buffer from TakeBody (or any buffer nothing refers
+// to) to the pool; an outsized one is left to the garbage collector.
+func PutBody(b []byte) {
+	if b != nil && cap(b) <= maxPooledBody {
+		b = b[:0]
+		bodyPool.Put(&b)
+	}
+}
 
 // readInto appends r's bytes to buf until EOF or an error, growing buf
 // only when full.

@@ -16,6 +16,22 @@ import (
 // decide, and nothing beyond the cap is ever returned.
 func TestReadBodySizeLyingContentLength(t *testing.T) {
 	const limit = 100
+	// ReadBodyInto reads the same, whatever memory it is given: none,
+	// too little, or plenty holding an earlier body.
+	into := func(buf []byte) func(io.Reader, int64, int64) ([]byte, error) {
+		return func(r io.Reader, limit, size int64) ([]byte, error) {
+			return ReadBodyInto(r, buf, limit, size)
+		}
+	}
+	readers := []struct {
+		name string
+		read func(io.Reader, int64, int64) ([]byte, error)
+	}{
+		{"size", ReadBodySize},
+		{"into nil", into(nil)},
+		{"into small", into(make([]byte, 3, 8))},
+		{"into used", into([]byte(strings.Repeat("old", 100)))},
+	}
 	body := strings.Repeat("x", 60)
 	long := strings.Repeat("y", limit+1)
 	for _, tc := range []struct {
@@ -47,15 +63,17 @@ func TestReadBodySizeLyingContentLength(t *testing.T) {
 			{"whole", func(s string) io.Reader { return strings.NewReader(s) }},
 			{"bytewise", func(s string) io.Reader { return iotest.OneByteReader(strings.NewReader(s)) }},
 		} {
-			raw, err := ReadBodySize(r.r(tc.body), limit, tc.size)
-			if tc.tooBig {
-				if !errors.Is(err, ErrResponseTooLarge) || raw != nil {
-					t.Errorf("%s/%s: %d bytes, error %v; want ErrResponseTooLarge", tc.name, r.name, len(raw), err)
+			for _, rd := range readers {
+				raw, err := rd.read(r.r(tc.body), limit, tc.size)
+				if tc.tooBig {
+					if !errors.Is(err, ErrResponseTooLarge) || raw != nil {
+						t.Errorf("%s/%s/%s: %d bytes, error %v; want ErrResponseTooLarge", tc.name, r.name, rd.name, len(raw), err)
+					}
+					continue
 				}
-				continue
-			}
-			if err != nil || len(raw) != tc.wantLen || string(raw) != tc.body || raw == nil {
-				t.Errorf("%s/%s: %q, %v", tc.name, r.name, raw, err)
+				if err != nil || len(raw) != tc.wantLen || string(raw) != tc.body || raw == nil {
+					t.Errorf("%s/%s/%s: %q, %v", tc.name, r.name, rd.name, raw, err)
+				}
 			}
 		}
 	}

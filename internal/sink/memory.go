@@ -183,7 +183,8 @@ func (o *memObject) Commit(ctx context.Context) (Info, error) {
 		o.m.mu.Unlock()
 		return Info{}, err
 	}
-	b := bytes.Clone(o.buf.Bytes())
+	b := o.buf.Bytes() // closed: nothing writes to it again
+	o.buf = bytes.Buffer{}
 	sum := sha256.Sum256(b)
 	o.m.mu.Lock()
 	o.m.store(o.key, b, o.ct)

@@ -298,6 +298,8 @@ type Request struct {
 	Body any
 	// Header adds or replaces headers (Authorization cannot be set).
 	Header http.Header
+
+	into *[]byte // Pages with PageSpec.Reuse: the page body's memory
 }
 
 // Response is an HTTP answer: StatusCode, Header, Body (the decoded JSON
@@ -402,6 +404,7 @@ func (c *Client) prepare(req Request) (*httpcore.Prepared, *route, error) {
 		return nil, nil, err
 	}
 	p.Path = cleanPath(req.Path)
+	p.Into = req.into
 	return p, rt, nil
 }
 

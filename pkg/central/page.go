@@ -13,6 +13,8 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 )
 
 // PageStyle selects a pagination scheme.
@@ -38,6 +40,12 @@ type PageSpec struct {
 	Limit int
 	// MaxPages overrides the client's MaxPages guard.
 	MaxPages int
+	// Reuse reads every page into the memory of the one before: a page,
+	// its Items and its Response.Raw are valid only until the loop body
+	// returns (as bufio.Scanner.Bytes), and a caller copies what it keeps.
+	// It saves an allocation per page and most of the garbage collector's
+	// work for a caller that streams pages elsewhere.
+	Reuse bool
 }
 
 // Page is one page of a list.
@@ -87,14 +95,22 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 		fail := func(n int, format string, args ...any) {
 			yield(nil, &PaginationError{Path: st.path, Page: n, Reason: fmt.Sprintf(format, args...)})
 		}
+		var body []byte                           // the memory pages are read into, with Reuse
+		var items []T                             // the items slice, with Reuse
+		defer func() { httpcore.PutBody(body) }() // nil after an error: its bytes may be in it
 		for n := 1; ; n++ {
 			if n > st.maxPages {
 				fail(n, "more than %d pages (MaxPages)", st.maxPages)
 				return
 			}
+			req := Request{Method: http.MethodGet, Path: spec.Path, App: spec.App, Params: st.query(spec.Style)}
 			var env pageEnvelope[T]
-			resp, err := c.Do(ctx, Request{Method: http.MethodGet, Path: spec.Path, App: spec.App, Params: st.query(spec.Style)}, &env)
+			if spec.Reuse {
+				req.into, env.Items = &body, items[:0]
+			}
+			resp, err := c.Do(ctx, req, &env)
 			if err != nil {
+				body = nil
 				yield(nil, err)
 				return
 			}
@@ -102,6 +118,7 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 				fail(n, "answer has no items array")
 				return
 			}
+			items = env.Items
 			pg := &Page[T]{Items: env.Items, Number: n, Count: len(env.Items), Total: -1, Next: env.Next.s, Offset: st.offset, Response: resp, Plain: env.plain}
 			if env.Count.ok {
 				pg.Count = env.Count.v
@@ -114,7 +131,7 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 				return
 			}
 			if spec.Style == OffsetPaging && len(env.Items) > 0 {
-				sum := pageHash(st.seeds, env.Items)
+				sum := pageHash(st.seed, env.Items)
 				if at, ok := st.pages[sum]; ok {
 					fail(n, "the page at offset %d repeats the page served at offset %d: the server ignores offset or serves a page again", st.offset, at)
 					return
@@ -151,16 +168,16 @@ type pageState struct {
 	// (A list that changes while it is read shifts items between pages;
 	// only a shift by whole pages looks the same, and then the caller gets
 	// an error and reads again, never a silent loop.)
-	pages           map[[2]uint64]int
-	seeds           [2]maphash.Seed // pageHash's, random: a server cannot aim at a collision
+	pages           map[uint64]int
+	seed            maphash.Seed // pageHash's, random: a server cannot aim at a collision
 	seen, prevTotal int
 }
 
 // newPageState reads the starting cursor, offset and limit from spec.
 func newPageState(c *Client, spec PageSpec) *pageState {
 	st := &pageState{path: cleanPath(spec.Path), maxPages: spec.MaxPages, next: "1", pageSize: spec.Limit,
-		seenCursors: map[string]bool{}, pages: map[[2]uint64]int{}, prevTotal: -1,
-		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+		seenCursors: map[string]bool{}, pages: map[uint64]int{}, prevTotal: -1,
+		seed: maphash.MakeSeed()}
 	if st.maxPages <= 0 {
 		st.maxPages = c.maxPages
 	}
@@ -248,32 +265,30 @@ func (st *pageState) advanceCursor(c *Client, items, total int, next flexToken) 
 	return true, ""
 }
 
-// pageHash is a 128-bit hash of a page's items, each length-prefixed; it
-// is the zero value for an item that cannot be encoded. Two seeded
-// maphashes, not a cryptographic hash: it runs over every byte of every
-// offset page, where sha256 cost several percent of the collector's CPU,
-// and with random seeds a server can no more aim at a collision than
-// with sha256 (which would, at worst, end the list with an error).
-func pageHash[T any](seeds [2]maphash.Seed, items []T) [2]uint64 {
-	var h [2]maphash.Hash
-	h[0].SetSeed(seeds[0])
-	h[1].SetSeed(seeds[1])
+// pageHash is a 64-bit hash of a page's items, each length-prefixed; it
+// is 0 for an item that cannot be encoded. A seeded maphash, not a
+// cryptographic hash: it runs over every byte of every offset page, where
+// sha256 cost several percent of the collector's CPU. With a random seed
+// a server cannot aim at a collision, and a chance one among a list's
+// pages (about n²/2⁶⁵ for n pages) would end the list with an error,
+// never lose items silently.
+func pageHash[T any](seed maphash.Seed, items []T) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
 	for _, it := range items {
 		b, ok := any(it).(json.RawMessage)
 		if !ok {
 			var err error
 			if b, err = json.Marshal(it); err != nil {
-				return [2]uint64{}
+				return 0
 			}
 		}
 		var n [8]byte
 		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		for i := range h {
-			h[i].Write(n[:])
-			h[i].Write(b)
-		}
+		h.Write(n[:])
+		h.Write(b)
 	}
-	return [2]uint64{h[0].Sum64(), h[1].Sum64()}
+	return h.Sum64()
 }
 
 // Items iterates over every item of a list, page by page. It yields

@@ -261,3 +261,49 @@ func TestOffsetIgnoredStops(t *testing.T) {
 		}
 	})
 }
+
+// With Reuse, every page is read into the memory of the one before (the
+// items a caller sees are the page's own, while the loop body runs);
+// without it, an earlier page's items stay intact after later pages.
+func TestPagesReuseSharesOneBody(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	c := testClient(t, api, newClock())
+	api.setAPI(func(w http.ResponseWriter, r *http.Request) {
+		off, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		ids := []string{"a" + strconv.Itoa(off), "b" + strconv.Itoa(off)}
+		writeJSON(w, 200, map[string]any{"items": items(ids...), "total": 6})
+	})
+	read := func(reuse bool) (seen []string, first []json.RawMessage, bodies map[*byte]bool) {
+		bodies = map[*byte]bool{}
+		spec := PageSpec{Path: "x", Style: OffsetPaging, Limit: 2, Reuse: reuse}
+		for pg, err := range Pages[json.RawMessage](t.Context(), c, spec) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range pg.Items {
+				seen = append(seen, string(it))
+			}
+			if first == nil {
+				first = pg.Items
+			}
+			bodies[&pg.Response.Raw[0]] = true
+		}
+		return seen, first, bodies
+	}
+	want := `{"id":"a0"} {"id":"b0"} {"id":"a2"} {"id":"b2"} {"id":"a4"} {"id":"b4"}`
+	seen, first, bodies := read(true)
+	if got := strings.Join(seen, " "); got != want {
+		t.Fatalf("Reuse: items %s, want %s", got, want)
+	}
+	if len(bodies) != 1 {
+		t.Errorf("Reuse: the 3 pages were read into %d bodies, want 1", len(bodies))
+	}
+	seen, first, bodies = read(false)
+	if got := strings.Join(seen, " "); got != want {
+		t.Fatalf("items %s, want %s", got, want)
+	}
+	if len(bodies) != 3 || string(first[0]) != `{"id":"a0"}` {
+		t.Errorf("without Reuse: %d bodies (want 3), first page's item now %s", len(bodies), first[0])
+	}
+}

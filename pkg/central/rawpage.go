@@ -114,7 +114,7 @@ func splitRawPage(raw []byte, env *pageEnvelope[json.RawMessage]) bool {
 			}
 			var items []json.RawMessage
 			start := i
-			if i, items = splitArray(raw, i, &st); i < 0 {
+			if i, items = splitArray(raw, i, &st, env.Items[:0]); i < 0 {
 				return false
 			}
 			field, env.Items = fieldItems, items
@@ -165,11 +165,15 @@ func hasLineBreak(array []byte, items []json.RawMessage) bool {
 // splitArray scans the array starting at raw[i] == '[' strictly and
 // returns the index just past it and its elements, each aliasing raw with
 // its capacity cut at its end (an append never overwrites the next
-// element); an empty array gives an empty, non-nil slice. The index is -1
-// when the array is not valid JSON. Object elements are items: st notes
-// their member names (scanState.names).
-func splitArray(raw []byte, i int, st *scanState) (int, []json.RawMessage) {
-	items := make([]json.RawMessage, 0, 64)
+// element), appended to dst (a slice to reuse, or nil); an empty array
+// gives an empty, non-nil slice. The index is -1 when the array is not
+// valid JSON. Object elements are items: st notes their member names
+// (scanState.names).
+func splitArray(raw []byte, i int, st *scanState, dst []json.RawMessage) (int, []json.RawMessage) {
+	items := dst
+	if items == nil {
+		items = make([]json.RawMessage, 0, 64)
+	}
 	i = skipSpace(raw, i+1)
 	if i < len(raw) && raw[i] == ']' {
 		return i + 1, items
