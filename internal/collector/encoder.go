@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -18,10 +19,18 @@ import (
 // one chunk. It adds encChunk per tenant in flight to the gzip state.
 const encChunk = 256 << 10
 
+// encOut is the size of the buffer between gzip and the object. gzip
+// hands its output on every 246 bytes; each hand-on is a call into the
+// sink (a lock, a hash update, and for S3 a pipe hand-off to the
+// uploading goroutine), so the output is gathered into writes of encOut.
+const encOut = 64 << 10
+
 // encoder gathers one object's records and compresses them: the gzip
-// writer (about 800 KB of state) and the pending NDJSON.
+// writer (about 800 KB of state), its buffered output and the pending
+// NDJSON.
 type encoder struct {
 	zw   *gzip.Writer
+	out  *bufio.Writer
 	buf  []byte
 	line bytes.Buffer // a record written by appendRecord
 	tmp  bytes.Buffer // appendRecord's scratch
@@ -45,7 +54,7 @@ func (p *encoderPool) get() *encoder {
 		return e
 	}
 	zw, _ := gzip.NewWriterLevel(io.Discard, GzipLevel) // a valid level: no error
-	return &encoder{zw: zw, buf: make([]byte, 0, encChunk)}
+	return &encoder{zw: zw, out: bufio.NewWriterSize(io.Discard, encOut), buf: make([]byte, 0, encChunk)}
 }
 
 func (p *encoderPool) put(e *encoder) {
@@ -57,6 +66,7 @@ func (p *encoderPool) put(e *encoder) {
 	}
 	e.buf = e.buf[:0]
 	e.zw.Reset(io.Discard) // detached, so the pool does not keep the object alive
+	e.out.Reset(io.Discard)
 	p.mu.Lock()
 	p.free = append(p.free, e)
 	p.mu.Unlock()
@@ -76,18 +86,23 @@ type lazyEncoder struct {
 func (l *lazyEncoder) encoder() *encoder {
 	if l.enc == nil {
 		l.enc = l.pool.get()
-		l.enc.zw.Reset(l.w)
+		l.enc.out.Reset(l.w)
+		l.enc.zw.Reset(l.enc.out)
 	}
 	return l.enc
 }
 
-// close compresses what is pending and ends the gzip stream.
+// close compresses what is pending, ends the gzip stream and writes
+// the rest of it to the object.
 func (l *lazyEncoder) close() error {
 	e := l.encoder()
 	if err := e.flush(); err != nil {
 		return err
 	}
-	return e.zw.Close()
+	if err := e.zw.Close(); err != nil {
+		return err
+	}
+	return e.out.Flush()
 }
 
 // release returns the encoder, if taken, to the pool.

@@ -29,7 +29,8 @@ func TestEncoderChunks(t *testing.T) {
 	for round := range 2 {
 		var want, scratch bytes.Buffer
 		var obj bytes.Buffer
-		l := &lazyEncoder{pool: &pool, w: &obj}
+		counted := &writeCounter{w: &obj}
+		l := &lazyEncoder{pool: &pool, w: counted}
 		for _, it := range items {
 			if err := appendValidRecord(&want, &scratch, meta, relabelAt, it, false); err != nil {
 				t.Fatal(err)
@@ -46,6 +47,11 @@ func TestEncoderChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 		l.release()
+		// The sink gets the stream in writes of encOut (gzip's own are
+		// of 246 bytes), the last one shorter.
+		if most := obj.Len()/encOut + 1; counted.writes > most {
+			t.Errorf("round %d: %d bytes in %d writes, want at most %d", round, obj.Len(), counted.writes, most)
+		}
 		zr, err := gzip.NewReader(&obj)
 		if err != nil {
 			t.Fatal(err)
@@ -63,6 +69,13 @@ func TestEncoderChunks(t *testing.T) {
 		}
 	}
 }
+
+type writeCounter struct {
+	w      io.Writer
+	writes int
+}
+
+func (c *writeCounter) Write(p []byte) (int, error) { c.writes++; return c.w.Write(p) }
 
 type failWriter struct{ err error }
 
