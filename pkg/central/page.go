@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/centralmsp/centralmsp/internal/httpcore"
 )
@@ -95,9 +96,15 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 		fail := func(n int, format string, args ...any) {
 			yield(nil, &PaginationError{Path: st.path, Page: n, Reason: fmt.Sprintf(format, args...)})
 		}
-		var body []byte                           // the memory pages are read into, with Reuse
-		var items []T                             // the items slice, with Reuse
-		defer func() { httpcore.PutBody(body) }() // nil after an error: its bytes may be in it
+		var body []byte // the memory pages are read into, with Reuse
+		var items []T   // the items slice, with Reuse
+		if spec.Reuse {
+			items = takeItems[T]()
+			defer func() {
+				httpcore.PutBody(body) // nil after an error: its bytes may be in it
+				putItems(items)
+			}()
+		}
 		for n := 1; ; n++ {
 			if n > st.maxPages {
 				fail(n, "more than %d pages (MaxPages)", st.maxPages)
@@ -149,6 +156,31 @@ func Pages[T any](ctx context.Context, c *Client, spec PageSpec) iter.Seq2[*Page
 				return
 			}
 		}
+	}
+}
+
+// rawItems keeps the items slices of finished Reuse iterations of
+// json.RawMessage pages (what the collector streams), so a list of one
+// page, the usual dataset, does not allocate one.
+var rawItems = sync.Pool{New: func() any { return new([]json.RawMessage) }}
+
+// takeItems is a pooled items slice for a Reuse iteration, or nil for
+// item types other than json.RawMessage.
+func takeItems[T any]() []T {
+	var items []T
+	if p, ok := any(&items).(*[]json.RawMessage); ok {
+		*p = (*rawItems.Get().(*[]json.RawMessage))[:0]
+	}
+	return items
+}
+
+// putItems gives back a slice from takeItems, cleared so the pool does
+// not keep the pages its items pointed into.
+func putItems[T any](items []T) {
+	if p, ok := any(&items).(*[]json.RawMessage); ok && cap(*p) > 0 && cap(*p) <= 1<<16 {
+		clear((*p)[:cap(*p)])
+		b := (*p)[:0]
+		rawItems.Put(&b)
 	}
 }
 
