@@ -165,8 +165,7 @@ func newClient(o *Options) *Client {
 		c.maxBody = DefaultMaxResponseBytes
 	}
 	if c.hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 64
+		tr := httpcore.NewTransport()
 		c.hc = &http.Client{Transport: tr, Timeout: 60 * time.Second}
 		c.ownHC = true
 	}

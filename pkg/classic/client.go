@@ -185,7 +185,7 @@ func New(cfg *Config, optFns ...func(*Options)) (*Client, error) {
 // defaultHTTPClient is the client-owned HTTP client: its own transport, a
 // 60s timeout, and the TLS settings of ssl_verify (off, or a CA bundle).
 func defaultHTTPClient(cfg *Config, log *slog.Logger, base string) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := httpcore.NewTransport()
 	switch {
 	case cfg.SSLVerify != nil && !*cfg.SSLVerify:
 		log.Warn("classic: ssl_verify is false: TLS certificates are NOT verified", "base_url", base)

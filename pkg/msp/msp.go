@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 	"github.com/centralmsp/centralmsp/pkg/central"
 )
 
@@ -136,8 +137,7 @@ func New(creds *central.Credentials, optFns ...func(*Options)) (*MSP, error) {
 		m.log = slog.Default()
 	}
 	if m.hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 64
+		tr := httpcore.NewTransport()
 		m.hc = &http.Client{Transport: tr, Timeout: 60 * time.Second}
 		m.ownHC = true
 	}
