@@ -341,8 +341,9 @@ func (k *call) readBody(hresp *http.Response) ([]byte, error) {
 	if k.p.Into == nil || hresp.StatusCode < 200 || hresp.StatusCode > 299 {
 		return ReadBodySize(hresp.Body, k.c.MaxBody, hresp.ContentLength)
 	}
-	if *k.p.Into == nil {
-		*k.p.Into = TakeBody()
+	if size := hresp.ContentLength; *k.p.Into == nil || int64(cap(*k.p.Into)) <= size {
+		PutBody(*k.p.Into) // too small for this body: another class's
+		*k.p.Into = TakeBody(size)
 	}
 	raw, err := ReadBodyInto(hresp.Body, *k.p.Into, k.c.MaxBody, hresp.ContentLength)
 	if raw != nil {

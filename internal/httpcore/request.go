@@ -23,8 +23,9 @@ type Prepared struct {
 	HasBody bool
 	Header  http.Header
 	// Into, when set, is the memory a 2xx body is read into (see
-	// ReadBodyInto; a nil *Into is taken from TakeBody when the body
-	// arrives, not before); the slice read is stored back, grown or not,
+	// ReadBodyInto; a nil *Into, or one too small for the announced
+	// length, is taken from TakeBody when the body arrives, not before;
+	// the slice read is stored back, grown or not,
 	// so the next request with the same Into reuses it. Response.Raw then
 	// aliases it. Other answers are read into memory of their own: an
 	// error, kept by the caller, never changes under it.

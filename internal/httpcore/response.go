@@ -109,17 +109,45 @@ const maxPooledBody = 4 << 20
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
-// TakeBody is a pooled buffer for ReadBodyInto; PutBody gives it back
-// once nothing refers to its bytes.
-func TakeBody() []byte { return (*bodyPool.Get().(*[]byte))[:0] }
+// bodyClasses are the capacities of the pooled buffers ReadBodyInto
+// reads into, one pool each: a body takes the smallest that holds it, so
+// a small page never holds (and keeps pooled) a buffer grown for a large
+// one. A buffer is returned to the largest class its capacity reaches.
+var bodyClasses = [...]int{32 << 10, 64 << 10, 128 << 10, 256 << 10, 512 << 10, 1 << 20, 2 << 20, maxPooledBody}
+
+var bodyPools [len(bodyClasses)]sync.Pool
+
+// TakeBody is a pooled buffer for ReadBodyInto that holds a body of size
+// bytes (a Content-Length; -1 or beyond the largest class: the smallest
+// class, grown as the body is read). PutBody gives it back once nothing
+// refers to its bytes.
+func TakeBody(size int64) []byte {
+	c := 0
+	for c < len(bodyClasses)-1 && int64(bodyClasses[c]) <= size {
+		c++
+	}
+	if size >= int64(bodyClasses[c]) {
+		c = 0
+	}
+	if b, ok := bodyPools[c].Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, bodyClasses[c])
+}
 
 // PutBody returns a buffer from TakeBody (or any buffer nothing refers
-// to) to the pool; an outsized one is left to the garbage collector.
+// to) to its class's pool; one smaller than the smallest class or
+// beyond the largest is left to the garbage collector.
 func PutBody(b []byte) {
-	if b != nil && cap(b) <= maxPooledBody {
-		b = b[:0]
-		bodyPool.Put(&b)
+	c := len(bodyClasses) - 1
+	for c >= 0 && cap(b) < bodyClasses[c] {
+		c--
 	}
+	if c < 0 || cap(b) > maxPooledBody {
+		return
+	}
+	b = b[:0]
+	bodyPools[c].Put(&b)
 }
 
 // readInto appends r's bytes to buf until EOF or an error, growing buf

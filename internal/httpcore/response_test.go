@@ -130,3 +130,30 @@ func TestReadBodySizePooledCopies(t *testing.T) {
 		t.Fatalf("%q %q", a, b)
 	}
 }
+
+// A pooled body holds the announced size without growing, and a small
+// body never takes (and keeps) a buffer grown for a large one: memory
+// follows the pages being read.
+func TestTakeBodyClasses(t *testing.T) {
+	for range 3 {
+		PutBody(make([]byte, 0, 3<<20)) // large buffers in the pools
+		PutBody(make([]byte, 0, 600<<10))
+	}
+	for _, size := range []int64{-1, 0, 100, 32<<10 - 1, 32 << 10, 200 << 10, 3 << 20, 10 << 20} {
+		b := TakeBody(size)
+		if len(b) != 0 {
+			t.Errorf("size %d: a buffer holding %d bytes", size, len(b))
+		}
+		if size < maxPooledBody && int64(cap(b)) <= size {
+			t.Errorf("size %d: capacity %d cannot hold it and one more byte", size, cap(b))
+		}
+		if most := max(32<<10, 2*(size+1)); size < maxPooledBody && int64(cap(b)) > most {
+			t.Errorf("size %d: capacity %d, want at most %d", size, cap(b), most)
+		}
+		if size >= maxPooledBody && cap(b) != 32<<10 {
+			t.Errorf("size %d beyond the classes: capacity %d, want the smallest class", size, cap(b))
+		}
+	}
+	PutBody(make([]byte, 100)) // below the smallest class: not pooled
+	PutBody(nil)
+}
