@@ -11,10 +11,10 @@ import (
 )
 
 // A client's own transport keeps its connections to a host between
-// bursts of concurrent requests: the second burst of 150 reuses the
+// bursts of concurrent requests: the second burst of 120 reuses the
 // first's connections instead of dialling (over TLS: handshaking) again.
 func TestNewTransportKeepsConnections(t *testing.T) {
-	const burst = 150
+	const burst = 120
 	var dials atomic.Int64
 	var arrived sync.WaitGroup
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
