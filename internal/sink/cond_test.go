@@ -11,8 +11,10 @@ import (
 
 // checkConditional: IfAbsent creates once, IfMatch replaces only the version
 // read, a missing object fails IfMatch, and of racing writers on one version
-// exactly one wins.
-func checkConditional(t *testing.T, c Conditional) {
+// exactly one wins (with atomic false, at least one: moto_server checks a
+// condition and then writes, so two racing writers can both pass; S3
+// itself, the memory and the directory sinks decide atomically).
+func checkConditional(t *testing.T, c Conditional, atomic bool) {
 	t.Helper()
 	ctx := context.Background()
 	if _, _, err := c.GetVersion(ctx, "w/a.json"); !errors.Is(err, ErrNotFound) {
@@ -67,26 +69,30 @@ func checkConditional(t *testing.T, c Conditional) {
 			}()
 		}
 		wg.Wait()
-		if won != 1 {
+		switch {
+		case won == 0 || (won > 1 && atomic):
 			t.Errorf("%s: %d writers won, want 1", cond.key, won)
+		case won > 1:
+			t.Logf("%s: %d racing writers won (the server's check is not atomic)", cond.key, won)
 		}
 	}
 }
 
-func TestConditionalMemory(t *testing.T) { checkConditional(t, NewMemory()) }
+func TestConditionalMemory(t *testing.T) { checkConditional(t, NewMemory(), true) }
 
 func TestConditionalDir(t *testing.T) {
 	d := NewDir(t.TempDir()).(*Dir)
-	checkConditional(t, d)
+	checkConditional(t, d, true)
 	keys, err := d.List(context.Background(), "")
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("keys %v %v: temporary files left?", keys, err)
 	}
 }
 
-// TestConditionalS3Moto: moto_server honours If-None-Match: * and If-Match.
+// TestConditionalS3Moto: moto_server honours If-None-Match: * and If-Match
+// (racing writers: see checkConditional).
 func TestConditionalS3Moto(t *testing.T) {
 	env := newMoto(t, testenv.StartMoto(t))
 	createBucket(t, env.client, "cond")
-	checkConditional(t, newS3(env.client, "cond", "msp/"))
+	checkConditional(t, newS3(env.client, "cond", "msp/"), false)
 }
