@@ -20,6 +20,7 @@ import (
 
 	"github.com/centralmsp/centralmsp/internal/audit"
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 	"github.com/centralmsp/centralmsp/internal/sink"
 	"github.com/centralmsp/centralmsp/pkg/central"
 	"github.com/centralmsp/centralmsp/pkg/centralsim"
@@ -492,34 +493,22 @@ type latencySink struct {
 	d time.Duration
 }
 
-// wait waits d or until ctx ends.
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 func (l *latencySink) Put(ctx context.Context, key string, body []byte, contentType string) error {
-	if err := wait(ctx, l.d); err != nil {
+	if err := httpcore.Sleep(ctx, l.d); err != nil {
 		return err
 	}
 	return l.Sink.Put(ctx, key, body, contentType)
 }
 
 func (l *latencySink) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := wait(ctx, l.d); err != nil {
+	if err := httpcore.Sleep(ctx, l.d); err != nil {
 		return nil, err
 	}
 	return l.Sink.Get(ctx, key)
 }
 
 func (l *latencySink) List(ctx context.Context, prefix string) ([]string, error) {
-	if err := wait(ctx, l.d); err != nil {
+	if err := httpcore.Sleep(ctx, l.d); err != nil {
 		return nil, err
 	}
 	return l.Sink.List(ctx, prefix)
@@ -540,7 +529,7 @@ type latencyObject struct {
 }
 
 func (o *latencyObject) Commit(ctx context.Context) (sink.Info, error) {
-	if err := wait(ctx, o.d); err != nil {
+	if err := httpcore.Sleep(ctx, o.d); err != nil {
 		return sink.Info{}, err
 	}
 	return o.Object.Commit(ctx)

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 )
 
 // API is the part of the EventBridge client the publisher uses;
@@ -82,7 +84,7 @@ func New(api API, bus string, optFns ...func(*Options)) *Publisher {
 		o.Rand = rand.Float64
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = httpcore.Sleep
 	}
 	if bus == "" {
 		bus = DefaultBus
@@ -323,18 +325,4 @@ func (p *Publisher) backoff(n int) time.Duration {
 		d = p.opts.MaxDelay
 	}
 	return time.Duration(p.opts.Rand() * float64(d))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -376,3 +376,20 @@ func ExceedsDeadline(ctx context.Context, d time.Duration) bool {
 	dl, ok := ctx.Deadline()
 	return ok && time.Until(dl) < d
 }
+
+// Sleep waits d or until ctx ends, whichever is first (ctx's error then):
+// the default Policy.Sleep, and the one timer wait of every other
+// retry or pacing loop.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 )
 
 // Scope says who shares a budget's bucket.
@@ -189,7 +191,7 @@ func cleanPrefix(p string) string {
 // It returns the time waited; a *RateLimitError when the context's deadline
 // would pass first; or the context's error.
 func (b *Budgets) Wait(ctx context.Context, app App, method, path, account, workspace string) (time.Duration, error) {
-	waited, _, err := b.bucketFor(app, method, path, account, workspace).wait(ctx, time.Now, realSleep)
+	waited, _, err := b.bucketFor(app, method, path, account, workspace).wait(ctx, time.Now, httpcore.Sleep)
 	return waited, err
 }
 
@@ -335,20 +337,6 @@ func (bk *bucket) removeWaiterLocked(w *waiter) {
 
 // sleepFunc waits d or until ctx ends.
 type sleepFunc func(ctx context.Context, d time.Duration) error
-
-func realSleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // wait blocks until the bucket admits one request. It returns the time
 // waited and the request's sequence number (for observe). When the context

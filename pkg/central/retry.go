@@ -57,7 +57,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.Rand = rand.Float64
 	}
 	if p.Sleep == nil {
-		p.Sleep = realSleep
+		p.Sleep = httpcore.Sleep
 	}
 	return p
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/centralmsp/centralmsp/internal/httpcore"
 )
 
 // seq serves the given handlers in order, repeating the last.
@@ -231,7 +233,7 @@ func TestRetryRespectsContext(t *testing.T) {
 	c := testClient(t, api, newClock(), func(o *Options) {
 		o.Retry.Sleep = func(ctx context.Context, d time.Duration) error {
 			cancel()
-			return realSleep(ctx, time.Hour)
+			return httpcore.Sleep(ctx, time.Hour)
 		}
 	})
 	_, err := c.Command(ctx, Request{Path: "x"})
