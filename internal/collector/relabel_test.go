@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/centralmsp/centralmsp/internal/testenv"
 	"github.com/centralmsp/centralmsp/pkg/centralsim"
 	"github.com/centralmsp/centralmsp/pkg/msp"
 )
@@ -120,7 +121,7 @@ func FuzzRecordMeta(f *testing.F) {
 			case 1:
 				err = appendValidRecord(&dst, &scratch, meta, relabelAt, json.RawMessage(item), false)
 			default: // as on a central.Page.Plain page, whenever the item keeps its promise
-				err = appendValidRecord(&dst, &scratch, meta, relabelAt, json.RawMessage(item), plainItem([]byte(item)))
+				err = appendValidRecord(&dst, &scratch, meta, relabelAt, json.RawMessage(item), testenv.PlainItem([]byte(item)))
 			}
 			if err != nil {
 				t.Fatalf("valid item %q rejected: %v", item, err)
@@ -128,33 +129,6 @@ func FuzzRecordMeta(f *testing.F) {
 			checkRecordLine(t, item, dst.Bytes())
 		}
 	})
-}
-
-// plainItem is what central.Page.Plain promises of each item of a page:
-// one line, valid UTF-8, and, for an object, no top-level member whose
-// name (unescaped) begins with '_'.
-func plainItem(item []byte) bool {
-	if bytes.ContainsAny(item, "\r\n") || !utf8.Valid(item) {
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(item))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return err == nil
-	}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		if k, _ := kt.(string); strings.HasPrefix(k, "_") {
-			return false
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return false
-		}
-	}
-	return true
 }
 
 // BenchmarkAppendValidRecord writes the simulator's records (every default
@@ -178,7 +152,7 @@ func BenchmarkAppendValidRecord(b *testing.B) {
 				size += int64(len(r))
 			}
 			pages = append(pages, items)
-			clean = append(clean, !slices.ContainsFunc(items, func(r json.RawMessage) bool { return !plainItem(r) }))
+			clean = append(clean, !slices.ContainsFunc(items, func(r json.RawMessage) bool { return !testenv.PlainItem(r) }))
 		}
 	}
 	meta := recordMeta(relabelTenant, "run-1")

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"unicode/utf8"
+
+	"github.com/centralmsp/centralmsp/internal/testenv"
 )
 
 // FuzzRawPage: the fast page decoder agrees with encoding/json on every
@@ -66,39 +67,12 @@ func FuzzRawPage(f *testing.F) {
 		}
 		if fast.plain {
 			for i, it := range fast.Items {
-				if !plainItem(it) {
+				if !testenv.PlainItem(it) {
 					t.Fatalf("%q: plain, but item %d %q is not", raw, i, it)
 				}
 			}
 		}
 	})
-}
-
-// plainItem is what Page.Plain promises of each item: one line, valid
-// UTF-8, and, for an object, no top-level member whose name (unescaped)
-// begins with '_'.
-func plainItem(item []byte) bool {
-	if bytes.ContainsAny(item, "\r\n") || !utf8.Valid(item) {
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(item))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return err == nil
-	}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		if k, _ := kt.(string); strings.HasPrefix(k, "_") {
-			return false
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return false
-		}
-	}
-	return true
 }
 
 // Page.Plain holds exactly when every item keeps its promise (the scan may
