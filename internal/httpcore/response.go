@@ -73,19 +73,13 @@ func ReadBody(body io.Reader, limit int64) ([]byte, error) {
 // size, or announced beyond limit, is read into a pooled buffer and copied
 // out at its length.
 func ReadBodySize(body io.Reader, limit, size int64) ([]byte, error) {
-	lr := &io.LimitedReader{R: body, N: limit + 1}
-	if size < 0 || size > limit {
-		sp := bodyPool.Get().(*[]byte)
-		buf, err := readInto((*sp)[:0], lr)
-		raw := bytes.Clone(buf)
-		if cap(buf) <= maxPooledBody {
-			*sp = buf[:0]
-			bodyPool.Put(sp)
-		}
-		return checkBody(raw, err, limit)
+	if size >= 0 && size <= limit {
+		return ReadBodyInto(body, nil, limit, size)
 	}
-	buf, err := readInto(make([]byte, 0, size+1), lr) // +1: room to see the end
-	return checkBody(buf, err, limit)
+	buf, err := readInto(TakeBody(-1), &io.LimitedReader{R: body, N: limit + 1})
+	raw := bytes.Clone(buf)
+	PutBody(buf)
+	return checkBody(raw, err, limit)
 }
 
 // ReadBodyInto is ReadBodySize reading into buf's memory (from its
@@ -102,12 +96,10 @@ func ReadBodyInto(body io.Reader, buf []byte, limit, size int64) ([]byte, error)
 	return checkBody(buf, err, limit)
 }
 
-// The pooled buffers for bodies of unknown size; one grown beyond
-// maxPooledBody is left to the collector, so the pool holds no outsized
-// buffers.
+// maxPooledBody is the largest buffer the body pools keep: one grown
+// beyond it is left to the garbage collector, so the pools hold no
+// outsized buffers.
 const maxPooledBody = 4 << 20
-
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // bodyClasses are the capacities of the pooled buffers ReadBodyInto
 // reads into, one pool each: a body takes the smallest that holds it, so
