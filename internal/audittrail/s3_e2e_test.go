@@ -117,14 +117,17 @@ func TestExactlyOnceOnMotoS3(t *testing.T) {
 	}
 	exact(t, e.truth(t, centralsim.DatasetAuditLogs), written(t, s3Objects(t, client, "msp/")))
 
-	// Two runs at once over new events.
+	// Two runs at once over new events. moto_server checks a condition and
+	// then writes, so two racing conditional writes can both pass there;
+	// S3 decides them atomically, which atomicPuts stands in for.
 	e.clk.Advance(time.Hour)
 	e.sim.AppendAuditLogs(e.tenants[1].HexID, centralsim.AuditLogEntry{}, centralsim.AuditLogEntry{})
+	atomic := &atomicPuts{Store: s3store}
 	var wg sync.WaitGroup
 	out := make([]*Result, 2)
 	for i := range 2 {
 		wg.Go(func() {
-			cfg := e.config([]string{"r3a", "r3b"}[i], snk, s3store)
+			cfg := e.config([]string{"r3a", "r3b"}[i], snk, atomic)
 			cfg.Tenants = []string{e.tenants[1].HexID}
 			out[i] = run(t, cfg)
 		})
@@ -148,4 +151,16 @@ func TestExactlyOnceOnMotoS3(t *testing.T) {
 	if err != nil || len(up.Uploads) != 0 {
 		t.Fatalf("pending multipart uploads: %v %v", up, err)
 	}
+}
+
+// atomicPuts makes a Store's conditional writes atomic, as S3's are.
+type atomicPuts struct {
+	Store
+	mu sync.Mutex
+}
+
+func (a *atomicPuts) Put(ctx context.Context, key string, body []byte, match string) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.Store.Put(ctx, key, body, match)
 }
