@@ -4,7 +4,8 @@
 // Every event has source "centralmsp". The detail types and their shapes are
 // internal/audit's (audit.DetailInventoryChange, audit.InventoryChangeDetail
 // and the others, see docs/events.md); events/schemas holds a JSON Schema
-// (draft 2020-12) for each. This package only encodes and sends them. The bus is configuration (BusFromEnv reads
+// (draft 2020-12) for each. This package only encodes and sends them; the
+// bus is the caller's configuration (the collector Lambda's
 // CENTRALMSP_EVENT_BUS).
 //
 // # Limits (EventBridge PutEvents)
@@ -30,28 +31,14 @@ package events
 
 import (
 	"encoding/json"
-	"os"
-	"strings"
 	"time"
 )
 
 // Source is the source of every event centralmsp publishes.
 const Source = "centralmsp"
 
-// EnvBus is the environment variable naming the event bus.
-const EnvBus = "CENTRALMSP_EVENT_BUS"
-
 // DefaultBus is the account's default event bus.
 const DefaultBus = "default"
-
-// BusFromEnv returns the bus named by CENTRALMSP_EVENT_BUS (a name or an
-// ARN), or DefaultBus when it is unset or blank.
-func BusFromEnv() string {
-	if b := strings.TrimSpace(os.Getenv(EnvBus)); b != "" {
-		return b
-	}
-	return DefaultBus
-}
 
 // PutEvents limits.
 const (

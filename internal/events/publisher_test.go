@@ -286,17 +286,6 @@ func TestPublishCanceled(t *testing.T) {
 	}
 }
 
-func TestBusFromEnv(t *testing.T) {
-	t.Setenv(EnvBus, " ")
-	if BusFromEnv() != DefaultBus {
-		t.Fatal(BusFromEnv())
-	}
-	t.Setenv(EnvBus, "centralmsp")
-	if BusFromEnv() != "centralmsp" {
-		t.Fatal(BusFromEnv())
-	}
-}
-
 func TestNewFromConfig(t *testing.T) {
 	cfg := aws.Config{Region: "eu-west-1"}
 	if p := NewFromConfig(cfg, ""); p.Bus() != DefaultBus {

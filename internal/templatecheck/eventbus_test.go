@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/centralmsp/centralmsp/internal/events"
+	"github.com/centralmsp/centralmsp/internal/lambdafn/collectorfn"
 )
 
 // eventBusARN is the only resource events:PutEvents may be granted on.
@@ -28,8 +29,8 @@ func TestEventBus(t *testing.T) {
 		t.Errorf("EventBusName type %q", scalar(get(param, "Type")))
 	}
 	env := path(tp.resource("CollectorFunction"), "Properties", "Environment", "Variables")
-	if got := refTarget(get(env, events.EnvBus)); got != "EventBusName" {
-		t.Errorf("CollectorFunction %s = !Ref %q, want !Ref EventBusName", events.EnvBus, got)
+	if got := refTarget(get(env, collectorfn.EnvEventBus)); got != "EventBusName" {
+		t.Errorf("CollectorFunction %s = !Ref %q, want !Ref EventBusName", collectorfn.EnvEventBus, got)
 	}
 	var grants []statement
 	for _, st := range tp.statements() {

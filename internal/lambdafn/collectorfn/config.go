@@ -45,7 +45,7 @@ const (
 	EnvAuditTrail        = "CENTRALMSP_AUDIT_TRAIL"
 	EnvAuditLookback     = "CENTRALMSP_AUDIT_LOOKBACK"
 	// EnvEventBus names the EventBridge bus the audit's events go to
-	// (template parameter EventBusName; events.EnvBus).
+	// (template parameter EventBusName).
 	EnvEventBus = "CENTRALMSP_EVENT_BUS"
 )
 
