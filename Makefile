@@ -3,6 +3,9 @@ SHELL := /bin/bash
 GO ?= go
 LAMBDAS := collector tokenrefresh
 BUILD_DIR ?= build
+# STATICCHECK is the linter `make lint` runs, at a pinned version fetched
+# through the Go module proxy like the module's own dependencies.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: demo test lint vet fmtcheck unit cfnlint build bench clean $(addprefix build-,$(LAMBDAS))
 
@@ -11,7 +14,7 @@ demo:
 	$(GO) run ./cmd/centralmsp demo
 
 ## test: every check CI runs
-test: fmtcheck vet unit cfnlint
+test: fmtcheck vet lint unit cfnlint
 
 fmtcheck:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -19,6 +22,9 @@ fmtcheck:
 
 vet:
 	$(GO) vet ./...
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...

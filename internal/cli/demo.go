@@ -254,10 +254,7 @@ func demoSchedule(ctx context.Context, env *Env, o demoOptions, store sink.Sink,
 		return out.Manifest, err
 	}
 	fmt.Fprintf(env.Stdout, "sharded:        %d shards through the in-process queue (%s)\n", out.Shards, out.Reason)
-	var errs []error
-	for _, err := range q.Drain(ctx, 3, c.RunShard) {
-		errs = append(errs, err)
-	}
+	errs := q.Drain(ctx, 3, c.RunShard)
 	b, gerr := store.Get(ctx, collector.ManifestKey(out.RunID))
 	if gerr != nil {
 		return nil, &ExitError{Code: 1, Err: errors.Join(append(errs, gerr)...)}

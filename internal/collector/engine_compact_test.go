@@ -27,7 +27,7 @@ func FuzzAppendValidRecord(f *testing.F) {
 			t.Fatal(err)
 		}
 		line := got.Bytes()
-		if bytes.IndexAny(line[:len(line)-1], "\r\n") >= 0 || line[len(line)-1] != '\n' {
+		if bytes.ContainsAny(line[:len(line)-1], "\r\n") || line[len(line)-1] != '\n' {
 			t.Fatalf("item %q: not one line: %q", item, line)
 		}
 		if err := json.Compact(&compact, line[:len(line)-1]); err != nil {

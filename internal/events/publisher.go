@@ -156,9 +156,7 @@ func (p *Publisher) Publish(ctx context.Context, entries []Entry) (Result, error
 		for _, batch := range Batches(pending) {
 			if err := ctx.Err(); err != nil {
 				ctxErr = err
-				for _, e := range batch {
-					retry = append(retry, e)
-				}
+				retry = append(retry, batch...)
 				continue
 			}
 			failed := p.send(ctx, batch, &res)

@@ -2,7 +2,6 @@ package templatecheck
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -231,9 +230,3 @@ func (tp *tmpl) resource(id string) *yaml.Node { return get(tp.resources, id) }
 func (tp *tmpl) resourceType(id string) string { return scalar(get(tp.resource(id), "Type")) }
 
 func (tp *tmpl) isParam(name string) bool { return get(tp.params, name) != nil }
-
-// fileExists is a small helper for paths relative to the repository root.
-func fileExists(rel string) bool {
-	_, err := os.Stat(filepath.Join(repoRoot, rel))
-	return err == nil
-}

@@ -179,16 +179,6 @@ func (s *CacheSecret) Encode() ([]byte, error) {
 	return b, nil
 }
 
-// entry returns a pointer to the tenant's entry, or nil.
-func (s *CacheSecret) entry(tenantID string) *Entry {
-	for i := range s.Entries {
-		if s.Entries[i].TenantID == tenantID {
-			return &s.Entries[i]
-		}
-	}
-	return nil
-}
-
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -67,15 +67,6 @@ func headerBudget() int {
 	return len(b)
 }
 
-// secretBudget is the budgeted size of s.
-func (l Layout) secretBudget(s *CacheSecret) int {
-	n := headerBudget()
-	for _, e := range s.Entries {
-		n += l.entryBudget(e)
-	}
-	return n
-}
-
 // fits reports whether an entry of budget eb can join a secret of budget
 // used and n entries.
 func (l Layout) fits(used, n, eb int) bool {

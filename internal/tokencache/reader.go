@@ -72,7 +72,6 @@ type Reader struct {
 	rejected map[string]string
 	msp      *Entry
 	mspDone  bool
-	listErr  error
 
 	hits, misses, loads, loadErrs atomic.Int64
 }

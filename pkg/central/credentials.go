@@ -455,7 +455,8 @@ func unknownCluster(src, block, name string) error {
 func normalizeURL(raw string) (string, error) {
 	s := strings.TrimSpace(raw)
 	bad := func(why string) error {
-		return fmt.Errorf("Invalid Base URL - %s: %s", httpcore.RedactURL(s), why) //nolint:staticcheck // PyCentral's text
+		//lint:ignore ST1005 PyCentral's text, which users match on
+		return fmt.Errorf("Invalid Base URL - %s: %s", httpcore.RedactURL(s), why)
 	}
 	if s == "" {
 		return "", bad("empty")

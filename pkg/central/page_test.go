@@ -292,14 +292,14 @@ func TestPagesReuseSharesOneBody(t *testing.T) {
 		return seen, first, bodies
 	}
 	want := `{"id":"a0"} {"id":"b0"} {"id":"a2"} {"id":"b2"} {"id":"a4"} {"id":"b4"}`
-	seen, first, bodies := read(true)
+	seen, _, bodies := read(true)
 	if got := strings.Join(seen, " "); got != want {
 		t.Fatalf("Reuse: items %s, want %s", got, want)
 	}
 	if len(bodies) != 1 {
 		t.Errorf("Reuse: the 3 pages were read into %d bodies, want 1", len(bodies))
 	}
-	seen, first, bodies = read(false)
+	seen, first, bodies := read(false)
 	if got := strings.Join(seen, " "); got != want {
 		t.Fatalf("items %s, want %s", got, want)
 	}

@@ -473,11 +473,6 @@ func (m *tokenManager) secrets(extra ...string) *httpcore.Secrets {
 	return sent
 }
 
-// scrub removes every secret the manager knows from s.
-func (m *tokenManager) scrub(s string, extra ...string) string {
-	return m.secrets(extra...).Scrub(s)
-}
-
 // parseToken reads a token answer: 200 with access_token (and normally
 // refresh_token and expires_in).
 func (m *tokenManager) parseToken(step, endpoint string, status int, body []byte, sent ...string) (*oauth2.Token, error) {

@@ -65,7 +65,7 @@ func (s *stack) secretNames(t *testing.T) []string {
 // invoke builds the handler from the environment, as the Lambda main does,
 // and invokes it with an event fixture through aws-lambda-go's own decode
 // and encode path.
-func invoke(t *testing.T, fixture string, mod func(*Handler)) (*Summary, error, *strings.Builder) {
+func invoke(t *testing.T, fixture string, mod func(*Handler)) (*Summary, *strings.Builder, error) {
 	t.Helper()
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-1"})
 	h, err := NewFromEnv(ctx, os.Getenv)
@@ -85,13 +85,13 @@ func invoke(t *testing.T, fixture string, mod func(*Handler)) (*Summary, error, 
 	}
 	out, err := lambda.NewHandler(h.Handle).Invoke(ctx, ev)
 	if err != nil {
-		return nil, err, &logs
+		return nil, &logs, err
 	}
 	var sum Summary
 	if err := json.Unmarshal(out, &sum); err != nil {
 		t.Fatalf("decoding %s: %v", out, err)
 	}
-	return &sum, nil, &logs
+	return &sum, &logs, nil
 }
 
 func setConfigEnv(t *testing.T, secret string) {
@@ -109,7 +109,7 @@ func TestHandlerEndToEnd(t *testing.T) {
 	s.sim.SetFaults(centralsim.Faults{Rules: []centralsim.FaultRule{{Endpoint: centralsim.EndpointToken, Tenant: fail, ServerErrorRate: 1, ServerErrorStatus: 403}}})
 
 	var metrics strings.Builder
-	sum, err, logs := invoke(t, "tokenrefresh-scheduled.json", func(h *Handler) { h.Stdout = &metrics })
+	sum, logs, err := invoke(t, "tokenrefresh-scheduled.json", func(h *Handler) { h.Stdout = &metrics })
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logs)
 	}
@@ -166,7 +166,7 @@ func TestHandlerEndToEnd(t *testing.T) {
 	}
 
 	// A second invocation in the same window writes nothing.
-	sum2, err, _ := invoke(t, "scheduler.json", nil)
+	sum2, _, err := invoke(t, "scheduler.json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestHandlerJSONCredentials(t *testing.T) {
 	}
 	js, _ := json.MarshalIndent(doc, "", "  ")
 	s.putCredentials(t, "creds-json", "\n"+string(js))
-	sum, err, logs := invoke(t, "scheduler.json", nil)
+	sum, logs, err := invoke(t, "scheduler.json", nil)
 	if err != nil || sum.Exchanged != 3 {
 		t.Fatalf("%+v %v\n%s", sum, err, logs)
 	}
@@ -214,7 +214,7 @@ func TestHandlerBadInputWritesNothing(t *testing.T) {
 			}
 			setConfigEnv(t, secretName)
 			before := len(s.secretNames(t))
-			_, err, logs := invoke(t, "tokenrefresh-scheduled.json", nil)
+			_, logs, err := invoke(t, "tokenrefresh-scheduled.json", nil)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -246,7 +246,7 @@ func TestHandlerMSPTokenFailure(t *testing.T) {
 	setConfigEnv(t, "creds")
 	creds := strings.Replace(string(s.sim.CredentialsYAML()), s.sim.MSP().ClientSecret, "wrong-secret", 1)
 	s.putCredentials(t, "creds", creds)
-	_, err, _ := invoke(t, "tokenrefresh-scheduled.json", nil)
+	_, _, err := invoke(t, "tokenrefresh-scheduled.json", nil)
 	if err == nil || !strings.Contains(err.Error(), "MSP token") {
 		t.Fatalf("err = %v", err)
 	}
