@@ -2,6 +2,7 @@ package central
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -295,9 +296,7 @@ func (bk *bucket) setRate(now time.Time, r rate.Limit, burst int) {
 	bk.mu.Lock()
 	defer bk.mu.Unlock()
 	bk.base = r
-	bk.rescheduleLocked(now)
-	bk.lim.SetLimitAt(now, r)
-	bk.lim.SetBurstAt(now, burst)
+	bk.retimeLocked(now, r, burst)
 	bk.slowUntil = time.Time{}
 }
 
@@ -307,25 +306,51 @@ func (bk *bucket) setLimitLocked(t time.Time, r rate.Limit) {
 	if bk.lim.Limit() == r {
 		return
 	}
-	bk.rescheduleLocked(t)
-	bk.lim.SetLimitAt(t, r)
+	bk.retimeLocked(t, r, bk.lim.Burst())
 }
 
-// rescheduleLocked cancels the reservations still in the future, newest
-// first (so each one's tokens are restored whole), and wakes their holders.
+// retimeLocked moves the bucket to rate r and burst at t. The reservations
+// still in the future are dropped and their holders woken to reserve again
+// at the new rate, and the limiter is rebuilt holding the tokens it would
+// hold had they never been made. (x/time/rate's CancelAt gives a slot back
+// only when no later one is outstanding, comparing float-rounded times:
+// cancelling a queue of 40 newest first gave back a random part of it, and
+// the rest stayed a phantom debt of up to 5 s in which nothing was sent.)
 // bk.mu must be held.
-func (bk *bucket) rescheduleLocked(t time.Time) {
-	for i := len(bk.waiters) - 1; i >= 0; i-- {
-		w := bk.waiters[i]
+func (bk *bucket) retimeLocked(t time.Time, r rate.Limit, burst int) {
+	tokens := float64(bk.lim.Burst())
+	if bk.lim.Limit() != rate.Inf {
+		tokens = bk.lim.TokensAt(t)
+	}
+	for _, w := range bk.waiters {
 		if w.rescheduled || w.r.DelayFrom(t) <= 0 {
 			continue
 		}
-		w.r.CancelAt(t)
 		w.rescheduled = true
+		tokens++
 		if w.wake != nil {
 			w.wake()
 		}
 	}
+	bk.lim = limiterAt(t, r, burst, tokens)
+}
+
+// limiterAt returns a limiter of rate r and burst that holds tokens at t
+// (at most burst; below zero is a debt of reservations still to be served).
+func limiterAt(t time.Time, r rate.Limit, burst int, tokens float64) *rate.Limiter {
+	lim := rate.NewLimiter(r, burst)
+	if r == rate.Inf || r <= 0 || !(tokens < float64(burst)) {
+		return lim // full (also for a NaN count)
+	}
+	// Empty it at t0 and owe debt whole tokens more, so that what it
+	// earns from t0 to t brings it to tokens.
+	debt := math.Ceil(max(0, -tokens))
+	t0 := t.Add(-time.Duration((tokens + debt) / float64(r) * float64(time.Second)))
+	lim.ReserveN(t0, burst)
+	for range int(debt) {
+		lim.ReserveN(t0, 1)
+	}
+	return lim
 }
 
 // removeWaiterLocked forgets w; bk.mu must be held.

@@ -3,6 +3,7 @@ package central
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"testing"
@@ -388,5 +389,49 @@ func TestBudgetOwnWindowUseIsNotShared(t *testing.T) {
 	answer(seqs[0], 2)
 	if got := bk.lim.Limit(); got >= 7.5 {
 		t.Errorf("window spent by others too: limit = %v, want below 7.5", got)
+	}
+}
+
+// TestRateChangeRestoresTheWholeQueue: when a budget with 40 requests
+// queued at 8/s learns 9.5/s, every queued slot is given back, so the
+// requests reserve again from where the queue began. x/time/rate's
+// CancelAt gives a slot back only when no later one is outstanding and
+// compares float-rounded times, so cancelling the queue newest first gave
+// back a random part of it: the rest stayed a phantom debt of up to 5 s
+// during which the budget sent nothing.
+func TestRateChangeRestoresTheWholeQueue(t *testing.T) {
+	t.Parallel()
+	for _, to := range []rate.Limit{9.5, 7.3, 8} {
+		clk := newClock()
+		clk.Advance(123456789 * time.Nanosecond) // fractional tokens, as in real time
+		b := NewBudgets(BudgetSpec{Name: "central", App: AppCentral, Rate: 8, Burst: 1})
+		bk := b.bucketFor(AppCentral, "GET", "/x", "acct", "ws")
+		if _, _, err := bk.wait(t.Context(), clk.Now, clk.Sleep); err != nil { // takes the burst token
+			t.Fatal(err)
+		}
+		clk.Advance(37 * time.Millisecond)
+		bk.mu.Lock()
+		for range 40 { // what 40 waiting requests hold (see wait)
+			bk.waiters = append(bk.waiters, &waiter{r: bk.lim.ReserveN(clk.Now(), 1)})
+		}
+		bk.mu.Unlock()
+		clk.Advance(41 * time.Millisecond)
+		bk.setRate(clk.Now(), to, 1)
+		bk.mu.Lock()
+		got := bk.lim.TokensAt(clk.Now())
+		var moved int
+		for _, w := range bk.waiters {
+			if w.rescheduled {
+				moved++
+			}
+		}
+		bk.mu.Unlock()
+		// Had nothing been queued: empty 78ms ago, refilling at 8/s.
+		if want := 0.078 * 8; math.Abs(got-want) > 1e-6 || moved != 40 {
+			t.Errorf("8/s -> %v/s: %d of 40 queued requests moved, the budget holds %.4f tokens, want %.4f", to, moved, got, want)
+		}
+		if bk.lim.Limit() != to {
+			t.Errorf("limit %v, want %v", bk.lim.Limit(), to)
+		}
 	}
 }
