@@ -382,7 +382,7 @@ func (bk *bucket) wait(ctx context.Context, now func() time.Time, sleep sleepFun
 		if bk.pausedUntil.After(t) {
 			d := bk.pausedUntil.Sub(t)
 			bk.mu.Unlock()
-			if exceedsDeadline(ctx, d) {
+			if httpcore.ExceedsDeadline(ctx, d) {
 				return waited, 0, &RateLimitError{Budget: bk.name, RetryAfter: d}
 			}
 			if err := sleep(ctx, d); err != nil {
@@ -408,7 +408,7 @@ func (bk *bucket) wait(ctx context.Context, now func() time.Time, sleep sleepFun
 		w := &waiter{r: r}
 		bk.waiters = append(bk.waiters, w)
 		bk.mu.Unlock()
-		if exceedsDeadline(ctx, d) {
+		if httpcore.ExceedsDeadline(ctx, d) {
 			r.CancelAt(now())
 			return waited, 0, &RateLimitError{Budget: bk.name, RetryAfter: d}
 		}
@@ -480,11 +480,6 @@ func (bk *bucket) admitLocked(t time.Time) (uint64, bool) {
 	bk.seq++
 	bk.inflight++
 	return bk.seq, true
-}
-
-func exceedsDeadline(ctx context.Context, d time.Duration) bool {
-	dl, ok := ctx.Deadline()
-	return ok && time.Until(dl) < d
 }
 
 // pause stops the whole bucket until t (a 429 seen by one request slows
