@@ -405,13 +405,14 @@ func (bk *bucket) wait(ctx context.Context, now func() time.Time, sleep sleepFun
 			bk.mu.Unlock()
 			continue
 		}
+		if httpcore.ExceedsDeadline(ctx, d) {
+			r.CancelAt(t) // the newest reservation: its slot comes back whole
+			bk.mu.Unlock()
+			return waited, 0, &RateLimitError{Budget: bk.name, RetryAfter: d}
+		}
 		w := &waiter{r: r}
 		bk.waiters = append(bk.waiters, w)
 		bk.mu.Unlock()
-		if httpcore.ExceedsDeadline(ctx, d) {
-			r.CancelAt(now())
-			return waited, 0, &RateLimitError{Budget: bk.name, RetryAfter: d}
-		}
 		again, err := bk.sleepOn(ctx, w, d, now, sleep)
 		if err != nil {
 			return waited, 0, err

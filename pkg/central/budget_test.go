@@ -435,3 +435,28 @@ func TestRateChangeRestoresTheWholeQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetDeadlineGivesItsSlotBack: a request that gives up because its
+// slot lies beyond the deadline leaves nothing queued behind: no waiter
+// (a rate change would otherwise give its slot back a second time) and
+// no slot held.
+func TestBudgetDeadlineGivesItsSlotBack(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	b := NewBudgets(BudgetSpec{Name: "central", App: AppCentral, Rate: 1, Burst: 1})
+	bk := b.bucketFor(AppCentral, "GET", "/x", "a", "w")
+	if _, _, err := bk.wait(t.Context(), clk.Now, clk.Sleep); err != nil { // takes the burst token
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
+	defer cancel()
+	var rle *RateLimitError
+	if _, _, err := bk.wait(ctx, clk.Now, clk.Sleep); !errors.As(err, &rle) {
+		t.Fatalf("err = %v, want a *RateLimitError", err)
+	}
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	if n, tokens := len(bk.waiters), bk.lim.TokensAt(clk.Now()); n != 0 || tokens != 0 {
+		t.Errorf("after giving up: %d waiters (want 0), %v tokens (want 0)", n, tokens)
+	}
+}
