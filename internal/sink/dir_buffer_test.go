@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"runtime"
 	"testing"
 )
 
@@ -45,5 +46,32 @@ func TestDirObjectBufferedWrites(t *testing.T) {
 	}
 	if _, err := obj.Write([]byte("x")); err == nil {
 		t.Fatal("write after Commit accepted")
+	}
+}
+
+// Objects reuse their buffers: a collection commits thousands of small
+// objects, and each must not cost a fresh buffer (nor see another's bytes).
+func TestDirObjectsReuseBuffers(t *testing.T) {
+	ctx := context.Background()
+	d := NewDir(t.TempDir()).(*Dir)
+	put := func(i int) {
+		body := bytes.Repeat([]byte{byte('a' + i%26)}, 100+i)
+		if err := d.Put(ctx, "k/o.gz", body, ""); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(d.Path("k/o.gz")); err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("object %d: %d bytes, %v; want %d", i, len(got), err, len(body))
+		}
+	}
+	put(0)
+	const n = 40
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		put(i + 1)
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per >= dirBufferSize {
+		t.Fatalf("%d bytes allocated per object, want less than its %d-byte buffer", per, dirBufferSize)
 	}
 }
