@@ -491,11 +491,14 @@ type Summary struct {
 	Finished time.Time     `json:"finished_at"`
 	Totals   SummaryTotals `json:"totals"`
 	// RunEventsSent and RunEventsFailed count the AuditRunCompleted event.
-	RunEventsSent   int            `json:"run_events_sent"`
-	RunEventsFailed int            `json:"run_events_failed"`
-	RunErrors       []string       `json:"run_errors,omitempty"`
-	Health          *HealthMapping `json:"tenant_health,omitempty"`
-	Tenants         []*TenantAudit `json:"tenants"`
+	RunEventsSent   int      `json:"run_events_sent"`
+	RunEventsFailed int      `json:"run_events_failed"`
+	RunErrors       []string `json:"run_errors,omitempty"`
+	// Report is the key of the run's HTML report, empty when it could not
+	// be written.
+	Report  string         `json:"report,omitempty"`
+	Health  *HealthMapping `json:"tenant_health,omitempty"`
+	Tenants []*TenantAudit `json:"tenants"`
 }
 
 // SummaryTotals are the run's audit figures.
@@ -558,24 +561,35 @@ func (a *Auditor) Summary() *Summary {
 	return s
 }
 
-// Finish publishes AuditRunCompleted, writes the run's summary and
-// returns it. Call it once, after collector.Run.
+// Finish ends the audit, once, after collector.Run: it writes the run's
+// HTML report and summary, then publishes AuditRunCompleted naming them,
+// so a consumer reacting to the event finds both (the event is not sent
+// when the summary could not be written). The summary is written again
+// with the event's outcome. Its Report is the report's key, empty when the
+// report could not be written.
 func (a *Auditor) Finish(ctx context.Context) (*Summary, error) {
 	s := a.Summary()
 	s.Finished = a.opts.Now().UTC()
-	if a.opts.Publisher != nil {
-		ev := Event{DetailType: DetailAuditRunCompleted, Detail: &RunCompletedDetail{RunID: s.RunID, Date: s.Date, Totals: s.Totals,
-			SummaryKey: SummaryKey(s.Key()), ReportKey: ReportKey(s.Key()), Location: a.opts.Sink.String(), CompletedAt: s.Finished}}
-		var errs []string
-		a.publish(ctx, []Event{ev}, &s.RunEventsSent, &s.RunEventsFailed, &errs)
-		s.RunErrors = append(s.RunErrors, errs...)
+	key, rerr := writeReport(ctx, a.opts.Sink, s, a.opts.Now())
+	s.Report = key
+	if err := a.putSummary(ctx, s); err != nil || a.opts.Publisher == nil {
+		return s, errors.Join(rerr, err)
 	}
+	ev := Event{DetailType: DetailAuditRunCompleted, Detail: &RunCompletedDetail{RunID: s.RunID, Date: s.Date, Totals: s.Totals,
+		SummaryKey: SummaryKey(s.Key()), ReportKey: s.Report, Location: a.opts.Sink.String(), CompletedAt: s.Finished}}
+	var errs []string
+	a.publish(ctx, []Event{ev}, &s.RunEventsSent, &s.RunEventsFailed, &errs)
+	s.RunErrors = append(s.RunErrors, errs...)
+	return s, errors.Join(rerr, a.putSummary(ctx, s))
+}
+
+func (a *Auditor) putSummary(ctx context.Context, s *Summary) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
-		return s, fmt.Errorf("audit: encoding summary: %w", err)
+		return fmt.Errorf("audit: encoding summary: %w", err)
 	}
 	if err := a.opts.Sink.Put(ctx, SummaryKey(s.Key()), append(b, '\n'), "application/json"); err != nil {
-		return s, fmt.Errorf("audit: writing summary: %w", err)
+		return fmt.Errorf("audit: writing summary: %w", err)
 	}
-	return s, nil
+	return nil
 }

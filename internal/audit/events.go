@@ -93,7 +93,7 @@ type RunCompletedDetail struct {
 	Date        string        `json:"dt"`
 	Totals      SummaryTotals `json:"totals"`
 	SummaryKey  string        `json:"summaryKey"`
-	ReportKey   string        `json:"reportKey"`
+	ReportKey   string        `json:"reportKey,omitempty"` // absent when the report could not be written
 	Location    string        `json:"location"`
 	CompletedAt time.Time     `json:"completedAt"`
 }

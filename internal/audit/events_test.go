@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/sink"
 	"github.com/centralmsp/centralmsp/pkg/centralsim"
 )
 
@@ -92,5 +94,74 @@ func TestEventsCapped(t *testing.T) {
 	sum = run("run-4", t0.Add(3*time.Hour), &fakePublisher{fail: true})
 	if sum.Totals.EventsFailed == 0 || sum.Totals.EventsSent != 0 || sum.Tenants[0].DriftKey == "" || sum.RunEventsFailed != 1 {
 		t.Fatalf("failing bus: %+v", sum.Totals)
+	}
+}
+
+// readingPublisher reads the objects AuditRunCompleted names as it is
+// published, as a consumer reacting to the event would.
+type readingPublisher struct {
+	snk              sink.Sink
+	summary, report  []byte
+	summaryErr, rErr error
+	detail           *RunCompletedDetail
+}
+
+func (p *readingPublisher) Publish(ctx context.Context, evs []Event) (PublishResult, error) {
+	for _, e := range evs {
+		if d, ok := e.Detail.(*RunCompletedDetail); ok {
+			p.detail = d
+			p.summary, p.summaryErr = p.snk.Get(ctx, d.SummaryKey)
+			if d.ReportKey != "" {
+				p.report, p.rErr = p.snk.Get(ctx, d.ReportKey)
+			}
+		}
+	}
+	return PublishResult{Sent: len(evs)}, nil
+}
+
+// failingReports refuses the HTML reports.
+type failingReports struct{ sink.Sink }
+
+func (f failingReports) Put(ctx context.Context, key string, body []byte, ct string) error {
+	if strings.HasSuffix(key, "/report.html") {
+		return errors.New("injected: report refused")
+	}
+	return f.Sink.Put(ctx, key, body, ct)
+}
+
+// TestRunCompletedNamesWrittenObjects: the summary and the report that
+// AuditRunCompleted names are in the store when the event is sent, the
+// stored summary ends with the event counted, and a report that could not
+// be written is not named.
+func TestRunCompletedNamesWrittenObjects(t *testing.T) {
+	e := newSimEnv(t, []int{20})
+	run := func(id string, snk sink.Sink) (*readingPublisher, *Summary, error) {
+		p := &readingPublisher{snk: snk}
+		cfg := collector.Config{MSP: collector.FromMSP(e.msp), Sink: snk, RunID: id}
+		_, sum, err := Collect(t.Context(), cfg, Options{Store: SinkStore{Sink: snk}, Publisher: p})
+		return p, sum, err
+	}
+	p, sum, err := run("run-1", e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.detail == nil || p.summaryErr != nil || p.rErr != nil || len(p.report) == 0 || p.detail.ReportKey != sum.Report {
+		t.Fatalf("at the event: detail %+v, summary err %v, report %d bytes err %v", p.detail, p.summaryErr, len(p.report), p.rErr)
+	}
+	stored, err := e.dir.Get(t.Context(), p.detail.SummaryKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var final Summary
+	if err := json.Unmarshal(stored, &final); err != nil || final.RunEventsSent != 1 || final.Report != sum.Report {
+		t.Fatalf("stored summary: sent %d, report %q, %v", final.RunEventsSent, final.Report, err)
+	}
+
+	p, sum, err = run("run-2", failingReports{e.dir})
+	if err == nil || !strings.Contains(err.Error(), "report refused") {
+		t.Fatalf("error %v, want the report's", err)
+	}
+	if p.detail == nil || p.detail.ReportKey != "" || sum.Report != "" || p.summaryErr != nil {
+		t.Fatalf("without a report: detail %+v, summary report %q, summary err %v", p.detail, sum.Report, p.summaryErr)
 	}
 }

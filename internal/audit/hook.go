@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"errors"
 
 	"github.com/centralmsp/centralmsp/internal/collector"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
@@ -11,7 +10,7 @@ import (
 // RunHook returns the scale-out coordinator's audit hook: every engine run
 // it starts (in-process or a shard) gets an Auditor made from base with the
 // run's RunID, Shard and Date (Now and Logger default to the run's), and is
-// finished after the run: summary and HTML report written.
+// finished after the run (Auditor.Finish).
 func RunHook(base Options) scaleout.Audit {
 	return func(ctx context.Context, cfg collector.Config) (collector.ItemObserver, scaleout.AuditFinish, error) {
 		o := base
@@ -31,12 +30,9 @@ func RunHook(base Options) scaleout.Audit {
 			if sum == nil {
 				return nil, err
 			}
-			out := &scaleout.AuditOutcome{Summary: SummaryKey(sum.Key()), Location: a.opts.Sink.String(),
+			return &scaleout.AuditOutcome{Summary: SummaryKey(sum.Key()), Report: sum.Report, Location: a.opts.Sink.String(),
 				Changes: sum.Totals.Changes, Findings: sum.Totals.Findings, EventsSent: sum.Totals.EventsSent + sum.RunEventsSent,
-				EventsFailed: sum.Totals.EventsFailed + sum.RunEventsFailed, Errors: sum.Totals.Errors}
-			key, rerr := WriteReport(ctx, a.opts.Sink, sum, a.opts.Now())
-			out.Report = key
-			return out, errors.Join(err, rerr)
+				EventsFailed: sum.Totals.EventsFailed + sum.RunEventsFailed, Errors: sum.Totals.Errors}, err
 		}
 		return a, finish, nil
 	}

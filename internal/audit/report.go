@@ -119,8 +119,8 @@ func RenderReport(s *Summary, now time.Time) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// WriteReport renders the report and stores it at ReportKey.
-func WriteReport(ctx context.Context, snk sink.Sink, s *Summary, now time.Time) (string, error) {
+// writeReport renders the report and stores it at ReportKey.
+func writeReport(ctx context.Context, snk sink.Sink, s *Summary, now time.Time) (string, error) {
 	b, err := RenderReport(s, now)
 	if err != nil {
 		return "", err

@@ -9,9 +9,10 @@ import (
 )
 
 // Collect runs one collection (cfg) with an Auditor observing it, then
-// writes the audit summary. cfg.RunID and cfg.Date are filled in when
-// empty so that both agree; opts.Sink, RunID, Date, Now and Logger default
-// to the collection's. The manifest is nil only for an invalid cfg.
+// writes the audit report and summary (Auditor.Finish). cfg.RunID and
+// cfg.Date are filled in when empty so that both agree; opts.Sink, RunID,
+// Date, Now and Logger default to the collection's. The manifest is nil
+// only for an invalid cfg.
 func Collect(ctx context.Context, cfg collector.Config, opts Options) (*collector.Manifest, *Summary, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now

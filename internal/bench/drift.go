@@ -206,12 +206,7 @@ func measure(simPID int, fn func() error) (measured, error) {
 // auditedRun is one collection with the audit on, as the job runs it:
 // drift, findings, baselines, then the summary and the HTML report.
 func auditedRun(ctx context.Context, cfg collector.Config, snk sink.Sink) (*collector.Manifest, *audit.Summary, error) {
-	man, sum, err := audit.Collect(ctx, cfg, audit.Options{Sink: snk, Store: audit.SinkStore{Sink: snk}})
-	if sum != nil {
-		_, rerr := audit.WriteReport(ctx, snk, sum, time.Now())
-		err = errors.Join(err, rerr)
-	}
-	return man, sum, err
+	return audit.Collect(ctx, cfg, audit.Options{Sink: snk, Store: audit.SinkStore{Sink: snk}})
 }
 
 // runDrift runs the drift scenario in the collector child (see

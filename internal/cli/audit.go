@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -131,57 +130,24 @@ func auditRunTrail(ctx context.Context, env *Env, m *msp.MSP, snk sink.Sink, man
 
 // auditResult is one audited collection.
 type auditResult struct {
-	man       *collector.Manifest
-	sum       *audit.Summary
-	reportKey string
+	man *collector.Manifest
+	sum *audit.Summary
 }
 
-// auditRun collects with an Auditor observing, then writes the audit
-// summary and the report. A nil result comes with a configuration error.
+// auditRun collects with an Auditor observing (audit.Collect), which writes
+// the audit summary and the report. A nil result comes with a
+// configuration error.
 func auditRun(ctx context.Context, env *Env, m *msp.MSP, snk sink.Sink, spec collectSpec, opts audit.Options) (*auditResult, error) {
-	now := time.Now()
-	if spec.RunID == "" {
-		spec.RunID = collector.NewRunID(now)
-	}
-	spec.Date = now.UTC().Format(time.DateOnly)
-	opts.Sink, opts.RunID, opts.Date, opts.Logger = snk, spec.RunID, spec.Date, env.Logger
-	a, err := audit.New(opts)
-	if err != nil {
-		return nil, &ExitError{Code: 2, Err: err}
-	}
-	spec.Observer = a
-	man, err := collectRun(ctx, env, m, snk, spec)
-	if man == nil {
+	var sum *audit.Summary
+	man, err := collectRunWith(ctx, env, m, snk, spec, func(ctx context.Context, cfg collector.Config) (*collector.Manifest, error) {
+		man, s, err := audit.Collect(ctx, cfg, opts)
+		sum = s
+		return man, err
+	})
+	if man == nil || sum == nil {
 		return nil, err
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	sum, serr := a.Finish(fctx)
-	res := &auditResult{man: man, sum: sum}
-	key, rerr := audit.WriteReport(fctx, snk, sum, time.Now())
-	if rerr == nil {
-		res.reportKey = key
-	}
-	if serr != nil || rerr != nil {
-		fmt.Fprintf(env.Stderr, "audit: %v\n", joinNonNil(serr, rerr))
-		if err == nil {
-			err = joinNonNil(serr, rerr)
-		}
-	}
-	return res, err
-}
-
-func joinNonNil(errs ...error) error {
-	var msgs []string
-	for _, e := range errs {
-		if e != nil {
-			msgs = append(msgs, e.Error())
-		}
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%s", strings.Join(msgs, "; "))
+	return &auditResult{man: man, sum: sum}, err
 }
 
 // auditLoadRules reads the rules from path, else from the environment
@@ -216,8 +182,8 @@ func auditPrintSummary(w io.Writer, res *auditResult, snk sink.Sink) {
 		fmt.Fprintf(tw, "audit errors\t%d (see the summary)\n", t.Errors)
 	}
 	fmt.Fprintf(tw, "summary\t%s\n", collectLocation(snk, audit.SummaryKey(s.RunID)))
-	if res.reportKey != "" {
-		fmt.Fprintf(tw, "report\t%s\n", collectLocation(snk, res.reportKey))
+	if res.sum.Report != "" {
+		fmt.Fprintf(tw, "report\t%s\n", collectLocation(snk, res.sum.Report))
 	}
 	tw.Flush()
 }

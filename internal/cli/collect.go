@@ -179,6 +179,12 @@ func collectTokenStore(ctx context.Context, env *Env, cache string) (msp.TenantT
 // collectRun runs the collector with progress on env.Stderr. A nil
 // manifest comes with a configuration error (exit status 2).
 func collectRun(ctx context.Context, env *Env, m *msp.MSP, snk sink.Sink, spec collectSpec) (*collector.Manifest, error) {
+	return collectRunWith(ctx, env, m, snk, spec, collector.Run)
+}
+
+// collectRunWith is collectRun with run in place of collector.Run (one
+// that wraps it, as audit.Collect does).
+func collectRunWith(ctx context.Context, env *Env, m *msp.MSP, snk sink.Sink, spec collectSpec, run func(context.Context, collector.Config) (*collector.Manifest, error)) (*collector.Manifest, error) {
 	if spec.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, spec.Timeout)
@@ -201,7 +207,7 @@ func collectRun(ctx context.Context, env *Env, m *msp.MSP, snk sink.Sink, spec c
 		prog = newCollectProgress(env.Stderr, env.IsTerminal, time.Now)
 		cfg.Progress = prog.event
 	}
-	man, err := collector.Run(ctx, cfg)
+	man, err := run(ctx, cfg)
 	if prog != nil {
 		prog.finish()
 	}
