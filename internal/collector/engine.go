@@ -106,7 +106,9 @@ type Config struct {
 	// not_found.
 	Tenants []string
 	// Concurrency is the number of tenants collected in parallel
-	// (default DefaultConcurrency). A tenant's datasets run one after another.
+	// (default DefaultConcurrency). A tenant's datasets run three at a
+	// time, so up to three times Concurrency datasets are in flight, each
+	// holding one page and one gzip stream: memory grows with it.
 	Concurrency int
 	// RunID names the run (letters, digits, '.', '_', '-'); default NewRunID.
 	RunID string
