@@ -132,3 +132,28 @@ func AWSConfig(ctx context.Context, fn string, optFns ...func(*config.LoadOption
 	}
 	return cfg, nil
 }
+
+// MemoryLimitShare is the share of the function's memory that MemoryLimit
+// gives the Go runtime; the rest is the binary, the runtime's own
+// overheads and what the heap may briefly exceed before the collector
+// catches up.
+const MemoryLimitShare = 0.85
+
+// MemoryLimit returns a soft memory limit for the Go runtime (for
+// debug.SetMemoryLimit) of MemoryLimitShare of the function's memory
+// (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, in MB), or 0 when GOMEMLIMIT is set
+// (the runtime already applies it) or the size is missing or outside
+// Lambda's 128–10,240 MB. Without a limit the heap may grow to twice
+// what is live before a collection, and a function the size of its
+// working set is killed for memory when a busy moment doubles it; with
+// one, the collector works harder near the limit instead.
+func MemoryLimit(getenv func(string) string) int64 {
+	if strings.TrimSpace(getenv("GOMEMLIMIT")) != "" {
+		return 0
+	}
+	mb, err := strconv.Atoi(strings.TrimSpace(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")))
+	if err != nil || mb < 128 || mb > 10240 {
+		return 0
+	}
+	return int64(float64(mb<<20) * MemoryLimitShare)
+}

@@ -106,3 +106,25 @@ func TestAWSConfigDefaultRegion(t *testing.T) {
 		t.Fatalf("region %q %v", cfg.Region, err)
 	}
 }
+
+func TestMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want int64
+	}{
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512"}, 512 << 20 * 85 / 100},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": " 128 "}, 128 << 20 * 85 / 100},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "10240"}, 10240 << 20 * 85 / 100},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512", "GOMEMLIMIT": "300MiB"}, 0},
+		{map[string]string{}, 0},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"}, 0},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "64"}, 0},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "99999999999999999999"}, 0},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "-512"}, 0},
+	} {
+		got := MemoryLimit(func(k string) string { return tc.env[k] })
+		if got != tc.want {
+			t.Errorf("MemoryLimit(%v) = %d, want %d", tc.env, got, tc.want)
+		}
+	}
+}
