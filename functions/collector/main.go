@@ -5,7 +5,6 @@ import (
 	"context"
 	"log"
 	"os"
-	"runtime/debug"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -14,9 +13,7 @@ import (
 )
 
 func main() {
-	if n := envconf.MemoryLimit(os.Getenv); n > 0 {
-		debug.SetMemoryLimit(n) // the heap stays inside the function's memory
-	}
+	envconf.LimitMemory(os.Getenv) // the heap stays inside the function's memory
 	h, err := collectorfn.NewFromEnv(context.Background(), os.Getenv)
 	if err != nil {
 		log.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -155,5 +156,13 @@ func MemoryLimit(getenv func(string) string) int64 {
 	if err != nil || mb < 128 || mb > 10240 {
 		return 0
 	}
-	return int64(float64(mb<<20) * MemoryLimitShare)
+	return int64(float64(int64(mb)<<20) * MemoryLimitShare)
+}
+
+// LimitMemory applies MemoryLimit, when there is one, to the Go runtime;
+// both functions call it first thing in main.
+func LimitMemory(getenv func(string) string) {
+	if n := MemoryLimit(getenv); n > 0 {
+		debug.SetMemoryLimit(n)
+	}
 }
