@@ -24,7 +24,8 @@ type GzipFloor struct {
 	RawBytes int64 `json:"raw_bytes"`
 	// CPU is the time one core took to compress it at collector.GzipLevel
 	// (measured after the run as the compressing thread's CPU time, so
-	// other processes on a busy machine do not inflate it).
+	// other processes on a busy machine do not inflate it; wall time where
+	// the platform has no per-thread CPU clock).
 	CPU time.Duration `json:"cpu"`
 	// Wall is CPU spread perfectly over every core.
 	Wall time.Duration `json:"wall"`
@@ -39,6 +40,11 @@ func measureGzipFloor(dir string, cores int, bound time.Duration) (*GzipFloor, e
 	// One OS thread compresses, so its CPU time is the compression's.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	clock := threadCPU
+	if clock() == 0 {
+		start := time.Now()
+		clock = func() time.Duration { return time.Since(start) }
+	}
 	f := &GzipFloor{}
 	zw, _ := gzip.NewWriterLevel(io.Discard, collector.GzipLevel)
 	var raw bytes.Buffer
@@ -59,7 +65,7 @@ func measureGzipFloor(dir string, cores int, bound time.Duration) (*GzipFloor, e
 		if _, err := raw.ReadFrom(zr); err != nil {
 			return fmt.Errorf("bench: %s: %w", path, err)
 		}
-		start, cpu0 := time.Now(), threadCPU()
+		cpu0 := clock()
 		zw.Reset(io.Discard)
 		if _, err := zw.Write(raw.Bytes()); err != nil {
 			return err
@@ -67,11 +73,9 @@ func measureGzipFloor(dir string, cores int, bound time.Duration) (*GzipFloor, e
 		if err := zw.Close(); err != nil {
 			return err
 		}
-		if cpu := threadCPU() - cpu0; cpu0 > 0 && cpu > 0 {
-			f.CPU += cpu // this thread's CPU: other processes do not inflate it
-		} else {
-			f.CPU += time.Since(start)
-		}
+		// One clock throughout: never wall time for an object whose CPU
+		// reading did not move, which once counted most objects twice.
+		f.CPU += clock() - cpu0
 		f.RawBytes += int64(raw.Len())
 		return nil
 	})

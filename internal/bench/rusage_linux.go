@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // maxRSS returns a finished child's peak resident set in bytes (Linux
@@ -32,15 +34,17 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// threadCPU returns the calling OS thread's user plus system CPU time
-// (RUSAGE_THREAD); the caller locks its goroutine to the thread.
+// threadCPU returns the calling OS thread's CPU time
+// (CLOCK_THREAD_CPUTIME_ID); the caller locks its goroutine to the thread.
+// It is exact at every call: getrusage(RUSAGE_THREAD) is not, since the
+// kernel brings a running thread's total up to date only at ticks and
+// context switches, so a short CPU-bound stretch can read as zero there.
 func threadCPU() time.Duration {
-	const rusageThread = 1
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ts.Nano())
 }
 
 // vmHWM returns this process's peak resident set (VmHWM) in bytes.
