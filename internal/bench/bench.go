@@ -190,6 +190,12 @@ type Result struct {
 	// written, GzipPerMillion the gzip floor's (compression alone).
 	CPUPerMillion  float64 `json:"cpu_s_per_million_records"`
 	GzipPerMillion float64 `json:"gzip_s_per_million_records"`
+	// IOFloor is the kernel's least part of the run's I/O (its answers
+	// read, its objects made durable) and IOPerMillion its CPU-seconds per
+	// million records: with the gzip floor, the work no collector on this
+	// machine can skip.
+	IOFloor      *IOFloor `json:"io_floor,omitempty"`
+	IOPerMillion float64  `json:"io_s_per_million_records,omitempty"`
 	// CentralLearned is the New Central budget as the client ended it (rate
 	// and scope learned from the server), when the client reported it.
 	CentralLearned *central.BudgetReport `json:"central_learned,omitempty"`
@@ -199,6 +205,7 @@ type Result struct {
 	Requests           int64   `json:"requests"`
 	Exchanges          int64   `json:"exchanges"`
 	ExchangesPerTenant float64 `json:"exchanges_per_tenant"`
+	BodyBytes          int64   `json:"body_bytes"`
 	RateLimited        int64   `json:"rate_limited"`
 	// From the manifest.
 	TenantsOK   int   `json:"tenants_ok"`
@@ -278,9 +285,17 @@ func Run(ctx context.Context, cfg Config, cmd Command) (*Result, error) {
 		return nil, err
 	}
 	res.GzipFloor = floor
+	iof, err := measureIOFloor(cfg.WorkDir, res.Requests, res.BodyBytes, floor.Objects, floor.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("bench: I/O floor: %w", err)
+	}
+	res.IOFloor = iof
 	if res.Records > 0 {
-		res.CPUPerMillion = res.CPU.Seconds() / float64(res.Records) * 1e6
-		res.GzipPerMillion = floor.CPU.Seconds() / float64(res.Records) * 1e6
+		perM := func(d time.Duration) float64 { return d.Seconds() / float64(res.Records) * 1e6 }
+		res.CPUPerMillion, res.GzipPerMillion = perM(res.CPU), perM(floor.CPU)
+		if iof != nil {
+			res.IOPerMillion = perM(iof.CPU)
+		}
 	}
 	return res, nil
 }
@@ -330,7 +345,7 @@ func analyse(cfg Config, rep *childReport) *Result {
 	d := rep.Stats1.minus(rep.Stats0)
 	res := &Result{
 		Config: cfg, Wall: rep.Wall, CPU: rep.CPU, SimCPU: rep.SimCPU, Cores: runtime.NumCPU(), Refresh: rep.Refresh,
-		Requests: d.Requests, Exchanges: d.Exchanges, RateLimited: d.RateLimited,
+		Requests: d.Requests, Exchanges: d.Exchanges, RateLimited: d.RateLimited, BodyBytes: d.BodyBytes,
 		TenantsOK: rep.Totals.TenantsOK, Tenants: rep.Totals.Tenants, DatasetsOK: rep.Totals.DatasetsOK,
 		Records: rep.Totals.Records, CacheHits: rep.Totals.TokenCacheHits, CacheMisses: rep.Totals.TokenCacheMisses,
 		Complete: rep.Complete, CentralLearned: rep.Central,
@@ -459,6 +474,7 @@ type simStats struct {
 	Exchanges         int64                       `json:"exchanges"`
 	ExchangesByTenant map[string]int64            `json:"exchangesByTenant"`
 	RateLimited       int64                       `json:"rateLimited"`
+	BodyBytes         int64                       `json:"bodyBytes"`
 }
 
 // minus returns s - o, key by key.
@@ -474,6 +490,7 @@ func (s simStats) minus(o simStats) simStats {
 	}
 	r := simStats{
 		Requests: s.Requests - o.Requests, Exchanges: s.Exchanges - o.Exchanges, RateLimited: s.RateLimited - o.RateLimited,
+		BodyBytes:  s.BodyBytes - o.BodyBytes,
 		ByEndpoint: sub(s.ByEndpoint, o.ByEndpoint), ByTenant: sub(s.ByTenant, o.ByTenant),
 		TokensByKind: sub(s.TokensByKind, o.TokensByKind), ExchangesByTenant: sub(s.ExchangesByTenant, o.ExchangesByTenant),
 		ByEndpointTenant: map[string]map[string]int64{},
@@ -562,6 +579,13 @@ func (r *Result) Verdicts() []string {
 		}
 		v = append(v, fmt.Sprintf("collector CPU %.2f s per million records, gzip floor %.2f s (%.1fx, target <= %.0fx): %s",
 			r.CPUPerMillion, r.GzipPerMillion, r.CPUPerMillion/r.GzipPerMillion, TargetCPUOverGzip, state))
+	}
+	if f := r.IOFloor; f != nil && r.IOPerMillion > 0 {
+		floors := r.GzipPerMillion + r.IOPerMillion
+		v = append(v, fmt.Sprintf("gzip and I/O floors %.2f s per million records, %.1fx the gzip floor alone "+
+			"(the kernel's part of %d answers of %.0f KB, %.0f us each, and %d objects of %.1f KB, %.0f us each): the collector is %.1fx the work no collector can skip",
+			floors, floors/r.GzipPerMillion, f.Answers, float64(f.AnswerBytes)/1024, float64(f.PerAnswer)/1e3,
+			f.Objects, float64(f.ObjectBytes)/1024, float64(f.PerObject)/1e3, r.CPUPerMillion/floors))
 	}
 	if c := r.CentralLearned; c != nil {
 		v = append(v, fmt.Sprintf("New Central budget learned: %.3g req/s (server limit %d per %gs), scope %s (%s; windows independent %d / shared %d)",

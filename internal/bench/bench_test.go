@@ -96,6 +96,16 @@ func TestRunSmall(t *testing.T) {
 		if res.LowerBound <= 0 || res.Ratio <= 0 || res.PeakRSS <= 0 || res.Records == 0 {
 			t.Errorf("%s: bound %s ratio %.2f rss %d records %d", cfg.Name, res.LowerBound, res.Ratio, res.PeakRSS, res.Records)
 		}
+		// The I/O floor counts the answers the simulator sent and the
+		// objects the gzip floor read.
+		if threadCPU() != 0 {
+			f := res.IOFloor
+			if f == nil || f.Answers != res.Requests || res.BodyBytes <= 0 || f.AnswerBytes != res.BodyBytes/res.Requests ||
+				f.Objects != res.GzipFloor.Objects || f.Objects < 12*8 || res.IOPerMillion <= 0 ||
+				!strings.Contains(strings.Join(res.Verdicts(), "\n"), "gzip and I/O floors") {
+				t.Errorf("%s: I/O floor %+v, gzip floor %+v, %d requests of %d bytes", cfg.Name, f, res.GzipFloor, res.Requests, res.BodyBytes)
+			}
+		}
 		var sb strings.Builder
 		if err := WriteTable(&sb, []*Result{res}); err != nil {
 			t.Fatal(err)

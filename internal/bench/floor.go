@@ -20,8 +20,11 @@ import (
 // a floor under any collector's wall time that writes the same gzip
 // NDJSON, whatever its HTTP, JSON and budget handling.
 type GzipFloor struct {
-	// RawBytes is the uncompressed NDJSON of every dataset object.
+	// RawBytes is the uncompressed NDJSON of every dataset object,
+	// Objects how many there are and Bytes their compressed size.
 	RawBytes int64 `json:"raw_bytes"`
+	Objects  int64 `json:"objects"`
+	Bytes    int64 `json:"bytes"`
 	// CPU is the time one core took to compress it at collector.GzipLevel
 	// (measured after the run as the compressing thread's CPU time, so
 	// other processes on a busy machine do not inflate it; wall time where
@@ -57,6 +60,9 @@ func measureGzipFloor(dir string, cores int, bound time.Duration) (*GzipFloor, e
 			return err
 		}
 		defer in.Close()
+		if fi, err := in.Stat(); err == nil {
+			f.Bytes += fi.Size()
+		}
 		zr, err := gzip.NewReader(in)
 		if err != nil {
 			return fmt.Errorf("bench: %s: %w", path, err)
@@ -77,6 +83,7 @@ func measureGzipFloor(dir string, cores int, bound time.Duration) (*GzipFloor, e
 		// reading did not move, which once counted most objects twice.
 		f.CPU += clock() - cpu0
 		f.RawBytes += int64(raw.Len())
+		f.Objects++
 		return nil
 	})
 	if err != nil {

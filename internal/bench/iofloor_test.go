@@ -3,146 +3,73 @@
 package bench
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"os"
-	"path/filepath"
-	"runtime"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// The I/O floor: what the kernel work every collector does for a run
-// costs the collector's thread, apart from anything net/http, the SDK or
-// the collector adds. docs/budgets.md sets it beside the gzip floor, using
-// the 1,000-tenant workspace run's shape: 8,000 answers of about 108 KB
-// (867 MB of NDJSON), and 8,000 objects of about 9 KB (71 MB compressed).
+// The I/O floor's parts one at a time (measureIOFloor, which the bench
+// runs after every scenario, uses the run's own shape), at the
+// 1,000-tenant workspace run's: 8,000 answers of about 108 KB (867 MB of
+// NDJSON), and 8,000 objects of about 9 KB (71 MB compressed):
+//
+//	go test -run '^$' -bench IOFloor -benchtime 8000x -count 3 ./internal/bench/
 const (
 	ioFloorAnswer = 108 << 10
 	ioFloorObject = 9 << 10
 )
 
 // BenchmarkIOFloorAnswer: one small request written to a loopback TCP
-// connection and one 108 KB answer read back, as an HTTP/1.1 client with
-// a kept-alive connection does at the least. cpu-us/answer is the reading
-// thread's CPU; the answering goroutine runs on other threads.
+// connection and one 108 KB answer read back. cpu-us/answer is the reading
+// thread's CPU.
 func BenchmarkIOFloorAnswer(b *testing.B) {
 	if threadCPU() == 0 {
 		b.Skip("no per-thread CPU time on this platform")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	cpu, err := answersCPU(b.N, ioFloorAnswer)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
-	go answerLoop(ln)
-	conn, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	req := make([]byte, 256)
-	body := make([]byte, ioFloorAnswer)
-	var cpu time.Duration
-	for b.Loop() {
-		cpu0 := threadCPU()
-		if _, err := conn.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(conn, body); err != nil {
-			b.Fatal(err)
-		}
-		cpu += threadCPU() - cpu0
-	}
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/answer")
+	b.ReportMetric(perOp(cpu, b.N), "cpu-us/answer")
 	b.SetBytes(ioFloorAnswer)
 }
 
-// answerLoop answers every 256-byte request on each connection with
-// ioFloorAnswer bytes.
-func answerLoop(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			r := bufio.NewReader(c)
-			req, body := make([]byte, 256), make([]byte, ioFloorAnswer)
-			for {
-				if _, err := io.ReadFull(r, req); err != nil {
-					return
-				}
-				if _, err := c.Write(body); err != nil {
-					return
-				}
-			}
-		}()
-	}
-}
-
 // BenchmarkIOFloorObject: one 9 KB object made durable the way the
-// directory sink does it, in a new directory as each tenant's dataset has:
-// mkdir, create a temporary file, write, fsync, close, rename, fsync the
-// directory. It runs where the bench writes its output (/dev/shm when
+// directory sink does it, where the bench writes its output (/dev/shm when
 // there is one).
 func BenchmarkIOFloorObject(b *testing.B) {
 	if threadCPU() == 0 {
 		b.Skip("no per-thread CPU time on this platform")
 	}
-	root, err := os.MkdirTemp(scratchRoot(), "centralmsp-iofloor-")
+	cpu, err := objectsCPU(scratchRoot(), b.N, ioFloorObject)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer os.RemoveAll(root)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	data := make([]byte, ioFloorObject)
-	var cpu time.Duration
-	i := 0
-	for b.Loop() {
-		dir := filepath.Join(root, strconv.Itoa(i))
-		i++
-		cpu0 := threadCPU()
-		if err := writeDurably(dir, data); err != nil {
-			b.Fatal(err)
-		}
-		cpu += threadCPU() - cpu0
-	}
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/object")
+	b.ReportMetric(perOp(cpu, b.N), "cpu-us/object")
 }
 
-func writeDurably(dir string, data []byte) error {
-	if err := syscall.Mkdir(dir, 0o700); err != nil {
-		return err
+func perOp(cpu time.Duration, n int) float64 { return float64(cpu.Microseconds()) / float64(n) }
+
+// TestIOFloorScales: the floor is the sampled cost of one answer and one
+// object times the run's counts, at the run's mean sizes.
+func TestIOFloorScales(t *testing.T) {
+	if threadCPU() == 0 {
+		t.Skip("no per-thread CPU time on this platform")
 	}
-	tmp, final := filepath.Join(dir, ".tmp"), filepath.Join(dir, "object")
-	fd, err := syscall.Open(tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o600)
+	scratch, err := os.MkdirTemp(scratchRoot(), "centralmsp-iofloor-test-")
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	if _, err := syscall.Write(fd, data); err != nil {
-		return err
-	}
-	if err := syscall.Fsync(fd); err != nil {
-		return err
-	}
-	if err := syscall.Close(fd); err != nil {
-		return err
-	}
-	if err := syscall.Rename(tmp, final); err != nil {
-		return err
-	}
-	dfd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	defer os.RemoveAll(scratch)
+	f, err := measureIOFloor(scratch, 40, 40*8192, 30, 30*1024)
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	defer syscall.Close(dfd)
-	return syscall.Fsync(dfd)
+	if f.AnswerBytes != 8192 || f.ObjectBytes != 1024 || f.PerAnswer <= 0 || f.PerObject <= 0 ||
+		f.CPU != 40*f.PerAnswer+30*f.PerObject {
+		t.Fatalf("floor %+v", f)
+	}
+	if f, err := measureIOFloor(scratch, 0, 0, 30, 30*1024); f != nil || err != nil {
+		t.Fatalf("a run without answers: %+v, %v", f, err)
+	}
 }

@@ -93,10 +93,11 @@ func (s *Server) routes() map[string]*route {
 	return m
 }
 
-// statusWriter records the status code for accounting.
+// statusWriter records the status code and the body's size for accounting.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code  int
+	bytes int64
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -110,7 +111,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) Flush() {
@@ -138,7 +141,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	var endpoint, tenant string
 	defer func() {
 		if sw.code != 0 {
-			s.stats.status(endpoint, sw.code)
+			s.stats.status(endpoint, sw.code, sw.bytes)
 		}
 	}()
 	switch {

@@ -378,8 +378,16 @@ func TestStatsEndpoint(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	h.ResetStats()
-	if h.Stats().Requests != 0 {
+	if h.Stats().Requests != 0 || h.Stats().BodyBytes != 0 {
 		t.Fatal("ResetStats")
+	}
+	// Every answer's body is counted, errors too.
+	var sent int64
+	for _, tok := range []string{tok, "bogus"} {
+		sent += int64(len(h.get(h.URL+EndpointGLPDevices, tok).body))
+	}
+	if got := h.Stats().BodyBytes; got != sent || sent == 0 {
+		t.Fatalf("body bytes %d, the client read %d", got, sent)
 	}
 }
 

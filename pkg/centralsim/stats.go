@@ -27,6 +27,8 @@ type Stats struct {
 	Resets            int64                       `json:"resets"`
 	Malformed         int64                       `json:"malformed"`
 	Revocations       int64                       `json:"revocations"`
+	// BodyBytes is the size of every answer's body (headers not counted).
+	BodyBytes int64 `json:"bodyBytes"`
 }
 
 type statsRec struct {
@@ -58,9 +60,10 @@ func (r *statsRec) request(endpoint, tenant string) {
 	r.mu.Unlock()
 }
 
-func (r *statsRec) status(endpoint string, code int) {
+func (r *statsRec) status(endpoint string, code int, bodyBytes int64) {
 	r.mu.Lock()
 	r.st.ByStatus[code]++
+	r.st.BodyBytes += bodyBytes
 	switch {
 	case code == http.StatusUnauthorized:
 		r.st.Unauthorized++
