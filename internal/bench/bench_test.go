@@ -1,13 +1,9 @@
 package bench
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -111,42 +107,5 @@ func TestRunSmall(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Log("\n" + sb.String())
-	}
-}
-
-// TestGzipFloor: the floor counts every dataset object's uncompressed bytes
-// (other files are ignored) and spreads the compression time over the cores.
-func TestGzipFloor(t *testing.T) {
-	dir := t.TempDir()
-	line := []byte(`{"_tenant_id":"0123456789abcdef0123456789abcdef","serialNumber":"SN1","model":"AP-505"}` + "\n")
-	var want int64
-	for i, n := range []int{1, 500, 2000} {
-		path := filepath.Join(dir, "dataset=aps", fmt.Sprintf("tenant=%d.ndjson.gz", i))
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		for range n {
-			zw.Write(line)
-		}
-		zw.Close()
-		if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		want += int64(n * len(line))
-	}
-	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := measureGzipFloor(dir, 2, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.RawBytes != want || f.CPU <= 0 || f.Wall != f.CPU/2 || math.Abs(f.Ratio-f.Wall.Seconds()) > 1e-9 {
-		t.Fatalf("floor %+v, want %d raw bytes", f, want)
-	}
-	if _, err := measureGzipFloor(filepath.Join(dir, "missing"), 2, time.Second); err == nil {
-		t.Error("a missing output directory gave no error")
 	}
 }

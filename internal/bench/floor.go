@@ -60,9 +60,11 @@ func measureGzipFloor(dir string, cores int, bound time.Duration) (*GzipFloor, e
 			return err
 		}
 		defer in.Close()
-		if fi, err := in.Stat(); err == nil {
-			f.Bytes += fi.Size()
+		fi, err := in.Stat()
+		if err != nil {
+			return err
 		}
+		f.Bytes += fi.Size()
 		zr, err := gzip.NewReader(in)
 		if err != nil {
 			return fmt.Errorf("bench: %s: %w", path, err)

@@ -31,7 +31,8 @@ const ioFloorSample = 1000
 // measureIOFloor times the kernel's part of a run of answers answers
 // (answerBytes in all) and objects objects (objectBytes in all), writing
 // its sample objects under scratch (on the file system the run wrote to).
-// It returns nil where the platform has no per-thread CPU clock.
+// It returns nil where the platform has no per-thread CPU clock, or for a
+// run without answers or objects.
 func measureIOFloor(scratch string, answers, answerBytes, objects, objectBytes int64) (*IOFloor, error) {
 	if threadCPU() == 0 || answers <= 0 || objects <= 0 {
 		return nil, nil
