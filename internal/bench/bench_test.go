@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/centralmsp/centralmsp/internal/lambdafn/envconf"
 	"github.com/centralmsp/centralmsp/pkg/central"
 )
 
@@ -78,9 +79,15 @@ func TestRunSmall(t *testing.T) {
 	for _, warm := range []bool{false, true} {
 		cfg := Config{Name: fmt.Sprintf("small-warm-%v", warm), Tenants: 12, DevicesPerTenant: 30,
 			Latency: 2 * time.Millisecond, CentralRate: 100, Warm: warm}
+		if warm {
+			cfg.FunctionMemoryMB = 256 // the collector runs as a 256 MB Lambda would
+		}
 		res, err := Run(t.Context(), cfg, self(t))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if want := functionMemoryLimit(cfg.FunctionMemoryMB); os.Getenv("GOMEMLIMIT") == "" && res.MemoryLimit != want {
+			t.Errorf("%s: the collector's soft memory limit was %d, want %d", cfg.Name, res.MemoryLimit, want)
 		}
 		want := 1.0
 		if warm {
@@ -107,5 +114,45 @@ func TestRunSmall(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Log("\n" + sb.String())
+	}
+}
+
+// TestRSSVerdict: with a function's memory the verdict says whether the
+// peak fits in it, the size at which Lambda would stop the invocation.
+func TestRSSVerdict(t *testing.T) {
+	for _, c := range []struct {
+		rss  int64
+		mb   int
+		want string
+	}{
+		{100e6, 0, "peak RSS 100 MB (target <= 150 MB): met"},
+		{200e6, 0, "peak RSS 200 MB (target <= 150 MB): MISSED"},
+		{100e6, 512, "which it fits: met"},
+		{200e6, 512, "which it fits: MISSED"},
+		{200e6, 128, "which it does NOT fit: MISSED"},
+		{0, 512, "does NOT fit: MISSED"},
+	} {
+		r := &Result{Config: Config{FunctionMemoryMB: c.mb}, PeakRSS: c.rss, MemoryLimit: functionMemoryLimit(c.mb)}
+		if got := r.rssVerdict(); !strings.Contains(got, c.want) {
+			t.Errorf("rss %d, %d MB: %q, want it to contain %q", c.rss, c.mb, got, c.want)
+		}
+	}
+}
+
+// TestFunctionMemoryLimit: the bench gives its collector the limit the
+// Lambda's rule gives (85 %), none without a size, and defers to
+// GOMEMLIMIT as the function does.
+func TestFunctionMemoryLimit(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	size := int64(512 << 20)
+	if got, want := functionMemoryLimit(512), int64(float64(size)*envconf.MemoryLimitShare); got != want {
+		t.Errorf("512 MB: %d, want %d", got, want)
+	}
+	if got := functionMemoryLimit(0); got != 0 {
+		t.Errorf("no size: %d, want 0", got)
+	}
+	t.Setenv("GOMEMLIMIT", "100MiB")
+	if got := functionMemoryLimit(512); got != 0 {
+		t.Errorf("with GOMEMLIMIT: %d, want 0 (the runtime applies it)", got)
 	}
 }

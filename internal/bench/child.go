@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/centralmsp/centralmsp/internal/apibudget"
 	"github.com/centralmsp/centralmsp/internal/collector"
+	"github.com/centralmsp/centralmsp/internal/lambdafn/envconf"
 	"github.com/centralmsp/centralmsp/internal/lambdafn/tokenrefresh"
 	"github.com/centralmsp/centralmsp/internal/sink"
 	"github.com/centralmsp/centralmsp/internal/tokencache"
@@ -52,6 +55,9 @@ type childReport struct {
 	Complete     bool             `json:"complete"`
 	// Central is the New Central budget as the collection ended it.
 	Central *central.BudgetReport `json:"central,omitempty"`
+	// MemoryLimit is the Go runtime's soft memory limit as the collection
+	// ran (math.MaxInt64: none).
+	MemoryLimit int64 `json:"memory_limit"`
 	// Drift holds a drift scenario's measured pairs.
 	Drift *driftReport `json:"drift,omitempty"`
 }
@@ -152,10 +158,28 @@ func clientBudgets(cfg Config) *central.Budgets {
 	return apibudget.Config{CentralRate: cfg.CentralRate, CentralScope: cfg.CentralScope.String()}.Budgets(1)
 }
 
+// functionMemoryLimit is the soft memory limit the collector Lambda
+// gives itself at mb MB (the same rule, envconf.MemoryLimit, with
+// GOMEMLIMIT taken from this process's environment), or 0 for none.
+func functionMemoryLimit(mb int) int64 {
+	if mb <= 0 {
+		return 0
+	}
+	return envconf.MemoryLimit(func(k string) string {
+		if k == "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" {
+			return strconv.Itoa(mb)
+		}
+		return os.Getenv(k)
+	})
+}
+
 // runCollector runs the (optional) refresh and the measured collection, and
 // prints a childReport.
 func runCollector(ctx context.Context, cc childConfig, stdout io.Writer) error {
 	cfg := cc.Config
+	if n := functionMemoryLimit(cfg.FunctionMemoryMB); n > 0 {
+		debug.SetMemoryLimit(n)
+	}
 	data, err := os.ReadFile(cc.Credentials)
 	if err != nil {
 		return fmt.Errorf("bench collector: %w", err)
@@ -217,6 +241,7 @@ func runCollector(ctx context.Context, cc childConfig, stdout io.Writer) error {
 		}
 	}
 	rep.VmHWM = vmHWM()
+	rep.MemoryLimit = debug.SetMemoryLimit(-1)
 	return json.NewEncoder(stdout).Encode(rep)
 }
 

@@ -17,7 +17,7 @@ import (
 
 const benchUsage = `usage: centralmsp bench [--tenants N] [--devices N] [--latency D] [--scenarios LIST]
                         [--account-rate R] [--learn-rate R] [--concurrency N]
-                        [--sink-latency D] [--json]
+                        [--sink-latency D] [--function-memory MB] [--json]
 
 Measures the collector at MSP scale against the simulator, each in its own
 process (the collector's peak RSS is its own): for every scenario the wall
@@ -55,6 +55,9 @@ Scenarios (comma-separated):
                                   drift scenarios' concurrency; --sink-latency D
                                   delays every output request by D, as S3
                                   round trips would, in both runs)
+--function-memory MB gives the collector the soft memory limit the
+collector Lambda has at that memory size (85 %) and checks that peak RSS
+fits in it; without it the collector runs with the Go runtime's defaults.
 GLP budgets are always the SDK's defaults. "warm" refreshes a file token
 cache first, so the collection exchanges no token. Every scenario reports
 the collector's CPU-seconds per million records next to the gzip floor
@@ -119,6 +122,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	concurrency := fs.Int("concurrency", bench.DefaultConcurrency, "collector tenant concurrency")
 	seed := fs.Int64("seed", 1, "simulator seed")
 	sinkLatency := fs.Duration("sink-latency", 0, "drift scenarios: delay of every output request (Get, Put, List, Commit), as S3 round trips")
+	functionMemory := fs.Int("function-memory", 0, "collector: the soft memory limit of a Lambda function of this many MB (128-10240; 0: none)")
 	asJSON := fs.Bool("json", false, "print the results as JSON instead of a table")
 	if ok, err := parseFlags(env, fs, benchUsage, args); !ok {
 		return err
@@ -132,16 +136,18 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return &UsageError{Msg: "--latency must not be negative and --account-rate and --learn-rate must be at least 1"}
 	case *sinkLatency < 0 || *sinkLatency > time.Minute:
 		return &UsageError{Msg: "--sink-latency must be between 0 and 1m"}
+	case *functionMemory != 0 && (*functionMemory < 128 || *functionMemory > 10240):
+		return &UsageError{Msg: "--function-memory must be 0 or between 128 and 10240 (MB, as Lambda allows)"}
 	}
 	var cfgs []bench.Config
 	for _, name := range collectSplit(*scenarios) {
 		if cfg, ok := bench.DriftScenario(name, *tenants, *latency, *seed, flagSetInt(fs, "concurrency", *concurrency)); ok {
-			cfg.SinkLatency = *sinkLatency
+			cfg.SinkLatency, cfg.FunctionMemoryMB = *sinkLatency, *functionMemory
 			cfgs = append(cfgs, cfg)
 			continue
 		}
 		cfg := bench.Config{Name: name, Tenants: *tenants, DevicesPerTenant: *devices, Seed: *seed,
-			Latency: *latency, Concurrency: *concurrency}
+			Latency: *latency, Concurrency: *concurrency, FunctionMemoryMB: *functionMemory}
 		if err := benchScenario(&cfg, *accountRate, *learnRate); err != nil {
 			return err
 		}
@@ -175,8 +181,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(results)
 	}
-	fmt.Fprintf(env.Stdout, "command: centralmsp bench --tenants %d --devices %d --latency %s --scenarios %s --account-rate %g --learn-rate %g --concurrency %d --seed %d --sink-latency %s\n",
-		*tenants, *devices, *latency, *scenarios, *accountRate, *learnRate, *concurrency, *seed, *sinkLatency)
+	fmt.Fprintf(env.Stdout, "command: centralmsp bench --tenants %d --devices %d --latency %s --scenarios %s --account-rate %g --learn-rate %g --concurrency %d --seed %d --sink-latency %s --function-memory %d\n",
+		*tenants, *devices, *latency, *scenarios, *accountRate, *learnRate, *concurrency, *seed, *sinkLatency, *functionMemory)
 	fmt.Fprintf(env.Stdout, "machine: %d CPU(s), %s/%s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	return bench.WriteTable(env.Stdout, results)
 }

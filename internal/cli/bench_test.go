@@ -11,6 +11,7 @@ func TestBenchUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--scenarios", "account-hot"}, {"--scenarios", "shared-cold"}, {"--scenarios", ","}, {"--tenants", "0"},
 		{"--account-rate", "0"}, {"--latency", "-1ms"}, {"--sink-latency", "-1ms"}, {"extra"}, {"--nope"},
+		{"--function-memory", "64"}, {"--function-memory", "10241"},
 	} {
 		env, _, _ := collectEnv(false)
 		if got := exitStatus(runBench(context.Background(), env, args)); got != 2 {
