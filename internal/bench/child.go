@@ -166,7 +166,7 @@ func functionMemoryLimit(mb int) int64 {
 		return 0
 	}
 	return envconf.MemoryLimit(func(k string) string {
-		if k == "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" {
+		if k == envconf.EnvFunctionMemory {
 			return strconv.Itoa(mb)
 		}
 		return os.Getenv(k)

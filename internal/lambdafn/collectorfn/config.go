@@ -7,6 +7,8 @@
 package collectorfn
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,6 +149,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	checkLocations(r, &c)
 	r.Int(EnvConcurrency, 1, MaxConcurrency, &c.Concurrency)
+	checkMemory(r, c.Concurrency)
 	r.Int(EnvShardConcurrency, 1, MaxShardConcurrency, &c.ShardConcurrency)
 	r.Int(EnvShardSize, 1, 1_000_000, &c.ShardSize)
 	r.Float(EnvShardFraction, 0, 1, &c.ShardFraction)
@@ -185,6 +188,23 @@ func checkLocations(r *envconf.Reader, c *Config) {
 	if c.ShardQueueURL != "" && !strings.HasPrefix(c.ShardQueueURL, "https://") && !strings.HasPrefix(c.ShardQueueURL, "http://") {
 		r.Bad(EnvShardQueueURL, c.ShardQueueURL, "want the queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)")
 	}
+}
+
+// checkMemory refuses a concurrency whose collector.MemoryNeeded exceeds
+// the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, when Lambda
+// sets it): such a run is stopped for memory when its CPU falls behind
+// the answers, and loses the run's manifest with it. Better to say so at
+// start-up, with the concurrency that fits.
+func checkMemory(r *envconf.Reader, concurrency int) {
+	mb := envconf.FunctionMemoryMB(r.Get)
+	if mb == 0 || collector.MemoryNeeded(concurrency) <= int64(mb)<<20 {
+		return
+	}
+	r.Bad(EnvConcurrency, strconv.Itoa(concurrency), fmt.Sprintf(
+		"at most %d in a %d MB function: each tenant in flight can write 3 datasets at once, each holding a gzip stream and a page (%.2f MB), "+
+			"besides %d MB for the rest; lower it, or give the function %d MB (CollectorMemorySize)",
+		collector.ConcurrencyFor(int64(mb)<<20), mb, float64(collector.StreamMemory)/(1<<20), collector.BaseMemory>>20,
+		(collector.MemoryNeeded(concurrency)+(1<<20)-1)>>20))
 }
 
 // scope reads a budget scope: account, workspace (any case), or unset.

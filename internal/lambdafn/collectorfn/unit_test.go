@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/centralmsp/centralmsp/internal/lambdafn/envconf"
 	"github.com/centralmsp/centralmsp/internal/scaleout"
 	"github.com/centralmsp/centralmsp/pkg/central"
 )
@@ -74,6 +75,8 @@ func TestConfigFromEnv(t *testing.T) {
 		"rate":              {map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c", EnvCentralRate: "-1"}, []string{EnvCentralRate}},
 		"window":            {map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c", EnvRunWindow: "soon"}, []string{EnvRunWindow}},
 		"cache prefix":      {map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c", EnvTokenCachePrefix: "bad prefix/"}, []string{EnvTokenCachePrefix}},
+		"memory": {map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c", EnvConcurrency: "64", envconf.EnvFunctionMemory: "128"},
+			[]string{EnvConcurrency + `="64"`, "at most 17 in a 128 MB function", "304 MB (CollectorMemorySize)"}},
 	} {
 		_, err := ConfigFromEnv(envOf(c.env))
 		if err == nil {
@@ -129,5 +132,23 @@ func TestDecodeEvent(t *testing.T) {
 	since, err := inv.Audit.SinceTime()
 	if f := scaleout.AuditLogsFilter(since); err != nil || f != "createdAt ge '2026-11-23T00:00:00Z'" {
 		t.Errorf("filter %q", f)
+	}
+}
+
+// TestConfigConcurrencyFitsMemory: a concurrency whose streams fit the
+// function's memory is taken, the template's defaults included, and
+// without Lambda's memory variable (a local run) nothing is checked.
+func TestConfigConcurrencyFitsMemory(t *testing.T) {
+	for _, c := range []struct{ concurrency, mb string }{
+		{"16", "128"}, {"17", "128"}, {"119", "512"}, {"256", ""}, {"256", "1024"},
+	} {
+		env := map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c", EnvConcurrency: c.concurrency, envconf.EnvFunctionMemory: c.mb}
+		if _, err := ConfigFromEnv(envOf(env)); err != nil {
+			t.Errorf("concurrency %s in %q MB: %v", c.concurrency, c.mb, err)
+		}
+	}
+	env := map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c", EnvConcurrency: "120", envconf.EnvFunctionMemory: "512"}
+	if _, err := ConfigFromEnv(envOf(env)); err == nil || !strings.Contains(err.Error(), "at most 119 in a 512 MB function") {
+		t.Errorf("concurrency 120 in 512 MB: %v", err)
 	}
 }

@@ -152,11 +152,25 @@ func MemoryLimit(getenv func(string) string) int64 {
 	if strings.TrimSpace(getenv("GOMEMLIMIT")) != "" {
 		return 0
 	}
-	mb, err := strconv.Atoi(strings.TrimSpace(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")))
-	if err != nil || mb < 128 || mb > 10240 {
+	mb := FunctionMemoryMB(getenv)
+	if mb == 0 {
 		return 0
 	}
 	return int64(float64(int64(mb)<<20) * MemoryLimitShare)
+}
+
+// EnvFunctionMemory is the variable in which Lambda gives a function its
+// memory size in MB.
+const EnvFunctionMemory = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+
+// FunctionMemoryMB is the function's memory in MB (EnvFunctionMemory),
+// or 0 when it is missing or outside Lambda's 128–10,240 MB.
+func FunctionMemoryMB(getenv func(string) string) int {
+	mb, err := strconv.Atoi(strings.TrimSpace(getenv(EnvFunctionMemory)))
+	if err != nil || mb < 128 || mb > 10240 {
+		return 0
+	}
+	return mb
 }
 
 // LimitMemory applies MemoryLimit, when there is one, to the Go runtime;
