@@ -5,7 +5,7 @@ package collector
 // NDJSON chunk gathered for it (encChunk), gzip's output buffer (encOut)
 // and one page body in the 128 KB size class most lists' pages fall in.
 // TestStreamMemory measures it.
-const StreamMemory = 1280 << 10
+const StreamMemory = 1152 << 10
 
 // BaseMemory is what a run holds besides its streams, with room to
 // spare: the Go runtime and the binary, the clients and their

@@ -76,7 +76,7 @@ func TestConfigFromEnv(t *testing.T) {
 		"window":            {map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c", EnvRunWindow: "soon"}, []string{EnvRunWindow}},
 		"cache prefix":      {map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c", EnvTokenCachePrefix: "bad prefix/"}, []string{EnvTokenCachePrefix}},
 		"memory": {map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c", EnvConcurrency: "64", envconf.EnvFunctionMemory: "128"},
-			[]string{EnvConcurrency + `="64"`, "at most 17 in a 128 MB function", "304 MB (CollectorMemorySize)"}},
+			[]string{EnvConcurrency + `="64"`, "at most 18 in a 128 MB function", "280 MB (CollectorMemorySize)"}},
 	} {
 		_, err := ConfigFromEnv(envOf(c.env))
 		if err == nil {
@@ -140,15 +140,15 @@ func TestDecodeEvent(t *testing.T) {
 // without Lambda's memory variable (a local run) nothing is checked.
 func TestConfigConcurrencyFitsMemory(t *testing.T) {
 	for _, c := range []struct{ concurrency, mb string }{
-		{"16", "128"}, {"17", "128"}, {"119", "512"}, {"256", ""}, {"256", "1024"},
+		{"16", "128"}, {"18", "128"}, {"132", "512"}, {"256", ""}, {"256", "1024"},
 	} {
 		env := map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c", EnvConcurrency: c.concurrency, envconf.EnvFunctionMemory: c.mb}
 		if _, err := ConfigFromEnv(envOf(env)); err != nil {
 			t.Errorf("concurrency %s in %q MB: %v", c.concurrency, c.mb, err)
 		}
 	}
-	env := map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c", EnvConcurrency: "120", envconf.EnvFunctionMemory: "512"}
-	if _, err := ConfigFromEnv(envOf(env)); err == nil || !strings.Contains(err.Error(), "at most 119 in a 512 MB function") {
-		t.Errorf("concurrency 120 in 512 MB: %v", err)
+	env := map[string]string{EnvBucket: "b", EnvCredentialsSecret: "c", EnvConcurrency: "133", envconf.EnvFunctionMemory: "512"}
+	if _, err := ConfigFromEnv(envOf(env)); err == nil || !strings.Contains(err.Error(), "at most 132 in a 512 MB function") {
+		t.Errorf("concurrency 133 in 512 MB: %v", err)
 	}
 }
