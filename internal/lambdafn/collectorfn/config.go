@@ -197,14 +197,15 @@ func checkLocations(r *envconf.Reader, c *Config) {
 // start-up, with the concurrency that fits.
 func checkMemory(r *envconf.Reader, concurrency int) {
 	mb := envconf.FunctionMemoryMB(r.Get)
-	if mb == 0 || collector.MemoryNeeded(concurrency) <= int64(mb)<<20 {
+	memory, need := int64(mb)<<20, collector.MemoryNeeded(concurrency)
+	if mb == 0 || need <= memory {
 		return
 	}
+	perTenant := collector.MemoryNeeded(1) - collector.BaseMemory
 	r.Bad(EnvConcurrency, strconv.Itoa(concurrency), fmt.Sprintf(
-		"at most %d in a %d MB function: each tenant in flight can write 3 datasets at once, each holding a gzip stream and a page (%.2f MB), "+
+		"at most %d in a %d MB function: each tenant in flight can hold %.1f MB of gzip streams and pages while the CPU falls behind, "+
 			"besides %d MB for the rest; lower it, or give the function %d MB (CollectorMemorySize)",
-		collector.ConcurrencyFor(int64(mb)<<20), mb, float64(collector.StreamMemory)/(1<<20), collector.BaseMemory>>20,
-		(collector.MemoryNeeded(concurrency)+(1<<20)-1)>>20))
+		collector.ConcurrencyFor(memory), mb, float64(perTenant)/(1<<20), collector.BaseMemory>>20, (need+(1<<20)-1)>>20))
 }
 
 // scope reads a budget scope: account, workspace (any case), or unset.
